@@ -1,0 +1,31 @@
+/**
+ * Names derived from an environment. Layers find each other's resources by these names (data
+ * sources), so each stack plans on its own: `cdktf diff <env>-post-install` needs no other
+ * stack's state, only the deployed resources.
+ */
+import type { Environment } from "./schema";
+
+export type Layer = "bootstrap" | "cluster" | "post-install" | "route53";
+
+export const stackName = (env: Pick<Environment, "name">, layer: Layer) => `${env.name}-${layer}`;
+export const workloadStackName = (env: Pick<Environment, "name">, workload: string) => `${env.name}-workload-${workload}`;
+
+/** EKS cluster names. */
+export const cncClusterName = (env: Pick<Environment, "name">) => `${env.name}-cnc`;
+export const workloadClusterName = (env: Pick<Environment, "name">, workload: string) => `${env.name}-${workload}`;
+
+/** Globally unique bucket names: environment and account keep them apart. */
+export const bucketName = (env: Pick<Environment, "name" | "accountId">, purpose: string) =>
+  `cloud-${env.name}-${purpose}-${env.accountId}`;
+
+/** The state bucket of an environment targetting real AWS. */
+export const stateBucketName = (env: Environment) => env.stateBucket ?? bucketName(env, "tfstate");
+
+/** Kubernetes namespaces of the C&C apps. */
+export const NAMESPACES = {
+  monitoring: "monitoring",
+  logging: "logging",
+  ingress: "ingress",
+  provisioner: "provisioner",
+  dashboard: "dashboard",
+} as const;

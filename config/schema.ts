@@ -1,0 +1,358 @@
+/**
+ * The environment contract: what an `environments/<name>/environment.ts` file may say.
+ *
+ * Every field is validated at synth. Unknown keys are refused (a typo must not silently fall back
+ * to a default), and every message names the field and what was expected. Secrets are never
+ * values here: the file holds Secrets Manager *names*, and the stacks read them at deploy time.
+ */
+import { z } from "zod";
+import { cidrsOverlap, isCidr, parseCidr } from "./cidr";
+import {
+  HELM_CHARTS,
+  IMAGES,
+  SUPPORTED_EKS_VERSIONS,
+  SUPPORTED_POSTGRES_VERSIONS,
+  defaultAppVersions,
+  type HelmApp,
+} from "./versions";
+
+/** CloudWatch Logs accepts only these retention periods. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/** The C&C apps that get a DNS name; the environment decides which are also public. */
+export const CNC_APPS = [
+  "grafana",
+  "prometheus",
+  "alertmanager",
+  "thanos",
+  "thanos-grpc",
+  "opensearch",
+  "kibana",
+  "provisioner",
+  "dashboard",
+] as const;
+export type CncApp = (typeof CNC_APPS)[number];
+
+const DNS_LABEL = /^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$/;
+const DOMAIN = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const ZONE_ID = /^Z[A-Z0-9]{1,31}$/;
+const REGION = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/;
+const IAM_PRINCIPAL_ARN = /^arn:aws[a-z-]*:(iam|sts)::\d{12}:(role|user|assumed-role)\/[\w+=,.@\/-]+$/;
+const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const DURATION = /^(\d+)(h|d|w|y)$/;
+
+const cidr = (what = "an IPv4 CIDR block such as 10.0.0.0/16") =>
+  z.string({ error: `expected ${what}` }).refine(isCidr, {
+    error: (iss) => `expected ${what}, got ${JSON.stringify(iss.input)}`,
+  });
+
+const logRetention = z
+  .number({ error: "expected a number of days" })
+  .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {
+    error: (iss) => `expected one of CloudWatch's retention periods (${LOG_RETENTION_DAYS.join(", ")}), got ${iss.input}`,
+  });
+
+/** Parses "40h", "15d", "2w", "1y" into hours. */
+export function durationHours(text: string): number {
+  const m = DURATION.exec(text);
+  if (!m) return NaN;
+  const n = Number(m[1]);
+  return n * { h: 1, d: 24, w: 24 * 7, y: 24 * 365 }[m[2] as "h" | "d" | "w" | "y"];
+}
+const duration = (min?: { hours: number; words: string }) =>
+  z
+    .string({ error: "expected a duration such as 30d" })
+    .regex(DURATION, { error: (iss) => `expected a duration such as 30d or 2w, got ${JSON.stringify(iss.input)}` })
+    .refine((d) => !min || durationHours(d) > min.hours, {
+      error: (iss) => `expected a duration longer than ${min?.words}, got ${JSON.stringify(iss.input)}`,
+    });
+
+const nodeGroup = z
+  .object({
+    /** Node group name suffix (DNS label). */
+    name: z.string().regex(DNS_LABEL, { error: "expected a lower-case DNS label such as general" }),
+    /** EC2 instance types, in order of preference; at least one. */
+    instanceTypes: z
+      .array(z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, { error: "expected an EC2 instance type such as m6i.large" }))
+      .min(1, { error: "expected at least one EC2 instance type, got an empty list" }),
+    minSize: z.number().int().min(0),
+    maxSize: z.number().int().min(1),
+    desiredSize: z.number().int().min(0),
+    /** Root volume size in GiB (gp3, encrypted). */
+    diskSizeGiB: z.number().int().min(20).max(16384).default(50),
+    /** ON_DEMAND (default) or SPOT. */
+    capacityType: z.enum(["ON_DEMAND", "SPOT"]).default("ON_DEMAND"),
+  })
+  .strict()
+  .superRefine((g, ctx) => {
+    if (g.minSize > g.maxSize) {
+      ctx.addIssue({ code: "custom", path: ["minSize"], message: `minSize (${g.minSize}) must not be greater than maxSize (${g.maxSize})` });
+    }
+    if (g.desiredSize < g.minSize || g.desiredSize > g.maxSize) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["desiredSize"],
+        message: `desiredSize (${g.desiredSize}) must lie between minSize (${g.minSize}) and maxSize (${g.maxSize})`,
+      });
+    }
+  });
+
+const existingNetwork = z
+  .object({
+    vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, { error: "expected a VPC id such as vpc-0123456789abcdef0" }),
+    publicSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { error: "expected a subnet id" })),
+    privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { error: "expected a subnet id" })),
+  })
+  .strict();
+
+const network = z
+  .object({
+    /** The VPC block; subnets are carved out of it (/20 public and private per AZ for a /16). */
+    cidr: cidr(),
+    /** Availability zones to spread over (3 in production). */
+    azs: z
+      .array(z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/, { error: "expected an availability zone name such as eu-west-1a" }))
+      .min(2, { error: "expected at least two availability zones (EKS requires two)" })
+      .max(6),
+    /** `per-az` (one NAT gateway per zone, production) or `single` (one in total, cheaper). */
+    natGateways: z.enum(["per-az", "single"]).default("per-az"),
+    /** Retention of the VPC flow-log group. */
+    flowLogRetentionDays: logRetention.default(90),
+    /** Use an existing VPC and subnets instead of creating them (upstream took ids as inputs). */
+    existing: existingNetwork.optional(),
+  })
+  .strict()
+  .superRefine((n, ctx) => {
+    const p = parseCidr(n.cidr);
+    if (p && (p.prefix < 16 || p.prefix > 24)) {
+      ctx.addIssue({ code: "custom", path: ["cidr"], message: `expected a VPC block between /16 and /24, got ${n.cidr}` });
+    }
+    if (new Set(n.azs).size !== n.azs.length) {
+      ctx.addIssue({ code: "custom", path: ["azs"], message: "lists an availability zone twice" });
+    }
+    if (n.existing) {
+      for (const key of ["publicSubnetIds", "privateSubnetIds"] as const) {
+        if (n.existing[key].length < n.azs.length) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["existing", key],
+            message: `has ${n.existing[key].length} subnet(s) but azs lists ${n.azs.length} zones; give one subnet per zone`,
+          });
+        }
+      }
+    }
+  });
+
+const cluster = z
+  .object({
+    /** EKS Kubernetes version; one of config/versions.ts SUPPORTED_EKS_VERSIONS. */
+    kubernetesVersion: z.enum(SUPPORTED_EKS_VERSIONS, {
+      error: (iss) => `expected a supported EKS version (${SUPPORTED_EKS_VERSIONS.join(", ")}), got ${JSON.stringify(iss.input)}`,
+    }),
+    /** Public API endpoint; off by default. When on, publicAccessCidrs must list who may reach it. */
+    endpointPublicAccess: z.boolean().default(false),
+    publicAccessCidrs: z.array(cidr()).default([]),
+    /** VPN / admin networks allowed to reach the private API endpoint (and admin-only databases). */
+    adminCidrs: z.array(cidr()).default([]),
+    /** IAM roles or users granted cluster admin through EKS access entries. */
+    adminPrincipalArns: z
+      .array(z.string().regex(IAM_PRINCIPAL_ARN, { error: (iss) => `expected an IAM role or user ARN, got ${JSON.stringify(iss.input)}` }))
+      .default([]),
+    /** Retention of the control-plane log group. */
+    logRetentionDays: logRetention.default(90),
+    nodeGroups: z.array(nodeGroup).min(1, { error: "expected at least one node group" }),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.endpointPublicAccess && c.publicAccessCidrs.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["publicAccessCidrs"],
+        message: "must list the networks allowed to reach the public API endpoint when endpointPublicAccess is true",
+      });
+    }
+    c.publicAccessCidrs.forEach((block, i) => {
+      if (parseCidr(block)?.prefix === 0) {
+        ctx.addIssue({ code: "custom", path: ["publicAccessCidrs", i], message: "must not open the API to the whole internet (0.0.0.0/0)" });
+      }
+    });
+    const names = c.nodeGroups.map((g) => g.name);
+    names.forEach((name, i) => {
+      if (names.indexOf(name) !== i) ctx.addIssue({ code: "custom", path: ["nodeGroups", i, "name"], message: `duplicate node group name "${name}"` });
+    });
+  });
+
+const dns = z
+  .object({
+    /**
+     * Private hosted zone shared by the C&C and the workload clusters (discovery records live here).
+     * Required for real AWS; for target "emulator" the bootstrap stack creates stand-in zones and
+     * every stack finds them by domain.
+     */
+    privateZoneId: z.string().regex(ZONE_ID, { error: "expected a Route53 hosted zone id such as Z0123456789ABCDEFGHIJ" }).optional(),
+    privateDomain: z.string().regex(DOMAIN, { error: "expected a lower-case domain name such as internal.example.com" }),
+    /** Optional public zone for the few apps that must be reachable from outside. */
+    publicZoneId: z.string().regex(ZONE_ID, { error: "expected a Route53 hosted zone id" }).optional(),
+    publicDomain: z.string().regex(DOMAIN, { error: "expected a lower-case domain name" }).optional(),
+    /** Apps that also get a public name (they must be behind authentication). */
+    publicApps: z.array(z.enum(CNC_APPS)).default([]),
+  })
+  .strict()
+  .superRefine((d, ctx) => {
+    if (d.publicApps.length > 0 && (!d.publicZoneId || !d.publicDomain)) {
+      ctx.addIssue({ code: "custom", path: ["publicZoneId"], message: "is required (with publicDomain) when publicApps is not empty" });
+    }
+  });
+
+const appVersions = z
+  .object(
+    Object.fromEntries(
+      (Object.keys(HELM_CHARTS) as HelmApp[]).map((app) => [
+        app,
+        z
+          .string()
+          .refine((v) => (HELM_CHARTS[app].versions as readonly string[]).includes(v), {
+            error: (iss) =>
+              `expected a pinned ${app} chart version (${HELM_CHARTS[app].versions.join(", ")} in config/versions.ts), got ${JSON.stringify(iss.input)}`,
+          })
+          .optional(),
+      ]),
+    ) as Record<HelmApp, z.ZodOptional<z.ZodString>>,
+  )
+  .strict()
+  .default({})
+  .transform((v) => ({ ...defaultAppVersions(), ...Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined)) }) as Record<HelmApp, string>);
+
+const monitoring = z
+  .object({
+    /** Thanos compactor retention per resolution; raw and 5m must each be longer than 10 days. */
+    retention: z
+      .object({
+        raw: duration({ hours: 240, words: "10 days" }),
+        fiveMinutes: duration({ hours: 240, words: "10 days" }),
+        oneHour: duration({ hours: 240, words: "10 days" }),
+      })
+      .strict(),
+    /** Local Prometheus TSDB retention (blocks are in S3 after 2 h anyway). */
+    prometheusRetention: duration().default("2d"),
+    prometheusStorageGiB: z.number().int().min(10).default(50),
+    alertmanagerStorageGiB: z.number().int().min(1).default(10),
+  })
+  .strict();
+
+const secretName = z
+  .string({ error: "expected the name of an AWS Secrets Manager secret (never the secret itself)" })
+  .regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, { error: "expected the name of an AWS Secrets Manager secret" })
+  .refine((s) => !/^https?:/.test(s), { error: "must name a Secrets Manager secret, not contain the webhook URL itself" });
+
+const alerts = z
+  .object({
+    /** Secrets Manager secret holding the Mattermost incoming-webhook URL for alerts. */
+    webhookSecretName: secretName,
+  })
+  .strict();
+
+const provisioner = z
+  .object({
+    /** `mattermost/mattermost-cloud` image tag; one of config/versions.ts IMAGES.provisioner.tags. */
+    imageTag: z
+      .string()
+      .refine((t) => t !== "latest", { error: "must be a pinned tag, not \"latest\"" })
+      .refine((t) => t === "latest" || (IMAGES.provisioner.tags as readonly string[]).includes(t), {
+        error: (iss) => `expected a pinned provisioner tag (${IMAGES.provisioner.tags.join(", ")}), got ${JSON.stringify(iss.input)}`,
+      }),
+    /** Replicas of the installation supervisor Deployment. */
+    supervisorReplicas: z.number().int().min(1, { error: "must be at least 1" }).default(3),
+    /** PostgreSQL engine version of the provisioner's RDS instance. */
+    postgresVersion: z.enum(SUPPORTED_POSTGRES_VERSIONS, {
+      error: (iss) => `expected a supported PostgreSQL version (${SUPPORTED_POSTGRES_VERSIONS.join(", ")}), got ${JSON.stringify(iss.input)}`,
+    }),
+    dbInstanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/).default("db.t4g.medium"),
+    backupRetentionDays: z.number().int().min(1).max(35).default(14),
+    /** Git URL of the utility Helm values the provisioner applies to workload clusters. */
+    utilitiesGitUrl: z.string().url().optional(),
+  })
+  .strict();
+
+const workload = z
+  .object({
+    /** Cluster name suffix: `<env>-workload-<name>`; must be a DNS label (it becomes `<name>-grpc.<domain>`). */
+    name: z.string().regex(DNS_LABEL, {
+      error: (iss) => `expected a lower-case DNS label (letters, digits, hyphens; starts with a letter), got ${JSON.stringify(iss.input)}`,
+    }),
+    /** The workload VPC block; must not overlap the C&C VPC or another workload. */
+    cidr: cidr(),
+    azs: z.array(z.string()).min(2).optional(),
+    kubernetesVersion: z.enum(SUPPORTED_EKS_VERSIONS).optional(),
+    nodeGroups: z.array(nodeGroup).min(1),
+    /** Optional per-cluster services. */
+    redis: z.boolean().default(false),
+    efs: z.boolean().default(false),
+  })
+  .strict();
+
+export const environmentSchema = z
+  .object({
+    /** 12-digit AWS account id (a placeholder in templates). */
+    accountId: z.string().regex(/^\d{12}$/, { error: (iss) => `expected a 12-digit AWS account id, got ${JSON.stringify(iss.input)}` }),
+    region: z
+      .string({ error: "expected an AWS region such as eu-west-1" })
+      .regex(REGION, { error: (iss) => `expected an AWS region such as eu-west-1, got ${JSON.stringify(iss.input)}` }),
+    /**
+     * `aws`: a real account, S3 state. `emulator`: a local AWS API emulator (moto) reached through
+     * AWS_ENDPOINT_URL, with local state and no credential checks.
+     */
+    target: z.enum(["aws", "emulator"]).default("aws"),
+    /** Remote state bucket (created by `make bootstrap`); required for target "aws". */
+    stateBucket: z.string().regex(S3_BUCKET, { error: "expected an S3 bucket name" }).optional(),
+    /** Tags on every AWS resource (provider default_tags). */
+    tags: z.record(z.string(), z.string()).default({}),
+    network,
+    cluster,
+    dns,
+    alerts,
+    monitoring,
+    provisioner,
+    /** Pinned chart versions per app; omitted apps use the newest pinned version. */
+    versions: appVersions,
+    /** Workload clusters watched by this C&C; each becomes `<env>-workload-<name>`. */
+    workloads: z.array(workload).default([]),
+  })
+  .strict()
+  .superRefine((e, ctx) => {
+    if (e.target === "aws" && !e.dns.privateZoneId) {
+      ctx.addIssue({ code: "custom", path: ["dns", "privateZoneId"], message: "is required when target is \"aws\" (the existing private hosted zone)" });
+    }
+    if (e.target === "aws" && !e.stateBucket) {
+      ctx.addIssue({ code: "custom", path: ["stateBucket"], message: "is required when target is \"aws\" (the S3 bucket `make bootstrap` creates)" });
+    }
+    for (const [i, az] of e.network.azs.entries()) {
+      if (!az.startsWith(e.region)) {
+        ctx.addIssue({ code: "custom", path: ["network", "azs", i], message: `"${az}" is not in region ${e.region}` });
+      }
+    }
+    const seen = new Map<string, number>();
+    e.workloads.forEach((w, i) => {
+      if (seen.has(w.name)) {
+        ctx.addIssue({ code: "custom", path: ["workloads", i, "name"], message: `duplicate workload name "${w.name}" (also at workloads[${seen.get(w.name)}])` });
+      }
+      seen.set(w.name, i);
+      if (cidrsOverlap(w.cidr, e.network.cidr)) {
+        ctx.addIssue({ code: "custom", path: ["workloads", i, "cidr"], message: `${w.cidr} overlaps the C&C VPC ${e.network.cidr}; VPC peering needs disjoint blocks` });
+      }
+      e.workloads.slice(0, i).forEach((other, j) => {
+        if (cidrsOverlap(w.cidr, other.cidr)) {
+          ctx.addIssue({ code: "custom", path: ["workloads", i, "cidr"], message: `${w.cidr} overlaps workloads[${j}] ("${other.name}", ${other.cidr})` });
+        }
+      });
+    });
+  });
+
+/** What an environment file is written as (defaults may be omitted). */
+export type EnvironmentInput = z.input<typeof environmentSchema>;
+/** The validated environment with defaults applied, plus its name (the folder name). */
+export type Environment = z.output<typeof environmentSchema> & { name: string };
+export type NodeGroupConfig = z.output<typeof nodeGroup>;
+export type WorkloadConfig = z.output<typeof workload>;

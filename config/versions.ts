@@ -1,0 +1,76 @@
+/**
+ * Every version this repository deploys, in one place.
+ *
+ * - Providers and the framework are pinned exactly in package.json (cdktf 0.21.0,
+ *   @cdktf/provider-aws 20.1.0 = hashicorp/aws 5.100.0, @cdktf/provider-kubernetes 12.1.1 =
+ *   kubernetes 2.38.0, @cdktf/provider-helm 12.1.2 = helm 3.1.1); the Terraform provider
+ *   constraints they produce are listed here so scripts can check them.
+ * - Helm charts are the versions whose values.yaml were checked (see ../shared/charts/INDEX.md).
+ * - An environment may choose among SUPPORTED values only; anything else fails at synth.
+ */
+
+/** Terraform CLI: S3-native state locking (`use_lockfile`) needs >= 1.10. */
+export const TERRAFORM_MIN_VERSION = "1.10.0";
+
+/** Terraform providers behind the prebuilt cdktf bindings (exact versions). */
+export const TERRAFORM_PROVIDERS = {
+  aws: { source: "hashicorp/aws", version: "5.100.0" },
+  kubernetes: { source: "hashicorp/kubernetes", version: "2.38.0" },
+  helm: { source: "hashicorp/helm", version: "3.1.1" },
+} as const;
+
+/** EKS Kubernetes versions this code has been written against (standard support in 2026). */
+export const SUPPORTED_EKS_VERSIONS = ["1.32", "1.33", "1.34", "1.35"] as const;
+export type EksVersion = (typeof SUPPORTED_EKS_VERSIONS)[number];
+
+/** Node.js runtime for the DNS-registration Lambda, and the image the store-discovery CronJob runs on. */
+export const LAMBDA_NODE_RUNTIME = "nodejs22.x";
+export const CRONJOB_NODE_IMAGE = "public.ecr.aws/docker/library/node:22.21.1-alpine3.22";
+
+/** Helm charts: repository, chart, pinned version. Keys are the app names used in environments. */
+export const HELM_CHARTS = {
+  "kube-prometheus-stack": {
+    repository: "https://prometheus-community.github.io/helm-charts",
+    chart: "kube-prometheus-stack",
+    versions: ["88.5.3"],
+  },
+  thanos: { repository: "https://stevehipwell.github.io/helm-charts/", chart: "thanos", versions: ["1.24.1"] },
+  grafana: { repository: "https://grafana-community.github.io/helm-charts", chart: "grafana", versions: ["12.11.1"] },
+  "fluent-bit": { repository: "https://fluent.github.io/helm-charts/", chart: "fluent-bit", versions: ["0.58.1"] },
+  "aws-load-balancer-controller": {
+    repository: "https://aws.github.io/eks-charts",
+    chart: "aws-load-balancer-controller",
+    versions: ["3.5.0"],
+  },
+  "metrics-server": {
+    repository: "https://kubernetes-sigs.github.io/metrics-server/",
+    chart: "metrics-server",
+    versions: ["3.13.1"],
+  },
+  headlamp: { repository: "https://kubernetes-sigs.github.io/headlamp/", chart: "headlamp", versions: ["0.45.0"] },
+  "oauth2-proxy": { repository: "https://oauth2-proxy.github.io/manifests", chart: "oauth2-proxy", versions: ["10.7.0"] },
+  "mattermost-operator": {
+    repository: "https://helm.mattermost.com",
+    chart: "mattermost-operator",
+    versions: ["1.0.5"],
+  },
+} as const;
+export type HelmApp = keyof typeof HELM_CHARTS;
+
+/** Container images that are not installed through a chart's own default. */
+export const IMAGES = {
+  /** The Mattermost provisioner (`cloud` server); environments pick a tag from this list. */
+  provisioner: { repository: "mattermost/mattermost-cloud", tags: ["v0.90.0"] },
+} as const;
+
+/** PostgreSQL engine versions accepted for RDS instances. */
+export const SUPPORTED_POSTGRES_VERSIONS = ["16.8", "17.4", "17.5"] as const;
+
+/** The default choice for every app: the newest pinned version. */
+export function defaultAppVersions(): Record<HelmApp, string> {
+  const out = {} as Record<HelmApp, string>;
+  for (const [app, spec] of Object.entries(HELM_CHARTS) as [HelmApp, (typeof HELM_CHARTS)[HelmApp]][]) {
+    out[app] = spec.versions[spec.versions.length - 1];
+  }
+  return out;
+}

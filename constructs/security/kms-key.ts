@@ -1,0 +1,64 @@
+import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
+import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
+import { KmsAlias } from "@cdktf/provider-aws/lib/kms-alias";
+import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
+import { Construct } from "constructs";
+
+export interface PlatformKeyProps {
+  /** Alias without the `alias/` prefix, e.g. `prod-cnc-eks-secrets`. */
+  readonly alias: string;
+  /** What the key protects (shown in the console). */
+  readonly description: string;
+  /**
+   * AWS service principals allowed to use the key through their service (e.g. `logs.<region>.amazonaws.com`
+   * for encrypted log groups). Account administrators always keep control of the key.
+   */
+  readonly servicePrincipals?: string[];
+  /** Waiting period before deletion, 7-30 days; default 30. */
+  readonly deletionWindowDays?: number;
+}
+
+/**
+ * A customer-managed KMS key with yearly rotation on, a key policy that keeps the account in
+ * control (so IAM policies decide who uses it), and an alias.
+ */
+export class PlatformKey extends Construct {
+  readonly key: KmsKey;
+  readonly arn: string;
+
+  constructor(scope: Construct, id: string, props: PlatformKeyProps) {
+    super(scope, id);
+    const window = props.deletionWindowDays ?? 30;
+    if (window < 7 || window > 30) throw new Error(`PlatformKey ${props.alias}: deletionWindowDays must be 7-30, got ${window}`);
+
+    const account = new DataAwsCallerIdentity(this, "account");
+    const partition = new DataAwsPartition(this, "partition");
+    const statements: object[] = [
+      {
+        Sid: "AccountAdministers",
+        Effect: "Allow",
+        Principal: { AWS: `arn:${partition.partition}:iam::${account.accountId}:root` },
+        Action: "kms:*",
+        Resource: "*",
+      },
+    ];
+    if (props.servicePrincipals?.length) {
+      statements.push({
+        Sid: "ServicesEncrypt",
+        Effect: "Allow",
+        Principal: { Service: props.servicePrincipals },
+        Action: ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+        Resource: "*",
+      });
+    }
+
+    this.key = new KmsKey(this, "key", {
+      description: props.description,
+      enableKeyRotation: true,
+      deletionWindowInDays: window,
+      policy: JSON.stringify({ Version: "2012-10-17", Statement: statements }),
+    });
+    new KmsAlias(this, "alias", { name: `alias/${props.alias}`, targetKeyId: this.key.keyId });
+    this.arn = this.key.arn;
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * local: the embedded default. Every stack targets a local AWS API emulator (moto on 127.0.0.1,
+ * started by `make all`), keeps its state in .state/local/, and needs no AWS account.
+ * Sizes are the smallest that still exercise every code path (two AZs, a single NAT gateway).
+ */
+import type { EnvironmentInput } from "../../config/schema";
+
+const environment: EnvironmentInput = {
+  accountId: "123456789012",
+  region: "us-east-1",
+  target: "emulator",
+  tags: { Environment: "local", ManagedBy: "cdktf" },
+  network: {
+    cidr: "10.0.0.0/16",
+    azs: ["us-east-1a", "us-east-1b"],
+    natGateways: "single",
+    flowLogRetentionDays: 7,
+  },
+  cluster: {
+    kubernetesVersion: "1.34",
+    adminCidrs: ["192.168.100.0/24"],
+    adminPrincipalArns: ["arn:aws:iam::123456789012:role/local-admin"],
+    logRetentionDays: 7,
+    nodeGroups: [{ name: "general", instanceTypes: ["t3.large"], minSize: 1, maxSize: 2, desiredSize: 1, diskSizeGiB: 30 }],
+  },
+  dns: {
+    privateDomain: "internal.local.example.com",
+    publicDomain: "local.example.com",
+    publicApps: [],
+  },
+  alerts: { webhookSecretName: "local/cnc/mattermost-alerts-webhook" },
+  monitoring: {
+    retention: { raw: "15d", fiveMinutes: "30d", oneHour: "90d" },
+    prometheusStorageGiB: 10,
+    alertmanagerStorageGiB: 1,
+  },
+  provisioner: {
+    imageTag: "v0.90.0",
+    supervisorReplicas: 1,
+    postgresVersion: "17.5",
+    dbInstanceClass: "db.t4g.micro",
+    backupRetentionDays: 1,
+  },
+  workloads: [
+    { name: "alpha", cidr: "10.1.0.0/16", nodeGroups: [{ name: "general", instanceTypes: ["t3.large"], minSize: 1, maxSize: 2, desiredSize: 1 }] },
+    { name: "beta", cidr: "10.2.0.0/16", nodeGroups: [{ name: "general", instanceTypes: ["t3.large"], minSize: 1, maxSize: 2, desiredSize: 1 }] },
+  ],
+};
+
+export default environment;

@@ -1,0 +1,58 @@
+/**
+ * prod: the production C&C and its workload clusters.
+ *
+ * A realistic template with placeholder ids. To add an environment, copy this folder to
+ * environments/<name>/, edit the values, and run `make synth ENVIRONMENT=<name>`.
+ * Secrets are referenced by Secrets Manager name only; their values never appear here.
+ */
+import type { EnvironmentInput } from "../../config/schema";
+
+const environment: EnvironmentInput = {
+  accountId: "111111111111",
+  region: "us-east-1",
+  target: "aws",
+  stateBucket: "cloud-prod-tfstate-111111111111",
+  tags: { Environment: "prod", Owner: "platform-team", ManagedBy: "cdktf" },
+  network: {
+    cidr: "10.10.0.0/16",
+    azs: ["us-east-1a", "us-east-1b", "us-east-1c"],
+    natGateways: "per-az",
+    flowLogRetentionDays: 365,
+  },
+  cluster: {
+    kubernetesVersion: "1.34",
+    endpointPublicAccess: false,
+    adminCidrs: ["10.200.0.0/16"],
+    adminPrincipalArns: ["arn:aws:iam::111111111111:role/platform-admin"],
+    logRetentionDays: 365,
+    nodeGroups: [{ name: "general", instanceTypes: ["m6i.xlarge", "m6a.xlarge"], minSize: 3, maxSize: 9, desiredSize: 3, diskSizeGiB: 100 }],
+  },
+  dns: {
+    privateZoneId: "Z0PRIVATEPLACEHOLDER1",
+    privateDomain: "internal.cloud.example.com",
+    publicZoneId: "Z0PUBLICPLACEHOLDER01",
+    publicDomain: "cloud.example.com",
+    publicApps: ["grafana"],
+  },
+  alerts: { webhookSecretName: "prod/cnc/mattermost-alerts-webhook" },
+  monitoring: {
+    retention: { raw: "30d", fiveMinutes: "90d", oneHour: "1y" },
+    prometheusRetention: "2d",
+    prometheusStorageGiB: 100,
+    alertmanagerStorageGiB: 10,
+  },
+  provisioner: {
+    imageTag: "v0.90.0",
+    supervisorReplicas: 3,
+    postgresVersion: "17.5",
+    dbInstanceClass: "db.r6g.large",
+    backupRetentionDays: 30,
+    utilitiesGitUrl: "https://gitlab.example.com",
+  },
+  workloads: [
+    { name: "alpha", cidr: "10.20.0.0/16", nodeGroups: [{ name: "general", instanceTypes: ["m6i.2xlarge"], minSize: 3, maxSize: 12, desiredSize: 3 }], redis: true, efs: true },
+    { name: "beta", cidr: "10.21.0.0/16", nodeGroups: [{ name: "general", instanceTypes: ["m6i.2xlarge"], minSize: 3, maxSize: 12, desiredSize: 3 }] },
+  ],
+};
+
+export default environment;

@@ -1,0 +1,96 @@
+/**
+ * `make validate` / part of `npm test`: synthesize every stack, then `terraform init` +
+ * `terraform validate` each one against the real AWS provider from this machine's filesystem
+ * mirror, with a project-local CLI configuration and the backend switched to local.
+ *
+ * Providers the mirror lacks (kubernetes, helm) cannot be initialized offline: their resources,
+ * and anything that references them, are listed by name as "not schema-checked".
+ * SKIP_TERRAFORM_VALIDATE=1 is the only way to skip this step.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { EnvironmentError } from "../config/load";
+import { synthesize } from "./lib/synth";
+import { ToolError, checkTerraform, findProviderMirror, mirroredProviders, terraform, writeCliConfig } from "./lib/terraform";
+import { prune, providerOf } from "./lib/tf-json";
+
+interface Diagnostic {
+  severity: string;
+  summary: string;
+  detail?: string;
+  range?: { filename: string; start: { line: number } };
+}
+
+async function main(): Promise<number> {
+  if (process.env.SKIP_TERRAFORM_VALIDATE === "1") {
+    console.log("terraform validate: SKIPPED because SKIP_TERRAFORM_VALIDATE=1 (nothing was schema-checked).");
+    return 0;
+  }
+  const started = Date.now();
+  const version = checkTerraform();
+  const mirror = findProviderMirror();
+  const held = mirroredProviders(mirror);
+  const cliConfig = writeCliConfig(mirror);
+  console.log(`terraform ${version}; provider mirror ${mirror} (holds: ${[...held].join(", ")})`);
+
+  const work = mkdtempSync(join(tmpdir(), "cnc-validate-"));
+  let failures = 0;
+  try {
+    const stacks = synthesize({ outdir: join(work, "cdktf.out"), only: process.env.ENVIRONMENT?.trim() || undefined });
+    // One root with every stack as a child module: one init and one provider schema load for the
+    // whole set (per-stack roots cost ~3 s each); diagnostics are mapped back by file name.
+    const root = join(work, "check");
+    const modules: Record<string, { source: string }> = {};
+    const pruned = stacks.map((stack) => {
+      const result = prune(stack.json, (_a, type) =>
+        held.has(providerOf(type)) ? undefined : `provider ${providerOf(type)} is not in the offline mirror`,
+        (name) => !held.has(name),
+      );
+      delete result.json.terraform?.backend; // backends are switched off for the check (init -backend=false)
+      mkdirSync(join(root, "stacks", stack.name), { recursive: true });
+      writeFileSync(join(root, "stacks", stack.name, "main.tf.json"), JSON.stringify(result.json, null, 2));
+      modules[stack.name.replace(/[^A-Za-z0-9_-]/g, "_")] = { source: `./stacks/${stack.name}` };
+      return result;
+    });
+    writeFileSync(join(root, "main.tf.json"), JSON.stringify({ module: modules }, null, 2));
+    const init = await terraform(["init", "-backend=false", "-input=false", "-no-color"], root, cliConfig);
+    if (init.code !== 0) throw new ToolError(`terraform init against the mirror failed:\n${init.stderr || init.stdout}`);
+    const val = await terraform(["validate", "-json", "-no-color"], root, cliConfig);
+    const parsed = JSON.parse(val.stdout || "{}") as { valid?: boolean; diagnostics?: Diagnostic[] };
+    const diagnostics = parsed.diagnostics ?? [];
+    const unplaced = diagnostics.filter((d) => !stacks.some((s) => d.range?.filename.includes(`stacks/${s.name}/`)));
+
+    stacks.forEach((stack, i) => {
+      const mine = diagnostics.filter((d) => d.range?.filename.includes(`stacks/${stack.name}/`));
+      const errors = mine.filter((d) => d.severity === "error");
+      console.log(`${errors.length ? "FAIL" : "ok  "} ${stack.name}: ${pruned[i].kept.length} resources schema-checked, ${pruned[i].heldBack.length} not schema-checked`);
+      for (const d of mine) console.log(`     ${d.severity}: ${d.summary}${d.detail ? ` — ${d.detail.split("\n")[0]}` : ""} (${d.range?.filename}:${d.range?.start.line})`);
+      for (const h of pruned[i].heldBack) console.log(`     not schema-checked: ${h.address} (${h.reason})`);
+      if (errors.length) failures++;
+    });
+    for (const d of unplaced) console.log(`     ${d.severity}: ${d.summary}${d.detail ? ` — ${d.detail.split("\n")[0]}` : ""}`);
+    if (val.code !== 0 || parsed.valid !== true) failures = Math.max(failures, 1);
+    const unchecked = pruned.reduce((n, p) => n + p.heldBack.length, 0);
+    const checked = pruned.reduce((n, p) => n + p.kept.length, 0);
+    console.log(
+      `terraform validate: ${stacks.length - failures} of ${stacks.length} stacks valid; ${checked} resources schema-checked, ` +
+        `${unchecked} not schema-checked; ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  return failures ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    if (err instanceof ToolError || err instanceof EnvironmentError) {
+      console.error(`\nError: ${err.message}\n`);
+      process.exit(1);
+    }
+    console.error(err);
+    process.exit(1);
+  },
+);

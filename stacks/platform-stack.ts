@@ -1,0 +1,62 @@
+/**
+ * The base of every stack: one environment, one state file, one AWS provider.
+ *
+ * - target "aws": S3 state, one key per stack (`<env>/<stack>.tfstate`), S3-native locking
+ *   (`use_lockfile`, Terraform >= 1.10), encrypted; the provider refuses any account but the
+ *   environment's (`allowed_account_ids`).
+ * - target "emulator" (and every bootstrap stack): local state under `.state/<env>/`, because
+ *   the state bucket cannot hold the state of the stack that creates it.
+ */
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { LocalBackend, S3Backend, TerraformStack } from "cdktf";
+import type { Construct } from "constructs";
+import { stateBucketName } from "../config/names";
+import type { Environment } from "../config/schema";
+
+/** Where local state lives, relative to the stack's working directory `cdktf.out/stacks/<stack>`. */
+export const LOCAL_STATE_DIR = ".state";
+
+export interface PlatformStackProps {
+  /** The validated environment this stack belongs to. */
+  readonly env: Environment;
+  /** Keep this stack's state on local disk even for target "aws" (bootstrap only). */
+  readonly localState?: boolean;
+}
+
+export abstract class PlatformStack extends TerraformStack {
+  readonly env: Environment;
+  readonly aws: AwsProvider;
+
+  constructor(scope: Construct, id: string, props: PlatformStackProps) {
+    super(scope, id);
+    const { env } = props;
+    this.env = env;
+
+    if (env.target === "emulator" || props.localState) {
+      new LocalBackend(this, { path: `../../../${LOCAL_STATE_DIR}/${env.name}/${id}.tfstate` });
+    } else {
+      new S3Backend(this, {
+        bucket: stateBucketName(env),
+        key: `${env.name}/${id}.tfstate`,
+        region: env.region,
+        encrypt: true,
+      });
+      // cdktf 0.21 has no typed field for S3-native locking yet.
+      this.addOverride("terraform.backend.s3.use_lockfile", true);
+    }
+
+    const emulator = env.target === "emulator";
+    this.aws = new AwsProvider(this, "aws", {
+      region: env.region,
+      defaultTags: [{ tags: { ...env.tags, Environment: env.name, Stack: id } }],
+      // A real environment can only ever be applied to its own account.
+      allowedAccountIds: emulator ? undefined : [env.accountId],
+      // The emulator is reached through AWS_ENDPOINT_URL (set by the Makefile); it has no
+      // credentials to validate, no instance metadata, and serves S3 on a path, not a host.
+      skipCredentialsValidation: emulator || undefined,
+      skipRequestingAccountId: emulator || undefined,
+      skipMetadataApiCheck: emulator ? "true" : undefined,
+      s3UsePathStyle: emulator || undefined,
+    });
+  }
+}

@@ -1,0 +1,91 @@
+import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
+import { environment, resourcesOf, synthEnvironment, type Synthesized } from "../support/synth";
+
+describe("stacks of an environment", () => {
+  let prod: Synthesized;
+  let local: Synthesized;
+  beforeAll(() => {
+    prod = synthEnvironment(environment("prod"));
+    local = synthEnvironment(environment("local"));
+  });
+
+  it("are named <env>-<layer> and <env>-workload-<name>, in deployment order", () => {
+    expect(prod.stacks.ordered.map((s) => s.node.id)).toEqual([
+      "prod-bootstrap",
+      "prod-cluster",
+      "prod-post-install",
+      "prod-route53",
+      "prod-workload-alpha",
+      "prod-workload-beta",
+    ]);
+  });
+
+  it("keep real-AWS state in S3, one key per stack, encrypted, with S3-native locking", () => {
+    for (const name of ["prod-cluster", "prod-post-install", "prod-route53", "prod-workload-alpha"]) {
+      const backend = prod.json[name].terraform.backend;
+      expect(Object.keys(backend)).toEqual(["s3"]);
+      expect(backend.s3).toMatchObject({
+        bucket: "cloud-prod-tfstate-111111111111",
+        key: `prod/${name}.tfstate`,
+        region: "us-east-1",
+        encrypt: true,
+        use_lockfile: true,
+      });
+      expect(backend.s3.dynamodb_table).toBeUndefined();
+    }
+    const keys = Object.values(prod.json).map((j: any) => j.terraform.backend.s3?.key).filter(Boolean);
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it("keep bootstrap state and every emulator stack's state locally", () => {
+    expect(prod.json["prod-bootstrap"].terraform.backend).toEqual({ local: { path: "../../../.state/prod/prod-bootstrap.tfstate" } });
+    for (const [name, json] of Object.entries(local.json)) {
+      expect(json.terraform.backend).toEqual({ local: { path: `../../../.state/local/${name}.tfstate` } });
+    }
+  });
+
+  it("pin real environments to their account and tag everything", () => {
+    const provider = prod.json["prod-cluster"].provider.aws[0];
+    expect(provider.allowed_account_ids).toEqual(["111111111111"]);
+    expect(provider.default_tags[0].tags).toMatchObject({ Environment: "prod", Stack: "prod-cluster" });
+    expect(provider.skip_credentials_validation).toBeUndefined();
+    const emulated = local.json["local-cluster"].provider.aws[0];
+    expect(emulated).toMatchObject({ skip_credentials_validation: true, skip_requesting_account_id: true, s3_use_path_style: true });
+  });
+
+  it("pins the AWS provider to the version in the offline mirror", () => {
+    expect(prod.json["prod-cluster"].terraform.required_providers.aws).toEqual({ source: "aws", version: "5.100.0" });
+  });
+});
+
+describe("bootstrap: the state bucket", () => {
+  let stack: any;
+  let text: string;
+  beforeAll(() => {
+    const s = synthEnvironment(environment("prod"));
+    stack = s.json["prod-bootstrap"];
+    text = s.text["prod-bootstrap"];
+  });
+
+  it("is versioned, KMS-encrypted with a rotating key, and blocks all public access", () => {
+    expect(text).toHaveResourceWithProperties(S3Bucket, { bucket: "cloud-prod-tfstate-111111111111", force_destroy: false });
+    expect(resourcesOf(stack, "aws_s3_bucket_versioning")[0].versioning_configuration.status).toBe("Enabled");
+    const sse = resourcesOf(stack, "aws_s3_bucket_server_side_encryption_configuration")[0].rule[0];
+    expect(sse.apply_server_side_encryption_by_default.sse_algorithm).toBe("aws:kms");
+    expect(sse.apply_server_side_encryption_by_default.kms_master_key_id).toMatch(/^\$\{aws_kms_key\..+\.arn\}$/);
+    expect(resourcesOf(stack, "aws_kms_key")[0].enable_key_rotation).toBe(true);
+    expect(resourcesOf(stack, "aws_s3_bucket_public_access_block")[0]).toMatchObject({
+      block_public_acls: true,
+      block_public_policy: true,
+      ignore_public_acls: true,
+      restrict_public_buckets: true,
+    });
+  });
+
+  it("refuses every request that is not made over TLS", () => {
+    const policy = JSON.parse(resourcesOf(stack, "aws_s3_bucket_policy")[0].policy);
+    const deny = policy.Statement.find((s: any) => s.Effect === "Deny");
+    expect(deny).toMatchObject({ Principal: "*", Action: "s3:*", Condition: { Bool: { "aws:SecureTransport": "false" } } });
+    expect(deny.Resource).toHaveLength(2);
+  });
+});

@@ -1,0 +1,46 @@
+/** Test helpers: build environments from plain objects and synthesize their stacks once. */
+import { Testing } from "cdktf";
+import { parseEnvironment } from "../../config/load";
+import type { Environment, EnvironmentInput } from "../../config/schema";
+import localEnvironment from "../../environments/local/environment";
+import prodEnvironment from "../../environments/prod/environment";
+import { buildEnvironment, type EnvironmentStacks } from "../../stacks";
+
+/** A deep copy of a shipped environment, to change in a test without leaking into others. */
+export function rawEnvironment(which: "local" | "prod"): EnvironmentInput & Record<string, unknown> {
+  return structuredClone(which === "local" ? localEnvironment : prodEnvironment) as EnvironmentInput & Record<string, unknown>;
+}
+
+export function environment(which: "local" | "prod", change?: (raw: EnvironmentInput & Record<string, unknown>) => void, name: string = which): Environment {
+  const raw = rawEnvironment(which);
+  change?.(raw);
+  return parseEnvironment(name, raw, `environments/${name}/environment.ts`);
+}
+
+export interface Synthesized {
+  stacks: EnvironmentStacks;
+  /** Synthesized JSON text per stack name (what cdktf's matchers take). */
+  text: Record<string, string>;
+  /** Parsed JSON per stack name. */
+  json: Record<string, any>;
+}
+
+export function synthEnvironment(env: Environment): Synthesized {
+  const app = Testing.app();
+  const stacks = buildEnvironment(app, env);
+  const text: Record<string, string> = {};
+  const json: Record<string, any> = {};
+  for (const stack of stacks.ordered) {
+    text[stack.node.id] = Testing.synth(stack);
+    json[stack.node.id] = JSON.parse(text[stack.node.id]);
+  }
+  return { stacks, text, json };
+}
+
+/** All resources of one type in a parsed stack, as a list of bodies. */
+export function resourcesOf(stack: any, type: string): any[] {
+  return Object.values(stack.resource?.[type] ?? {});
+}
+export function dataOf(stack: any, type: string): any[] {
+  return Object.values(stack.data?.[type] ?? {});
+}
