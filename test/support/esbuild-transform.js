@@ -4,7 +4,7 @@ const { transformSync } = require("esbuild");
 module.exports = {
   process(source, filename) {
     const { code, map } = transformSync(source, {
-      loader: "ts",
+      loader: /\.m?js$/.test(filename) ? "js" : "ts",
       format: "cjs",
       target: "node20",
       sourcemap: "external",

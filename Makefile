@@ -1,0 +1,70 @@
+# The platform's entry points. Everything takes ENVIRONMENT (a folder under environments/).
+#   make all                       bundle, then every layer of the embedded `local` default (AWS emulator)
+#   make all ENVIRONMENT=prod      the same against the real account of environments/prod
+#   make diff STACK=post-install   cdktf diff of one stack (bootstrap|cluster|post-install|route53|workload-<name>)
+#   make destroy AUTO_APPROVE=1    every stack in reverse order, without asking
+ENVIRONMENT ?= local
+STACK ?= cluster
+AUTO_APPROVE ?=
+export ENVIRONMENT AUTO_APPROVE
+
+NODE_BIN := node_modules/.bin
+TSX := $(NODE_BIN)/tsx
+DEPLOY := $(TSX) scripts/deploy.ts
+
+.DEFAULT_GOAL := help
+.PHONY: help install bundle synth validate test diff bootstrap cluster post-install route53 workloads all destroy local-down clean bench
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+install: ## install the pinned toolchain and libraries (npm ci)
+	npm ci
+
+$(TSX):
+	@echo "Dependencies are not installed: run 'make install' (npm ci) first." >&2; exit 1
+
+bundle: $(TSX) ## build the Lambda and CronJob bundles with esbuild (dist/)
+	$(TSX) scripts/bundle.ts
+
+synth: $(TSX) ## synthesize the stacks of ENVIRONMENT into cdktf.out/ and list them
+	$(TSX) main.ts
+
+validate: $(TSX) ## terraform init + validate every stack of ENVIRONMENT against the offline AWS provider
+	$(TSX) scripts/validate.ts
+
+test: $(TSX) ## the full test suite (typecheck, bundle, jest, terraform validate of all environments)
+	npm test
+
+diff: bundle ## cdktf diff of STACK in ENVIRONMENT (e.g. make diff STACK=route53 ENVIRONMENT=prod)
+	$(DEPLOY) diff $(STACK)
+
+bootstrap: $(TSX) ## create the state bucket of ENVIRONMENT (local state)
+	$(DEPLOY) apply bootstrap
+
+cluster: bundle ## C&C layer 1: VPC, EKS, IAM, KMS, DNS-registration Lambda
+	$(DEPLOY) apply cluster
+
+post-install: bundle ## C&C layer 2: monitoring, logging, ingress/auth, provisioner, store discovery
+	$(DEPLOY) apply post-install
+
+route53: $(TSX) ## C&C layer 3: DNS names for every app (prints the URLs)
+	$(DEPLOY) apply route53
+
+workloads: bundle ## every workload cluster of ENVIRONMENT
+	$(DEPLOY) apply workloads
+
+all: bundle ## bundle, then bootstrap, cluster, post-install, route53 and the workloads, in order
+	$(DEPLOY) apply all
+
+destroy: $(TSX) ## destroy every stack of ENVIRONMENT in reverse order (asks unless AUTO_APPROVE=1)
+	$(DEPLOY) destroy all
+
+local-down: $(TSX) ## stop a left-over local AWS emulator started by make all
+	$(DEPLOY) local-down
+
+bench: $(TSX) ## synth, bundle and service benchmarks (prints figures)
+	npm run bench
+
+clean: ## remove build output (cdktf.out, dist); state in .state/ is kept
+	rm -rf cdktf.out dist node_modules/.cache/cnc-platform/rehearsal

@@ -1,0 +1,59 @@
+/**
+ * `make bundle` / `npm run build`: one minified esbuild bundle per service, into dist/.
+ * Stacks only read these files (never bundle at synth). Prints each bundle's size.
+ */
+import { build } from "esbuild";
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import { REPO_ROOT } from "./lib/terraform";
+
+export const BUNDLES = [
+  {
+    name: "dns-registration",
+    entry: "lambdas/dns-registration/index.ts",
+    outfile: "dist/lambdas/dns-registration/index.js",
+    // The Lambda Node.js runtime ships AWS SDK v3; the function code stays small.
+    external: ["@aws-sdk/*"],
+  },
+  {
+    name: "store-discovery",
+    entry: "cronjobs/store-discovery/main.ts",
+    outfile: "dist/cronjobs/store-discovery/main.js",
+    // Runs on a stock Node.js image: everything it needs is inside the bundle.
+    external: [],
+  },
+] as const;
+
+export function bundlePath(name: (typeof BUNDLES)[number]["name"]): string {
+  return join(REPO_ROOT, BUNDLES.find((b) => b.name === name)!.outfile);
+}
+
+async function main(): Promise<void> {
+  for (const b of BUNDLES) {
+    const started = Date.now();
+    await build({
+      entryPoints: [join(REPO_ROOT, b.entry)],
+      outfile: join(REPO_ROOT, b.outfile),
+      bundle: true,
+      minify: true,
+      platform: "node",
+      target: "node20",
+      format: "cjs",
+      external: [...b.external],
+      legalComments: "none",
+      // Prefer ES modules so unused parts of @kubernetes/client-node are tree-shaken.
+      mainFields: ["module", "main"],
+      alias: { "whatwg-url": join(REPO_ROOT, "lib/shims/whatwg-url.js") },
+      logLevel: "warning",
+    });
+    const kb = statSync(join(REPO_ROOT, b.outfile)).size / 1024;
+    console.log(`bundled ${b.name}: ${b.outfile} ${kb.toFixed(0)} KiB in ${Date.now() - started} ms`);
+  }
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(`Bundling failed: ${(err as Error).message}`);
+    process.exit(1);
+  });
+}

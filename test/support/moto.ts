@@ -1,0 +1,68 @@
+/**
+ * Starts moto (the local AWS API emulator) on a free 127.0.0.1 port for a test file, and stops
+ * it afterwards. A missing moto_server is a failure, not a skip: .ci/run installs it.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+
+export interface Moto {
+  endpoint: string;
+  port: number;
+  stop(): Promise<void>;
+  /** Credentials and endpoint variables for SDK clients and child processes. */
+  env: Record<string, string>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startMoto(): Promise<Moto> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.env.MOTO_SERVER || "moto_server", ["-H", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr?.on("data", (d) => (stderr += d.toString()));
+  const spawnError = new Promise<never>((_, reject) =>
+    child.on("error", (err) => reject(new Error(`moto_server could not start (${err.message}); install moto (pip install 'moto[server]' or apt-get install python3-moto).`))),
+  );
+  const endpoint = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  const ready = (async () => {
+    for (;;) {
+      try {
+        const res = await fetch(`${endpoint}/moto-api/`);
+        if (res.ok) return;
+      } catch {
+        /* not up yet */
+      }
+      if (child.exitCode !== null) throw new Error(`moto_server exited with ${child.exitCode}: ${stderr.slice(-500)}`);
+      if (Date.now() > deadline) throw new Error(`moto_server did not answer on ${endpoint} within 30 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  await Promise.race([ready, spawnError]);
+  return {
+    endpoint,
+    port,
+    env: { AWS_ENDPOINT_URL: endpoint, AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test", AWS_REGION: "us-east-1", AWS_DEFAULT_REGION: "us-east-1" },
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+/** SDK client options that reach moto (the same the services get from AWS_ENDPOINT_URL). */
+export function clientOptions(moto: Moto) {
+  return { endpoint: moto.endpoint, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } };
+}
