@@ -5,7 +5,7 @@
 import type { Route53Client } from "@aws-sdk/client-route-53";
 import { reconcileKey, type ConfigMapApi, type WriteOutcome } from "../../lib/discovery/configmap";
 import { checkRemoval, sameSet } from "../../lib/discovery/guard";
-import type { Logger } from "../../lib/discovery/log";
+import { errorText, type Logger } from "../../lib/discovery/log";
 import { listAllRecords } from "../../lib/discovery/route53";
 import type { DnsRegistrationConfig } from "./config";
 import { parseFileSd, renderFileSd, targetsFromRecords, type TargetGroup } from "./targets";
@@ -35,7 +35,7 @@ export async function reconcile(
   try {
     listing = await listAllRecords(deps.route53, cfg.zoneId);
   } catch (err) {
-    throw new ReconcileError(`Listing hosted zone ${cfg.zoneId} failed; the Prometheus targets were left as they are`, (err as Error).message);
+    throw new ReconcileError(`Listing hosted zone ${cfg.zoneId} failed; the Prometheus targets were left as they are`, errorText(err));
   }
   const groups = targetsFromRecords(listing.records, cfg.recordSuffix, cfg.prometheusPort);
   const document = renderFileSd(groups);
@@ -66,7 +66,7 @@ export async function reconcile(
       },
     );
   } catch (err) {
-    throw new ReconcileError(`Updating ConfigMap ${cfg.namespace}/${cfg.configMapName} failed`, (err as Error).message);
+    throw new ReconcileError(`Updating ConfigMap ${cfg.namespace}/${cfg.configMapName} failed`, errorText(err));
   }
   if (write.action === "refused") throw new ReconcileError("DNS registration refused to remove most Prometheus targets", refused ?? "refused");
   deps.log("info", write.action === "unchanged" ? "targets unchanged; nothing written" : `targets ConfigMap ${write.action}`, { clusters: groups.length });

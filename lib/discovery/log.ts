@@ -12,6 +12,18 @@ function defaultWrite(line: string, level: Level): void {
 
 /** Error text for logs and alerts, without stack noise. */
 export function errorText(err: unknown): string {
+  // @kubernetes/client-node's ApiException carries the HTTP code and a Status body.
+  const api = err as { code?: unknown; body?: unknown };
+  if (err instanceof Error && typeof api.code === "number" && api.body !== undefined) {
+    let detail = "";
+    try {
+      const body = typeof api.body === "string" ? JSON.parse(api.body) : api.body;
+      detail = (body as { message?: string })?.message ?? "";
+    } catch {
+      detail = String(api.body).slice(0, 200);
+    }
+    return `Kubernetes API answered HTTP ${api.code}${detail ? `: ${detail}` : ""}`;
+  }
   if (err instanceof Error) return err.message;
   return String(err);
 }
