@@ -21,6 +21,12 @@ export const bucketName = (env: Pick<Environment, "name" | "accountId">, purpose
 /** The state bucket of an environment targetting real AWS. */
 export const stateBucketName = (env: Environment) => env.stateBucket ?? bucketName(env, "tfstate");
 
+/** The environment's SNS alert topic (created by the cluster stack, found by name later). */
+export const alertsTopicName = (env: Pick<Environment, "name">) => `${env.name}-platform-alerts`;
+
+/** The DNS-registration Lambda. */
+export const dnsRegistrationFunctionName = (env: Pick<Environment, "name">) => `${env.name}-dns-registration`;
+
 /** Kubernetes namespaces of the C&C apps. */
 export const NAMESPACES = {
   monitoring: "monitoring",

@@ -126,8 +126,8 @@ const network = z
   .strict()
   .superRefine((n, ctx) => {
     const p = parseCidr(n.cidr);
-    if (p && (p.prefix < 16 || p.prefix > 24)) {
-      ctx.addIssue({ code: "custom", path: ["cidr"], message: `expected a VPC block between /16 and /24, got ${n.cidr}` });
+    if (p && (p.prefix < 16 || p.prefix > 20)) {
+      ctx.addIssue({ code: "custom", path: ["cidr"], message: `expected a VPC block between /16 and /20 (subnets are carved out of it), got ${n.cidr}` });
     }
     if (new Set(n.azs).size !== n.azs.length) {
       ctx.addIssue({ code: "custom", path: ["azs"], message: "lists an availability zone twice" });

@@ -1,3 +1,4 @@
+import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
 import { stateBucketName } from "../config/names";
@@ -7,8 +8,12 @@ import { SecureBucket } from "../constructs/storage/secure-bucket";
 import { PlatformStack } from "./platform-stack";
 
 /**
- * `<env>-bootstrap`: the encrypted, versioned S3 bucket every other stack keeps its state in.
- * Its own state stays local (`.state/<env>/`): commit-free, but keep it; it is small.
+ * `<env>-bootstrap`: what every other stack assumes exists.
+ * - the encrypted, versioned S3 bucket every other stack keeps its state in;
+ * - the (empty) Secrets Manager secret for the alert webhook: after bootstrap, an operator puts
+ *   the URL in it (`aws secretsmanager put-secret-value --secret-id <name> --secret-string <url>`),
+ *   so the value never passes through code or Terraform state.
+ * Its own state stays local (`.state/<env>/`): keep that folder.
  */
 export class BootstrapStack extends PlatformStack {
   constructor(scope: Construct, id: string, env: Environment) {
@@ -24,7 +29,13 @@ export class BootstrapStack extends PlatformStack {
       noncurrentVersionExpirationDays: 365,
       forceDestroy: env.target === "emulator",
     });
+    const webhook = new SecretsmanagerSecret(this, "alerts-webhook", {
+      name: env.alerts.webhookSecretName,
+      description: `Mattermost incoming-webhook URL for ${env.name} platform alerts (value set by an operator, never by Terraform)`,
+      recoveryWindowInDays: env.target === "emulator" ? 0 : 30,
+    });
     new TerraformOutput(this, "state_bucket", { value: bucket.name });
+    new TerraformOutput(this, "alerts_webhook_secret_arn", { value: webhook.arn });
     new TerraformOutput(this, "state_kms_key_arn", { value: key.arn });
   }
 }

@@ -1,10 +1,88 @@
+import { DataAwsSecretsmanagerSecret } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-secret";
+import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
+import { alertsTopicName, cncClusterName, dnsRegistrationFunctionName } from "../config/names";
 import type { Environment } from "../config/schema";
+import { AlertsTopic } from "../constructs/alerts/topic";
+import { DnsRegistrationFunction } from "../constructs/dns-registration/function";
+import { PlatformZones } from "../constructs/dns/zones";
+import { PlatformCluster } from "../constructs/eks/cluster";
+import { ManagedNodeGroups } from "../constructs/eks/node-group";
+import { PlatformNetwork } from "../constructs/network/network";
 import { PlatformStack } from "./platform-stack";
 
-/** `<env>-cluster` (C&C layer 1): VPC, EKS, node groups, IAM/IRSA, KMS, the DNS-registration Lambda. */
+/**
+ * `<env>-cluster` (C&C layer 1): VPC, EKS, node groups, IAM/IRSA, KMS, flow logs, the alert
+ * topic and the DNS-registration Lambda (whose role the cluster trusts through an access entry).
+ * Later layers find these by derived names (config/names.ts); the outputs are for people.
+ */
 export class ClusterStack extends PlatformStack {
+  readonly network: PlatformNetwork;
+  readonly cluster: PlatformCluster;
+
   constructor(scope: Construct, id: string, env: Environment) {
     super(scope, id, { env });
+    const name = cncClusterName(env);
+    const throwaway = env.target === "emulator";
+
+    this.network = new PlatformNetwork(this, "network", {
+      name,
+      cidr: env.network.cidr,
+      azs: env.network.azs,
+      natGateways: env.network.natGateways,
+      flowLogRetentionDays: env.network.flowLogRetentionDays,
+      clusterNames: [name],
+      existing: env.network.existing,
+    });
+    this.cluster = new PlatformCluster(this, "eks", {
+      name,
+      kubernetesVersion: env.cluster.kubernetesVersion,
+      vpcId: this.network.vpcId,
+      subnetIds: this.network.privateSubnetIds,
+      endpointPublicAccess: env.cluster.endpointPublicAccess,
+      publicAccessCidrs: env.cluster.publicAccessCidrs,
+      adminCidrs: env.cluster.adminCidrs,
+      adminPrincipalArns: env.cluster.adminPrincipalArns,
+      logRetentionDays: env.cluster.logRetentionDays,
+      keyDeletionWindowDays: throwaway ? 7 : 30,
+    });
+    const nodes = new ManagedNodeGroups(this, "nodes", { cluster: this.cluster, subnetIds: this.network.privateSubnetIds, groups: env.cluster.nodeGroups });
+    this.cluster.addComputeAddons(nodes.nodeGroups);
+
+    const zones = new PlatformZones(this, "zones", { env, vpcId: this.network.vpcId, associate: !env.network.existing });
+    const alerts = new AlertsTopic(this, "alerts", { topicName: alertsTopicName(env), accountId: env.accountId, keyDeletionWindowDays: throwaway ? 7 : 30 });
+    const webhookSecret = new DataAwsSecretsmanagerSecret(this, "alerts-webhook", { name: env.alerts.webhookSecretName });
+
+    new DnsRegistrationFunction(this, "dns-registration", {
+      functionName: dnsRegistrationFunctionName(env),
+      environmentName: env.name,
+      cluster: this.cluster,
+      vpcId: this.network.vpcId,
+      subnetIds: this.network.privateSubnetIds,
+      zoneId: zones.privateZoneId,
+      privateDomain: env.dns.privateDomain,
+      alertsSecretArn: webhookSecret.arn,
+      alertsSecretName: env.alerts.webhookSecretName,
+      alarmTopicArn: alerts.arn,
+      region: env.region,
+      accountId: env.accountId,
+      usEast1Provider: env.region === "us-east-1" ? undefined : this.providerIn("us-east-1"),
+      logRetentionDays: env.cluster.logRetentionDays,
+    });
+
+    const outputs: Record<string, string | string[]> = {
+      cluster_name: this.cluster.cluster.name,
+      cluster_endpoint: this.cluster.cluster.endpoint,
+      oidc_issuer: this.cluster.oidc.issuerUrl,
+      oidc_provider_arn: this.cluster.oidc.providerArn,
+      vpc_id: this.network.vpcId,
+      private_subnet_ids: this.network.privateSubnetIds,
+      public_subnet_ids: this.network.publicSubnetIds,
+      node_security_group_id: this.cluster.nodeSecurityGroup.id,
+      secrets_kms_key_arn: this.cluster.secretsKey.arn,
+      alerts_topic_arn: alerts.arn,
+      private_zone_id: zones.privateZoneId,
+    };
+    for (const [key, value] of Object.entries(outputs)) new TerraformOutput(this, key, { value });
   }
 }

@@ -45,9 +45,22 @@ export abstract class PlatformStack extends TerraformStack {
       this.addOverride("terraform.backend.s3.use_lockfile", true);
     }
 
+    this.aws = new AwsProvider(this, "aws", this.providerConfig(env.region, id));
+  }
+
+  /** A second AWS provider for another region (e.g. us-east-1 for Route53 events and health checks). */
+  providerIn(region: string): AwsProvider {
+    const alias = region.replace(/-/g, "_");
+    const existing = this.node.tryFindChild(`aws-${alias}`);
+    if (existing) return existing as AwsProvider;
+    return new AwsProvider(this, `aws-${alias}`, { ...this.providerConfig(region, this.node.id), alias });
+  }
+
+  private providerConfig(region: string, id: string) {
+    const env = this.env;
     const emulator = env.target === "emulator";
-    this.aws = new AwsProvider(this, "aws", {
-      region: env.region,
+    return {
+      region,
       defaultTags: [{ tags: { ...env.tags, Environment: env.name, Stack: id } }],
       // A real environment can only ever be applied to its own account.
       allowedAccountIds: emulator ? undefined : [env.accountId],
@@ -57,6 +70,6 @@ export abstract class PlatformStack extends TerraformStack {
       skipRequestingAccountId: emulator || undefined,
       skipMetadataApiCheck: emulator ? "true" : undefined,
       s3UsePathStyle: emulator || undefined,
-    });
+    };
   }
 }

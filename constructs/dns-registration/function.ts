@@ -1,0 +1,257 @@
+import { CloudwatchEventRule } from "@cdktf/provider-aws/lib/cloudwatch-event-rule";
+import { CloudwatchEventTarget } from "@cdktf/provider-aws/lib/cloudwatch-event-target";
+import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
+import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
+import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
+import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
+import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
+import { AssetType, TerraformAsset } from "cdktf";
+import { Construct } from "constructs";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { LAMBDA_NODE_RUNTIME } from "../../config/versions";
+import type { PlatformCluster } from "../eks/cluster";
+
+/** Where `make bundle` writes the function code. */
+export const DNS_REGISTRATION_BUNDLE_DIR = resolve(__dirname, "..", "..", "dist", "lambdas", "dns-registration");
+
+/** The Kubernetes group the function's role is mapped to; layer 2 binds it to one ConfigMap. */
+export const DNS_REGISTRATION_K8S_GROUP = "platform:dns-registration";
+
+export interface DnsRegistrationFunctionProps {
+  /** Function name, e.g. `prod-dns-registration`. */
+  readonly functionName: string;
+  readonly environmentName: string;
+  /** The C&C cluster whose API the function writes to (endpoint, CA, access entry). */
+  readonly cluster: PlatformCluster;
+  readonly vpcId: string;
+  /** Private subnets (the function reaches the private API endpoint and AWS through NAT). */
+  readonly subnetIds: string[];
+  /** Private hosted zone and its domain; records `<clusterID>.prometheus.<domain>` are targets. */
+  readonly zoneId: string;
+  readonly privateDomain: string;
+  /** Secrets Manager secret holding the alert webhook URL. */
+  readonly alertsSecretArn: string;
+  readonly alertsSecretName: string;
+  /** SNS topic that receives the function's error alarm. */
+  readonly alarmTopicArn: string;
+  readonly region: string;
+  readonly accountId: string;
+  /**
+   * Route53 is a global service: its CloudTrail events are delivered in us-east-1. When the
+   * function lives elsewhere, the rule there forwards to this region's default bus.
+   */
+  readonly usEast1Provider?: AwsProvider;
+  /** Safety-net schedule; default every 10 minutes. */
+  readonly scheduleExpression?: string;
+  readonly logRetentionDays: number;
+  /** Override of the bundle folder (tests). */
+  readonly bundleDir?: string;
+}
+
+/** The rule pattern: Route53 record changes in this one zone, as CloudTrail reports them. */
+export function route53ChangePattern(zoneId: string): Record<string, unknown> {
+  return {
+    source: ["aws.route53"],
+    "detail-type": ["AWS API Call via CloudTrail"],
+    detail: {
+      eventSource: ["route53.amazonaws.com"],
+      eventName: ["ChangeResourceRecordSets"],
+      requestParameters: { hostedZoneId: [zoneId] },
+    },
+  };
+}
+
+/**
+ * The DNS-registration Lambda: keeps the C&C Prometheus federation targets equal to the
+ * `<cluster>.prometheus.<domain>` records. Runs on record changes and on a schedule, one at a
+ * time (reserved concurrency 1), in the private subnets, traced, with a dead-letter queue, an
+ * error alarm, and a role that can list one zone, read one secret, manage its ENIs and log.
+ */
+export class DnsRegistrationFunction extends Construct {
+  readonly function: LambdaFunction;
+  readonly role: IamRole;
+  readonly securityGroup: SecurityGroup;
+
+  constructor(scope: Construct, id: string, props: DnsRegistrationFunctionProps) {
+    super(scope, id);
+    const bundleDir = props.bundleDir ?? DNS_REGISTRATION_BUNDLE_DIR;
+    if (!existsSync(join(bundleDir, "index.js"))) {
+      throw new Error(
+        `The DNS-registration Lambda bundle is missing (${join(bundleDir, "index.js")}). Run \`make bundle\` (or \`npm run build\`) before synthesizing; stacks never bundle code themselves.`,
+      );
+    }
+    const name = props.functionName;
+
+    const logGroup = new CloudwatchLogGroup(this, "logs", { name: `/aws/lambda/${name}`, retentionInDays: props.logRetentionDays });
+    const dlq = new SqsQueue(this, "dlq", { name: `${name}-dlq`, sqsManagedSseEnabled: true, messageRetentionSeconds: 14 * 24 * 3600 });
+
+    this.securityGroup = new SecurityGroup(this, "sg", {
+      name,
+      description: `${name}: out to the cluster API and AWS APIs on 443 only`,
+      vpcId: props.vpcId,
+      tags: { Name: name },
+    });
+    new VpcSecurityGroupEgressRule(this, "egress-https", {
+      securityGroupId: this.securityGroup.id,
+      ipProtocol: "tcp",
+      fromPort: 443,
+      toPort: 443,
+      cidrIpv4: "0.0.0.0/0",
+      description: "Kubernetes API, Route53, Secrets Manager and the webhook over HTTPS",
+    });
+    props.cluster.allowApiFrom("dns-registration-lambda", { referencedSecurityGroupId: this.securityGroup.id });
+
+    this.role = new IamRole(this, "role", {
+      name,
+      assumeRolePolicy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Effect: "Allow",
+            Principal: { Service: "lambda.amazonaws.com" },
+            Action: "sts:AssumeRole",
+            Condition: { StringEquals: { "aws:SourceAccount": props.accountId } },
+          },
+        ],
+      }),
+    });
+    new IamRolePolicy(this, "policy", {
+      role: this.role.id,
+      name: "dns-registration",
+      policy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+          { Sid: "ListTheZone", Effect: "Allow", Action: "route53:ListResourceRecordSets", Resource: `arn:aws:route53:::hostedzone/${props.zoneId}` },
+          { Sid: "ReadTheWebhook", Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: props.alertsSecretArn },
+          {
+            // ENI actions do not support resource-level permissions; this is AWSLambdaVPCAccessExecutionRole's set.
+            Sid: "VpcNetworkInterfaces",
+            Effect: "Allow",
+            Action: ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
+            Resource: "*",
+          },
+          { Sid: "WriteLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: `${logGroup.arn}:*` },
+          { Sid: "DeadLetters", Effect: "Allow", Action: "sqs:SendMessage", Resource: dlq.arn },
+          { Sid: "Tracing", Effect: "Allow", Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], Resource: "*" },
+        ],
+      }),
+    });
+
+    const asset = new TerraformAsset(this, "code", { path: bundleDir, type: AssetType.ARCHIVE });
+    this.function = new LambdaFunction(this, "function", {
+      functionName: name,
+      description: "Keeps the C&C Prometheus federation targets equal to the workload clusters' Prometheus records",
+      role: this.role.arn,
+      runtime: LAMBDA_NODE_RUNTIME,
+      handler: "index.handler",
+      filename: asset.path,
+      sourceCodeHash: asset.assetHash,
+      timeout: 120,
+      memorySize: 256,
+      reservedConcurrentExecutions: 1,
+      tracingConfig: { mode: "Active" },
+      deadLetterConfig: { targetArn: dlq.arn },
+      vpcConfig: { subnetIds: props.subnetIds, securityGroupIds: [this.securityGroup.id] },
+      loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
+      environment: {
+        variables: {
+          PRIVATE_HOSTED_ZONE_ID: props.zoneId,
+          PRIVATE_DOMAIN: props.privateDomain,
+          CLUSTER_NAME: props.cluster.cluster.name,
+          CLUSTER_ENDPOINT: props.cluster.cluster.endpoint,
+          CLUSTER_CA: props.cluster.cluster.certificateAuthority.get(0).data,
+          ALERTS_SECRET_ID: props.alertsSecretName,
+          ENVIRONMENT_NAME: props.environmentName,
+        },
+      },
+      dependsOn: [logGroup],
+    });
+
+    // The cluster trusts the role as a member of one group; RBAC (layer 2) decides the rest.
+    props.cluster.mapToGroups("dns-registration-lambda", this.role.arn, [DNS_REGISTRATION_K8S_GROUP]);
+
+    const pattern = route53ChangePattern(props.zoneId);
+    const changes = new CloudwatchEventRule(this, "on-record-change", {
+      name: `${name}-on-record-change`,
+      description: `Route53 ChangeResourceRecordSets in zone ${props.zoneId}`,
+      eventPattern: JSON.stringify(pattern),
+    });
+    const schedule = new CloudwatchEventRule(this, "schedule", {
+      name: `${name}-schedule`,
+      description: "Safety net for missed change events",
+      scheduleExpression: props.scheduleExpression ?? "rate(10 minutes)",
+    });
+    for (const [key, rule] of [["changes", changes], ["schedule", schedule]] as const) {
+      new CloudwatchEventTarget(this, `target-${key}`, { rule: rule.name, arn: this.function.arn, retryPolicy: { maximumRetryAttempts: 2, maximumEventAgeInSeconds: 3600 } });
+      new LambdaPermission(this, `invoke-${key}`, {
+        statementId: `events-${key}`,
+        action: "lambda:InvokeFunction",
+        functionName: this.function.functionName,
+        principal: "events.amazonaws.com",
+        sourceArn: rule.arn,
+      });
+    }
+
+    if (props.usEast1Provider) {
+      // Forward the us-east-1 CloudTrail events to this region's default bus, where `changes` matches them.
+      const forwardRole = new IamRole(this, "forward-role", {
+        provider: props.usEast1Provider,
+        name: `${name}-forward-events`,
+        assumeRolePolicy: JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [{ Effect: "Allow", Principal: { Service: "events.amazonaws.com" }, Action: "sts:AssumeRole" }],
+        }),
+      });
+      const bus = `arn:aws:events:${props.region}:${props.accountId}:event-bus/default`;
+      new IamRolePolicy(this, "forward-policy", {
+        provider: props.usEast1Provider,
+        role: forwardRole.id,
+        name: "put-events",
+        policy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "events:PutEvents", Resource: bus }] }),
+      });
+      const forward = new CloudwatchEventRule(this, "forward-from-us-east-1", {
+        provider: props.usEast1Provider,
+        name: `${name}-forward`,
+        description: `Forward Route53 changes of zone ${props.zoneId} to ${props.region}`,
+        eventPattern: JSON.stringify(pattern),
+      });
+      new CloudwatchEventTarget(this, "forward-target", { provider: props.usEast1Provider, rule: forward.name, arn: bus, roleArn: forwardRole.arn });
+    }
+
+    new CloudwatchMetricAlarm(this, "errors-alarm", {
+      alarmName: `${name}-errors`,
+      alarmDescription: "The DNS-registration Lambda failed; Prometheus federation targets may be stale",
+      namespace: "AWS/Lambda",
+      metricName: "Errors",
+      dimensions: { FunctionName: this.function.functionName },
+      statistic: "Sum",
+      period: 300,
+      evaluationPeriods: 1,
+      threshold: 1,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      treatMissingData: "notBreaching",
+      alarmActions: [props.alarmTopicArn],
+      okActions: [props.alarmTopicArn],
+    });
+    new CloudwatchMetricAlarm(this, "dlq-alarm", {
+      alarmName: `${name}-dead-letters`,
+      alarmDescription: "Events the DNS-registration Lambda could not process",
+      namespace: "AWS/SQS",
+      metricName: "ApproximateNumberOfMessagesVisible",
+      dimensions: { QueueName: dlq.name },
+      statistic: "Maximum",
+      period: 300,
+      evaluationPeriods: 1,
+      threshold: 1,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      treatMissingData: "notBreaching",
+      alarmActions: [props.alarmTopicArn],
+    });
+  }
+}

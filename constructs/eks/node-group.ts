@@ -1,0 +1,80 @@
+import { EksNodeGroup } from "@cdktf/provider-aws/lib/eks-node-group";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
+import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
+import { Construct } from "constructs";
+import type { NodeGroupConfig } from "../../config/schema";
+import type { PlatformCluster } from "./cluster";
+
+export interface NodeGroupsProps {
+  readonly cluster: PlatformCluster;
+  /** Private subnets only: nodes never get public addresses. */
+  readonly subnetIds: string[];
+  readonly groups: NodeGroupConfig[];
+}
+
+/** Graviton instance families (their names carry a `g` after the generation digit). */
+const isArm = (instanceType: string) => /^[a-z]+\d+g[a-z]*\./.test(instanceType);
+
+/**
+ * Managed node groups with the standard worker policies, in private subnets, through a launch
+ * template that requires IMDSv2 (hop limit 2 so pods behind the CNI still reach it) and encrypts
+ * gp3 root volumes. Desired size is left to the autoscaler after creation.
+ */
+export class ManagedNodeGroups extends Construct {
+  readonly role: IamRole;
+  readonly nodeGroups: EksNodeGroup[];
+
+  constructor(scope: Construct, id: string, props: NodeGroupsProps) {
+    super(scope, id);
+    const { cluster } = props;
+    if (props.groups.length === 0) throw new Error(`ManagedNodeGroups ${cluster.name}: at least one node group is needed`);
+
+    this.role = new IamRole(this, "node-role", {
+      name: `${cluster.name}-nodes`,
+      assumeRolePolicy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
+      }),
+    });
+    const attachments = ["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"].map(
+      (p) => new IamRolePolicyAttachment(this, `node-${p}`, { role: this.role.name, policyArn: `arn:aws:iam::aws:policy/${p}` }),
+    );
+
+    this.nodeGroups = props.groups.map((g) => {
+      if (g.instanceTypes.length === 0) throw new Error(`node group ${g.name}: instanceTypes is empty`);
+      if (g.minSize > g.maxSize) throw new Error(`node group ${g.name}: minSize ${g.minSize} > maxSize ${g.maxSize}`);
+      const arm = isArm(g.instanceTypes[0]);
+      if (g.instanceTypes.some((t) => isArm(t) !== arm)) throw new Error(`node group ${g.name}: mixes ARM and x86 instance types`);
+
+      const template = new LaunchTemplate(this, `lt-${g.name}`, {
+        name: `${cluster.name}-${g.name}`,
+        description: `EKS ${cluster.name} node group ${g.name}`,
+        updateDefaultVersion: true,
+        metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 2, instanceMetadataTags: "disabled" },
+        blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { volumeSize: g.diskSizeGiB, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" } }],
+        // The cluster's own security group keeps node-to-control-plane traffic working; ours adds the rest.
+        vpcSecurityGroupIds: [cluster.cluster.vpcConfig.clusterSecurityGroupId, cluster.nodeSecurityGroup.id],
+        tagSpecifications: [
+          { resourceType: "instance", tags: { Name: `${cluster.name}-${g.name}` } },
+          { resourceType: "volume", tags: { Name: `${cluster.name}-${g.name}` } },
+        ],
+      });
+      return new EksNodeGroup(this, `ng-${g.name}`, {
+        clusterName: cluster.cluster.name,
+        nodeGroupName: g.name,
+        nodeRoleArn: this.role.arn,
+        subnetIds: props.subnetIds,
+        instanceTypes: g.instanceTypes,
+        capacityType: g.capacityType,
+        amiType: arm ? "AL2023_ARM_64_STANDARD" : "AL2023_x86_64_STANDARD",
+        scalingConfig: { minSize: g.minSize, maxSize: g.maxSize, desiredSize: g.desiredSize },
+        updateConfig: { maxUnavailablePercentage: 33 },
+        launchTemplate: { id: template.id, version: template.latestVersion.toString() },
+        labels: { "platform/node-group": g.name },
+        lifecycle: { ignoreChanges: ["scaling_config[0].desired_size"] },
+        dependsOn: [...attachments, ...cluster.networkingAddons],
+      });
+    });
+  }
+}
