@@ -58,7 +58,8 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], raw?: unknow
       return `${where}: is missing (expected ${issue.expected === "string" ? "a string" : issue.expected})`;
     }
     if (issue.code === "invalid_value" && "values" in issue) {
-      return `${where}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+      const got = raw !== undefined ? `, got ${JSON.stringify(at(issue.path))}` : "";
+      return `${where}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}${got}`;
     }
     return `${where}: ${issue.message}`;
   });

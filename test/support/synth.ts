@@ -44,3 +44,18 @@ export function resourcesOf(stack: any, type: string): any[] {
 export function dataOf(stack: any, type: string): any[] {
   return Object.values(stack.data?.[type] ?? {});
 }
+
+/**
+ * Parses a synthesized policy document. Terraform interpolations inside it may contain quotes
+ * (`${replace(x, "https://", "")}`), valid for Terraform but not for JSON.parse: escape them first.
+ */
+export function parsePolicy(text: string): any {
+  let out = "";
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (text.startsWith("${", i)) depth++;
+    else if (text[i] === "}" && depth > 0) depth--;
+    out += depth > 0 && text[i] === '"' ? '\\"' : text[i];
+  }
+  return JSON.parse(out);
+}

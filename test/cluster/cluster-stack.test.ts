@@ -1,0 +1,271 @@
+import { EnvironmentError } from "../../config/load";
+import { environment, parsePolicy, resourcesOf, synthEnvironment } from "../support/synth";
+
+const byAddress = (stack: any, type: string) => stack.resource?.[type] ?? {};
+const ref = (type: string, stack: any, predicate: (body: any) => boolean) => {
+  const entry = Object.entries(byAddress(stack, type)).find(([, body]) => predicate(body));
+  if (!entry) throw new Error(`no ${type} matches`);
+  return `${type}.${entry[0]}`;
+};
+
+describe("the cluster stack (prod)", () => {
+  let stack: any;
+  beforeAll(() => {
+    stack = synthEnvironment(environment("prod")).json["prod-cluster"];
+  });
+
+  it("keeps the API endpoint private and never opens it to 0.0.0.0/0", () => {
+    const [eks] = resourcesOf(stack, "aws_eks_cluster");
+    expect(eks.vpc_config.endpoint_private_access).toBe(true);
+    expect(eks.vpc_config.endpoint_public_access).toBe(false);
+    expect(eks.vpc_config.public_access_cidrs).toBeUndefined();
+    expect(eks.version).toBe("1.34");
+    const apiSg = ref("aws_security_group", stack, (b) => b.name === "prod-cnc-api");
+    const apiIngress = resourcesOf(stack, "aws_vpc_security_group_ingress_rule").filter((r) => r.security_group_id === `\${${apiSg}.id}`);
+    // nodes, the one admin network, and the Lambda
+    expect(apiIngress).toHaveLength(3);
+    for (const rule of apiIngress) {
+      expect(rule).toMatchObject({ ip_protocol: "tcp", from_port: 443, to_port: 443 });
+      expect(rule.cidr_ipv4 ?? "").not.toBe("0.0.0.0/0");
+    }
+    expect(apiIngress.map((r) => r.cidr_ipv4).filter(Boolean)).toEqual(["10.200.0.0/16"]);
+    const sources = apiIngress.map((r) => r.referenced_security_group_id).filter(Boolean).sort();
+    expect(sources).toEqual([`\${${ref("aws_security_group", stack, (b) => b.name === "prod-cnc-nodes")}.id}`, `\${${ref("aws_security_group", stack, (b) => b.name === "prod-dns-registration")}.id}`].sort());
+    expect(JSON.stringify(resourcesOf(stack, "aws_security_group_rule"))).not.toContain("0.0.0.0/0");
+  });
+
+  it("envelope-encrypts secrets with a rotating customer-managed key", () => {
+    const [eks] = resourcesOf(stack, "aws_eks_cluster");
+    expect(eks.encryption_config.resources).toEqual(["secrets"]);
+    const keyRef = eks.encryption_config.provider.key_arn;
+    const keyName = /^\$\{aws_kms_key\.([^.]+)\.arn\}$/.exec(keyRef)![1];
+    expect(stack.resource.aws_kms_key[keyName]).toMatchObject({ enable_key_rotation: true, deletion_window_in_days: 30 });
+  });
+
+  it("logs api, audit and authenticator with a set retention, uses access entries, and grants the creator nothing", () => {
+    const [eks] = resourcesOf(stack, "aws_eks_cluster");
+    expect(eks.enabled_cluster_log_types).toEqual(["api", "audit", "authenticator"]);
+    expect(resourcesOf(stack, "aws_cloudwatch_log_group").find((g) => g.name === "/aws/eks/prod-cnc/cluster")).toMatchObject({ retention_in_days: 365 });
+    expect(eks.access_config).toEqual({ authentication_mode: "API", bootstrap_cluster_creator_admin_permissions: false });
+    const admins = resourcesOf(stack, "aws_eks_access_policy_association");
+    expect(admins).toHaveLength(1);
+    expect(admins[0]).toMatchObject({ principal_arn: "arn:aws:iam::111111111111:role/platform-admin", access_scope: { type: "cluster" } });
+    expect(admins[0].policy_arn).toMatch(/:eks::aws:cluster-access-policy\/AmazonEKSClusterAdminPolicy$/);
+  });
+
+  it("requires IMDSv2 and encrypted gp3 root volumes on every node, in private subnets only", () => {
+    const [lt] = resourcesOf(stack, "aws_launch_template");
+    expect(lt.metadata_options).toMatchObject({ http_tokens: "required", http_put_response_hop_limit: 2, http_endpoint: "enabled" });
+    expect(lt.block_device_mappings[0].ebs).toMatchObject({ volume_type: "gp3", encrypted: "true", volume_size: 100 });
+    const [ng] = resourcesOf(stack, "aws_eks_node_group");
+    expect(ng.scaling_config).toEqual({ min_size: 3, max_size: 9, desired_size: 3 });
+    expect(ng.instance_types).toEqual(["m6i.xlarge", "m6a.xlarge"]);
+    const privateSubnets = Object.entries(byAddress(stack, "aws_subnet")).filter(([, s]: any) => s.tags.tier === "private").map(([k]) => `\${aws_subnet.${k}.id}`);
+    expect(ng.subnet_ids.sort()).toEqual(privateSubnets.sort());
+    expect(privateSubnets).toHaveLength(3);
+  });
+
+  it("attaches the standard worker policies to the node role", () => {
+    const nodePolicies = resourcesOf(stack, "aws_iam_role_policy_attachment").map((a) => a.policy_arn).filter((arn: string) => /AmazonEKSWorkerNodePolicy|AmazonEKS_CNI_Policy|AmazonEC2ContainerRegistryReadOnly/.test(arn));
+    expect(nodePolicies).toHaveLength(3);
+  });
+
+  it("creates networking add-ons before the nodes, and CoreDNS and EBS CSI after them", () => {
+    const addons = byAddress(stack, "aws_eks_addon");
+    const [ngName] = Object.keys(byAddress(stack, "aws_eks_node_group"));
+    const [ng] = resourcesOf(stack, "aws_eks_node_group");
+    const addonAddress = (name: string) => `aws_eks_addon.${Object.entries(addons).find(([, a]: any) => a.addon_name === name)![0]}`;
+    for (const early of ["vpc-cni", "kube-proxy", "eks-pod-identity-agent"]) expect(ng.depends_on).toContain(addonAddress(early));
+    for (const late of ["coredns", "aws-ebs-csi-driver"]) {
+      const addon: any = Object.values(addons).find((a: any) => a.addon_name === late);
+      expect(addon.depends_on).toContain(`aws_eks_node_group.${ngName}`);
+    }
+    const ebs: any = Object.values(addons).find((a: any) => a.addon_name === "aws-ebs-csi-driver");
+    expect(ebs.service_account_role_arn).toMatch(/^\$\{aws_iam_role\./);
+  });
+
+  it("pins IRSA trust to exactly one service account of this cluster (sub and aud)", () => {
+    const role = resourcesOf(stack, "aws_iam_role").find((r) => r.name === "prod-cnc-ebs-csi");
+    const trust = parsePolicy(role.assume_role_policy);
+    expect(trust.Statement).toHaveLength(1);
+    const st = trust.Statement[0];
+    expect(st.Action).toBe("sts:AssumeRoleWithWebIdentity");
+    expect(st.Principal.Federated).toMatch(/^\$\{aws_iam_openid_connect_provider\.[^.]+\.arn\}$/);
+    const issuer = '${replace(aws_eks_cluster.eks_cluster_4F9B8B24.identity[0].oidc[0].issuer, "https://", "")}';
+    expect(Object.keys(st.Condition)).toEqual(["StringEquals"]);
+    const eksName = Object.keys(stack.resource.aws_eks_cluster)[0];
+    const expectedIssuer = issuer.replace("eks_cluster_4F9B8B24", eksName);
+    expect(st.Condition.StringEquals).toEqual({
+      [`${expectedIssuer}:sub`]: "system:serviceaccount:kube-system:ebs-csi-controller-sa",
+      [`${expectedIssuer}:aud`]: "sts.amazonaws.com",
+    });
+    const [oidc] = resourcesOf(stack, "aws_iam_openid_connect_provider");
+    expect(oidc.client_id_list).toEqual(["sts.amazonaws.com"]);
+  });
+
+  it("logs every VPC flow to CloudWatch with the configured retention", () => {
+    const [flow] = resourcesOf(stack, "aws_flow_log");
+    expect(flow).toMatchObject({ traffic_type: "ALL", log_destination_type: "cloud-watch-logs", max_aggregation_interval: 60 });
+    expect(resourcesOf(stack, "aws_cloudwatch_log_group").find((g) => g.name === "/aws/vpc/prod-cnc/flow-logs")).toMatchObject({ retention_in_days: 365 });
+  });
+
+  it("puts one NAT gateway in each zone and tags subnets for load balancers", () => {
+    expect(resourcesOf(stack, "aws_nat_gateway")).toHaveLength(3);
+    const subnets = resourcesOf(stack, "aws_subnet");
+    expect(subnets.filter((s) => s.tags["kubernetes.io/role/elb"] === "1")).toHaveLength(3);
+    expect(subnets.filter((s) => s.tags["kubernetes.io/role/internal-elb"] === "1")).toHaveLength(3);
+    expect(subnets.every((s) => s.tags["kubernetes.io/cluster/prod-cnc"] === "shared")).toBe(true);
+    expect(subnets.every((s) => s.map_public_ip_on_launch === false || s.map_public_ip_on_launch === undefined)).toBe(true);
+    expect(resourcesOf(stack, "aws_default_security_group")[0].ingress).toBeUndefined();
+  });
+
+  it("associates the existing private zone with the new VPC", () => {
+    expect(resourcesOf(stack, "aws_route53_zone_association")[0]).toMatchObject({ zone_id: "Z0PRIVATEPLACEHOLDER1" });
+    expect(resourcesOf(stack, "aws_route53_zone")).toHaveLength(0);
+  });
+});
+
+describe("the DNS-registration Lambda", () => {
+  let stack: any;
+  beforeAll(() => {
+    stack = synthEnvironment(environment("prod")).json["prod-cluster"];
+  });
+
+  it("runs pinned, one at a time, traced, in private subnets, with a DLQ and a 120 s timeout", () => {
+    const [fn] = resourcesOf(stack, "aws_lambda_function");
+    expect(fn).toMatchObject({ runtime: "nodejs22.x", handler: "index.handler", timeout: 120, reserved_concurrent_executions: 1, tracing_config: { mode: "Active" } });
+    expect(fn.dead_letter_config.target_arn).toMatch(/^\$\{aws_sqs_queue\./);
+    expect(fn.vpc_config.subnet_ids).toHaveLength(3);
+    expect(fn.filename).toMatch(/^assets\/.+\.zip$/);
+    expect(fn.environment.variables).toMatchObject({ PRIVATE_HOSTED_ZONE_ID: "Z0PRIVATEPLACEHOLDER1", PRIVATE_DOMAIN: "internal.cloud.example.com", ALERTS_SECRET_ID: "prod/cnc/mattermost-alerts-webhook" });
+    expect(JSON.stringify(fn.environment.variables)).not.toMatch(/https?:\/\/(?!\$)/); // no webhook URL literal
+    expect(resourcesOf(stack, "aws_cloudwatch_log_group").find((g) => g.name === "/aws/lambda/prod-dns-registration")).toMatchObject({ retention_in_days: 365 });
+  });
+
+  it("has exactly the permissions it needs", () => {
+    const role = resourcesOf(stack, "aws_iam_role").find((r) => r.name === "prod-dns-registration");
+    expect(JSON.parse(role.assume_role_policy).Statement[0].Principal).toEqual({ Service: "lambda.amazonaws.com" });
+    const policy = JSON.parse(resourcesOf(stack, "aws_iam_role_policy").find((p) => p.name === "dns-registration").policy);
+    const grants = policy.Statement.map((s: any) => [([] as string[]).concat(s.Action).sort().join(","), s.Resource]);
+    expect(grants).toEqual([
+      ["route53:ListResourceRecordSets", "arn:aws:route53:::hostedzone/Z0PRIVATEPLACEHOLDER1"],
+      ["secretsmanager:GetSecretValue", expect.stringMatching(/^\$\{data\.aws_secretsmanager_secret\.[^.]+\.arn\}$/)],
+      ["ec2:AssignPrivateIpAddresses,ec2:CreateNetworkInterface,ec2:DeleteNetworkInterface,ec2:DescribeNetworkInterfaces,ec2:UnassignPrivateIpAddresses", "*"],
+      ["logs:CreateLogStream,logs:PutLogEvents", expect.stringMatching(/^\$\{aws_cloudwatch_log_group\.[^.]+\.arn\}:\*$/)],
+      ["sqs:SendMessage", expect.stringMatching(/^\$\{aws_sqs_queue\.[^.]+\.arn\}$/)],
+      ["xray:PutTelemetryRecords,xray:PutTraceSegments", "*"],
+    ]);
+    expect(policy.Statement.every((s: any) => s.Effect === "Allow")).toBe(true);
+  });
+
+  it("is triggered by Route53 changes of the private zone and by a 10-minute schedule", () => {
+    const rules = resourcesOf(stack, "aws_cloudwatch_event_rule");
+    const change = rules.find((r) => r.event_pattern);
+    expect(JSON.parse(change.event_pattern)).toEqual({
+      source: ["aws.route53"],
+      "detail-type": ["AWS API Call via CloudTrail"],
+      detail: { eventSource: ["route53.amazonaws.com"], eventName: ["ChangeResourceRecordSets"], requestParameters: { hostedZoneId: ["Z0PRIVATEPLACEHOLDER1"] } },
+    });
+    expect(rules.find((r) => r.schedule_expression)?.schedule_expression).toBe("rate(10 minutes)");
+    expect(resourcesOf(stack, "aws_lambda_permission").map((p) => p.principal)).toEqual(["events.amazonaws.com", "events.amazonaws.com"]);
+  });
+
+  it("maps its role to one Kubernetes group, not to an admin policy", () => {
+    const entries = resourcesOf(stack, "aws_eks_access_entry");
+    const lambdaEntry = entries.find((e) => e.kubernetes_groups);
+    expect(lambdaEntry.kubernetes_groups).toEqual(["platform:dns-registration"]);
+    expect(lambdaEntry.principal_arn).toMatch(/^\$\{aws_iam_role\.[^.]+\.arn\}$/);
+    const associations = resourcesOf(stack, "aws_eks_access_policy_association");
+    expect(associations.map((a) => a.principal_arn)).not.toContain(lambdaEntry.principal_arn);
+  });
+
+  it("alarms on errors and dead letters to the environment's alert topic", () => {
+    const alarms = resourcesOf(stack, "aws_cloudwatch_metric_alarm");
+    const errors = alarms.find((a) => a.metric_name === "Errors");
+    expect(errors).toMatchObject({ namespace: "AWS/Lambda", threshold: 1, comparison_operator: "GreaterThanOrEqualToThreshold" });
+    expect(errors.alarm_actions[0]).toMatch(/^\$\{aws_sns_topic\./);
+    expect(alarms.find((a) => a.namespace === "AWS/SQS")).toBeDefined();
+    expect(resourcesOf(stack, "aws_sns_topic")[0].kms_master_key_id).toMatch(/^\$\{aws_kms_key\./);
+  });
+
+  it("forwards Route53 events from us-east-1 when the environment lives elsewhere", () => {
+    const eu = synthEnvironment(
+      environment("prod", (e: any) => {
+        e.region = "eu-west-1";
+        e.network.azs = ["eu-west-1a", "eu-west-1b", "eu-west-1c"];
+      }),
+    ).json["prod-cluster"];
+    const providers = eu.provider.aws;
+    expect(providers.map((p: any) => p.region).sort()).toEqual(["eu-west-1", "us-east-1"]);
+    const forward = resourcesOf(eu, "aws_cloudwatch_event_rule").find((r) => r.name === "prod-dns-registration-forward");
+    expect(forward.provider).toBe("aws.us_east_1");
+    const target = resourcesOf(eu, "aws_cloudwatch_event_target").find((t) => t.provider === "aws.us_east_1");
+    expect(target.arn).toBe("arn:aws:events:eu-west-1:111111111111:event-bus/default");
+  });
+});
+
+describe("cluster variants", () => {
+  it("local: a single NAT gateway, stand-in zones, short-lived keys", () => {
+    const stack = synthEnvironment(environment("local")).json["local-cluster"];
+    expect(resourcesOf(stack, "aws_nat_gateway")).toHaveLength(1);
+    expect(resourcesOf(stack, "aws_route53_zone").map((z) => z.name).sort()).toEqual(["internal.local.example.com", "local.example.com"]);
+    expect(resourcesOf(stack, "aws_kms_key").every((k) => k.deletion_window_in_days === 7)).toBe(true);
+  });
+
+  it("an existing VPC: no VPC or subnets are created, the given ones are used, flow logs still on", () => {
+    const stack = synthEnvironment(
+      environment("prod", (e: any) => {
+        e.network.existing = {
+          vpcId: "vpc-0123456789abcdef0",
+          publicSubnetIds: ["subnet-0000000000000000a", "subnet-0000000000000000b", "subnet-0000000000000000c"],
+          privateSubnetIds: ["subnet-1000000000000000a", "subnet-1000000000000000b", "subnet-1000000000000000c"],
+        };
+      }),
+    ).json["prod-cluster"];
+    expect(resourcesOf(stack, "aws_vpc")).toHaveLength(0);
+    expect(resourcesOf(stack, "aws_subnet")).toHaveLength(0);
+    expect(resourcesOf(stack, "aws_eks_cluster")[0].vpc_config.subnet_ids).toEqual(["subnet-1000000000000000a", "subnet-1000000000000000b", "subnet-1000000000000000c"]);
+    expect(resourcesOf(stack, "aws_flow_log")[0].vpc_id).toBe("vpc-0123456789abcdef0");
+  });
+
+  it("a public endpoint is limited to the listed networks", () => {
+    const stack = synthEnvironment(
+      environment("prod", (e: any) => {
+        e.cluster.endpointPublicAccess = true;
+        e.cluster.publicAccessCidrs = ["203.0.113.0/24"];
+      }),
+    ).json["prod-cluster"];
+    expect(resourcesOf(stack, "aws_eks_cluster")[0].vpc_config).toMatchObject({ endpoint_public_access: true, public_access_cidrs: ["203.0.113.0/24"] });
+  });
+});
+
+describe("bad cluster input fails at synth with a sentence naming the field", () => {
+  const reject = (change: (e: any) => void) => {
+    try {
+      environment("prod", change);
+    } catch (err) {
+      expect(err).toBeInstanceOf(EnvironmentError);
+      return (err as Error).message;
+    }
+    throw new Error("accepted");
+  };
+
+  it("an unknown EKS version", () => {
+    expect(reject((e) => (e.cluster.kubernetesVersion = "1.19"))).toMatch(/cluster\.kubernetesVersion: expected one of "1\.32", "1\.33", "1\.34", "1\.35", got "1\.19"/);
+  });
+  it("fewer subnets than zones", () => {
+    expect(
+      reject((e) => (e.network.existing = { vpcId: "vpc-0123456789abcdef0", publicSubnetIds: ["subnet-0000000000000000a"], privateSubnetIds: ["subnet-1000000000000000a", "subnet-1000000000000000b", "subnet-1000000000000000c"] })),
+    ).toMatch(/network\.existing\.publicSubnetIds: has 1 subnet\(s\) but azs lists 3 zones/);
+  });
+  it("an empty instance type list", () => {
+    expect(reject((e) => (e.cluster.nodeGroups[0].instanceTypes = []))).toMatch(/cluster\.nodeGroups\[0\]\.instanceTypes: expected at least one EC2 instance type, got an empty list/);
+  });
+  it("min greater than max", () => {
+    expect(reject((e) => Object.assign(e.cluster.nodeGroups[0], { minSize: 5, maxSize: 2, desiredSize: 3 }))).toMatch(/cluster\.nodeGroups\[0\]\.minSize: minSize \(5\) must not be greater than maxSize \(2\)/);
+  });
+  it("a public endpoint without networks, or open to the world", () => {
+    expect(reject((e) => (e.cluster.endpointPublicAccess = true))).toMatch(/cluster\.publicAccessCidrs: must list the networks/);
+    expect(reject((e) => Object.assign(e.cluster, { endpointPublicAccess: true, publicAccessCidrs: ["0.0.0.0/0"] }))).toMatch(/cluster\.publicAccessCidrs\[0\]: must not open the API to the whole internet/);
+  });
+});
