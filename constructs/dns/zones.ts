@@ -45,14 +45,16 @@ export class PlatformZones extends Construct {
 
 /** How later stacks find the zones: by id on real AWS, by domain on the emulator. */
 export function lookupPrivateZone(scope: Construct, id: string, env: Environment): DataAwsRoute53Zone {
+  // On the emulator the stand-in zone is found by its (unique) domain alone: moto records zones
+  // created through the provider as public.
   return env.target === "emulator"
-    ? new DataAwsRoute53Zone(scope, id, { name: env.dns.privateDomain, privateZone: true })
+    ? new DataAwsRoute53Zone(scope, id, { name: env.dns.privateDomain })
     : new DataAwsRoute53Zone(scope, id, { zoneId: env.dns.privateZoneId });
 }
 
 export function lookupPublicZone(scope: Construct, id: string, env: Environment): DataAwsRoute53Zone | undefined {
   if (!env.dns.publicDomain) return undefined;
   return env.target === "emulator" || !env.dns.publicZoneId
-    ? new DataAwsRoute53Zone(scope, id, { name: env.dns.publicDomain, privateZone: false })
+    ? new DataAwsRoute53Zone(scope, id, { name: env.dns.publicDomain })
     : new DataAwsRoute53Zone(scope, id, { zoneId: env.dns.publicZoneId });
 }

@@ -139,7 +139,7 @@ export function terraform(args: string[], cwd: string, cliConfig: string, extraE
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.env.TERRAFORM_BINARY || "terraform", args, {
       cwd,
-      env: { ...process.env, TF_CLI_CONFIG_FILE: cliConfig, TF_IN_AUTOMATION: "1", TF_INPUT: "0", CHECKPOINT_DISABLE: "1", ...extraEnv },
+      env: { ...process.env, ...(cliConfig ? { TF_CLI_CONFIG_FILE: cliConfig } : {}), TF_IN_AUTOMATION: "1", TF_INPUT: "0", CHECKPOINT_DISABLE: "1", ...extraEnv },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

@@ -27,7 +27,10 @@ export function freePort(): Promise<number> {
 
 export async function startMoto(): Promise<Moto> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.env.MOTO_SERVER || "moto_server", ["-H", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "ignore", "pipe"] });
+  const child: ChildProcess = spawn(process.env.MOTO_SERVER || "moto_server", ["-H", "127.0.0.1", "-p", String(port)], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, MOTO_IAM_LOAD_MANAGED_POLICIES: "true" },
+  });
   let stderr = "";
   child.stderr?.on("data", (d) => (stderr += d.toString()));
   const spawnError = new Promise<never>((_, reject) =>

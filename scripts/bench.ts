@@ -1,0 +1,92 @@
+/**
+ * `npm run bench`: prints the figures the issues set budgets for. Budgets are printed beside
+ * each figure; a figure over budget makes the command exit 1.
+ *
+ * 1. Synthesis of every stack of every environment in one process: wall time, peak memory.
+ * 2. Bundles: size of each; cold module load of the Lambda bundle.
+ * 3. Store discovery against moto: a zone of 10,000 records of which 1,000 match; wall time,
+ *    Route53 calls (at most one per page) and Kubernetes calls (at most 2 when nothing changed).
+ */
+import { Route53Client } from "@aws-sdk/client-route-53";
+import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { execFileSync } from "node:child_process";
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import { readConfig } from "../cronjobs/store-discovery/config";
+import { runStoreDiscovery } from "../cronjobs/store-discovery/run";
+import { KubeApiStandIn } from "../test/support/kube-api";
+import { clientOptions, startMoto } from "../test/support/moto";
+import { a, createZone, txt, upsert } from "../test/support/zone";
+import { BUNDLES } from "./bundle";
+import { REPO_ROOT } from "./lib/terraform";
+
+const rows: { what: string; value: string; budget: string; ok: boolean }[] = [];
+const record = (what: string, value: number, unit: string, budget?: number) =>
+  rows.push({ what, value: `${value.toFixed(unit === "calls" || unit === "records" ? 0 : 2)} ${unit}`, budget: budget === undefined ? "" : `<= ${budget} ${unit}`, ok: budget === undefined || value <= budget });
+
+function median(values: number[]): number {
+  const s = [...values].sort((x, y) => x - y);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function main(): Promise<void> {
+  // 1. synth (three runs, median), in a fresh process each time
+  const runs = [0, 1, 2].map(() => JSON.parse(execFileSync(process.execPath, ["--import", "tsx", join(REPO_ROOT, "scripts", "bench-synth.ts")], { cwd: REPO_ROOT, encoding: "utf8", env: { ...process.env, CDKTF_QUIET: "1" } }).trim().split("\n").pop()!));
+  const synth = runs[1];
+  record(`synth: ${synth.stacks} stacks, ${synth.resources} resources (${synth.environments.join(", ")}), wall time`, median(runs.map((r) => r.seconds)), "s", 3);
+  record("synth: peak memory", median(runs.map((r) => r.peakMiB)), "MiB", 400);
+
+  // 2. bundles
+  for (const b of BUNDLES) {
+    record(`bundle ${b.name}: size (minified)`, statSync(join(REPO_ROOT, b.outfile)).size / 1024 / 1024, "MiB", b.name === "dns-registration" ? 1.5 : undefined);
+  }
+  const lambda = join(REPO_ROOT, BUNDLES.find((b) => b.name === "dns-registration")!.outfile);
+  const loads = Array.from({ length: 5 }, () =>
+    Number(execFileSync(process.execPath, ["-e", `const t=process.hrtime.bigint();require(${JSON.stringify(lambda)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`], { encoding: "utf8" })),
+  );
+  record("dns-registration: cold module load (median of 5)", median(loads), "ms", 250);
+
+  // 3. store discovery at scale
+  const moto = await startMoto();
+  const kube = await new KubeApiStandIn().start();
+  try {
+    const route53 = new Route53Client(clientOptions(moto));
+    const domain = "internal.bench.example.com";
+    const zone = await createZone(route53, domain);
+    const records = [];
+    for (let i = 0; i < 9000; i++) records.push(i % 2 ? a(`node-${i}.${domain}`) : txt(`owner-${i}.${domain}`));
+    for (let i = 0; i < 1000; i++) records.push(a(`cluster-${String(i).padStart(4, "0")}-grpc.${domain}`));
+    const seedStart = Date.now();
+    await upsert(route53, zone, records);
+    const kc = new KubeConfig();
+    kc.loadFromOptions({ clusters: [{ name: "s", server: kube.url, skipTLSVerify: true }], users: [{ name: "u", token: "t" }], contexts: [{ name: "c", cluster: "s", user: "u" }], currentContext: "c" });
+    const cfg = readConfig({ PRIVATE_HOSTED_ZONE_ID: zone, THANOS_NAMESPACE: "monitoring", THANOS_DEPLOYMENT_NAME: "thanos-query", THANOS_CONFIGMAP_NAME: "thanos-store-endpoints", MATTERMOST_ALERTS_HOOK: "http://127.0.0.1:9/unused" });
+    const deps = { route53, configMaps: kc.makeApiClient(CoreV1Api), log: () => undefined };
+    const pages = Math.ceil((records.length + 2) / 300); // + SOA and NS
+    let t = Date.now();
+    const first = await runStoreDiscovery(cfg, deps);
+    record(`store discovery, first run (10,002 records, ${first.endpoints?.length} endpoints; zone seeded in ${((t - seedStart) / 1000).toFixed(1)} s): wall time`, (Date.now() - t) / 1000, "s");
+    record("store discovery, first run: Route53 calls", first.route53Calls, "calls", pages);
+    record("store discovery, first run: Kubernetes calls (read + create)", first.kubernetesCalls, "calls", 2);
+    t = Date.now();
+    const second = await runStoreDiscovery(cfg, deps);
+    record("store discovery, nothing changed: wall time", (Date.now() - t) / 1000, "s");
+    record("store discovery, nothing changed: Route53 calls", second.route53Calls, "calls", pages);
+    record("store discovery, nothing changed: Kubernetes calls", second.kubernetesCalls, "calls", 2);
+    if (first.exitCode !== 0 || second.exitCode !== 0 || first.endpoints?.length !== 1000) throw new Error("the store-discovery benchmark run did not succeed");
+  } finally {
+    await Promise.all([moto.stop(), kube.stop()]);
+  }
+
+  const width = Math.max(...rows.map((r) => r.what.length));
+  for (const r of rows) console.log(`${r.ok ? "ok  " : "OVER"} ${r.what.padEnd(width)}  ${r.value.padStart(12)}  ${r.budget}`);
+  if (rows.some((r) => !r.ok)) {
+    console.error("\nAt least one figure is over its budget.");
+    process.exit(1);
+  }
+}
+
+main().catch((err) => {
+  console.error(`Benchmark failed: ${(err as Error).message}`);
+  process.exit(1);
+});

@@ -1,0 +1,349 @@
+/**
+ * The deployment driver behind `make bootstrap|cluster|post-install|route53|workloads|all|destroy|diff`.
+ *
+ *   tsx scripts/deploy.ts apply  <bootstrap|cluster|post-install|route53|workloads|workload-<name>|all>
+ *   tsx scripts/deploy.ts destroy all
+ *   tsx scripts/deploy.ts diff   <stack suffix>
+ *   tsx scripts/deploy.ts local-down
+ *
+ * Environment: ENVIRONMENT (default local), AUTO_APPROVE=1 (no prompts), KEEP_EMULATOR=1 (leave a
+ * moto that this run started running, so it can be inspected or destroyed for real afterwards).
+ *
+ * For target "aws" it runs the real `terraform init/apply` of each synthesized stack after
+ * checking Terraform and AWS credentials. For target "emulator" it is the local rehearsal: the
+ * same stacks against moto, with what the emulator cannot hold (Kubernetes/Helm resources, AWS
+ * APIs moto lacks) held back by name, an idempotency re-plan, and dry runs of both services.
+ */
+import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
+import { spawn } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { EnvironmentError, loadEnvironment } from "../config/load";
+import type { Environment } from "../config/schema";
+import { EMULATOR_ROUND_TRIP_GAPS, emulatorHoldReason } from "./lib/emulator-support";
+import { emulatorEnv, ensureEmulator, runningEmulator, stopEmulator, type Emulator } from "./lib/emulator";
+import { synthesize, type SynthesizedStack } from "./lib/synth";
+import { REPO_ROOT, ToolError, checkTerraform, findProviderMirror, terraform, writeCliConfig } from "./lib/terraform";
+import { prune, type HeldBack } from "./lib/tf-json";
+
+interface StackReport {
+  stack: string;
+  applied: number;
+  heldBack: number;
+  seconds: number;
+  note?: string;
+}
+
+const say = (text: string) => process.stdout.write(`${text}\n`);
+
+function selectStacks(env: Environment, stacks: SynthesizedStack[], target: string): SynthesizedStack[] {
+  if (target === "all") return stacks;
+  if (target === "workloads") return stacks.filter((s) => s.name.startsWith(`${env.name}-workload-`));
+  const wanted = `${env.name}-${target}`;
+  const found = stacks.filter((s) => s.name === wanted);
+  if (!found.length) {
+    const known = stacks.map((s) => s.name.slice(env.name.length + 1));
+    throw new ToolError(`There is no stack "${wanted}". Choose one of: ${[...known, "workloads", "all"].join(", ")}.`);
+  }
+  return found;
+}
+
+async function checkAwsCredentials(env: Environment): Promise<void> {
+  let account: string | undefined;
+  try {
+    const out = await new STSClient({ region: env.region }).send(new GetCallerIdentityCommand({}));
+    account = out.Account;
+  } catch (err) {
+    throw new ToolError(
+      `No usable AWS credentials for environment ${env.name} (${(err as Error).name}: ${(err as Error).message}). ` +
+        `Export AWS_PROFILE for account ${env.accountId} (and run \`aws sso login\` if it uses SSO), or assume the deploy role, then run the command again.`,
+    );
+  }
+  if (account !== env.accountId) {
+    throw new ToolError(`Your AWS credentials are for account ${account}, but environment ${env.name} lives in ${env.accountId}. Switch AWS_PROFILE and run the command again.`);
+  }
+}
+
+async function confirm(question: string): Promise<boolean> {
+  if (process.env.AUTO_APPROVE === "1") return true;
+  if (!process.stdin.isTTY) throw new ToolError(`${question} needs confirmation, and there is no terminal to ask on. Set AUTO_APPROVE=1 to proceed without asking.`);
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  const answer = await new Promise<string>((r) => rl.question(`${question} Type "yes" to continue: `, r));
+  rl.close();
+  return answer.trim() === "yes";
+}
+
+/** The working directory of a stack: as synthesized (real AWS) or pruned for the emulator. */
+function prepare(stack: SynthesizedStack, emulated: boolean): { dir: string; heldBack: HeldBack[]; kept: number; ignored: string[] } {
+  if (!emulated) return { dir: stack.dir, heldBack: [], kept: Object.values(stack.json.resource ?? {}).reduce((n, r) => n + Object.keys(r).length, 0), ignored: [] };
+  const pruned = prune(stack.json, (_a, type) => emulatorHoldReason(type), (p) => p === "kubernetes" || p === "helm");
+  const ignored: string[] = [];
+  for (const [type, attrs] of Object.entries(EMULATOR_ROUND_TRIP_GAPS)) {
+    for (const [name, body] of Object.entries(pruned.json.resource?.[type] ?? {})) {
+      const b = body as { lifecycle?: { ignore_changes?: string[] } };
+      b.lifecycle = { ...(b.lifecycle ?? {}), ignore_changes: [...(b.lifecycle?.ignore_changes ?? []), ...attrs] };
+      ignored.push(`${type}.${name}: ${attrs.join(", ")}`);
+    }
+  }
+  // Same depth as cdktf.out/stacks/<stack>, so the relative local-state path is unchanged.
+  const dir = join(REPO_ROOT, "cdktf.out", "rehearsal", stack.name);
+  rmSync(join(dir, "cdk.tf.json"), { force: true });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "cdk.tf.json"), JSON.stringify(pruned.json, null, 2));
+  if (existsSync(join(stack.dir, "assets"))) cpSync(join(stack.dir, "assets"), join(dir, "assets"), { recursive: true });
+  return { dir, heldBack: pruned.heldBack, kept: pruned.kept.length, ignored };
+}
+
+function stateFile(env: Environment, stack: string): string {
+  return join(REPO_ROOT, ".state", env.name, `${stack}.tfstate`);
+}
+
+function resourcesInState(file: string): number {
+  if (!existsSync(file)) return 0;
+  const state = JSON.parse(readFileSync(file, "utf8")) as { resources?: { mode: string; instances: unknown[] }[] };
+  return (state.resources ?? []).filter((r) => r.mode === "managed").reduce((n, r) => n + r.instances.length, 0);
+}
+
+/** Explains a failed apply: which resources failed, and (on the emulator) that moto rejected their type. */
+function explainFailure(stderr: string, emulated: boolean): string {
+  const lines: string[] = [];
+  const blocks = stderr.split(/\n(?=Error: )/);
+  for (const block of blocks) {
+    const error = /Error: ([^\n]+)/.exec(block)?.[1];
+    const address = /with ([\w.-]+\.[\w-]+(?:\[[^\]]+\])?),/.exec(block)?.[1];
+    if (!error) continue;
+    const type = address?.split(".")[0];
+    lines.push(`  - ${address ?? "(no address)"}: ${error}${emulated && type ? `\n    (the emulator rejected resource type ${type}; if moto lacks this API, add ${type} to scripts/lib/emulator-support.ts with the reason)` : ""}`);
+  }
+  return lines.join("\n") || stderr.slice(-2000);
+}
+
+async function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, prefix: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const relay = (stream: NodeJS.ReadableStream, out: NodeJS.WriteStream) => {
+      let pending = "";
+      stream.on("data", (d: Buffer) => {
+        pending += d.toString();
+        const lines = pending.split("\n");
+        pending = lines.pop() ?? "";
+        for (const l of lines) out.write(`${prefix}${l}\n`);
+      });
+      stream.on("end", () => pending && out.write(`${prefix}${pending}\n`));
+    };
+    relay(child.stdout, process.stdout);
+    relay(child.stderr, process.stderr);
+    child.on("error", reject);
+    child.on("close", (code) => resolve(code ?? 1));
+  });
+}
+
+interface Context {
+  env: Environment;
+  emulated: boolean;
+  cliConfig?: string;
+  tfEnv: NodeJS.ProcessEnv;
+  emulator?: Emulator;
+}
+
+async function applyStack(ctx: Context, stack: SynthesizedStack): Promise<StackReport> {
+  const started = Date.now();
+  const { dir, heldBack, kept, ignored } = prepare(stack, ctx.emulated);
+  const tag = `[${stack.name}] `;
+  say(`\n==> ${stack.name}: terraform init + apply (${kept} resources${heldBack.length ? `, ${heldBack.length} held back` : ""})`);
+  for (const h of heldBack) say(`${tag}held back: ${h.address} (${h.reason})`);
+  for (const i of ignored) say(`${tag}emulator gap, not compared on re-plan: ${i} (moto does not return these attributes)`);
+  const cli = ctx.cliConfig;
+  const init = await terraform(["init", "-input=false", "-no-color"], dir, cli ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv);
+  if (init.code !== 0) throw new ToolError(`terraform init failed for ${stack.name}:\n${init.stderr || init.stdout}`);
+  const approve = ctx.emulated || process.env.AUTO_APPROVE === "1";
+  const apply = await terraform(
+    ["apply", "-input=false", "-no-color", "-parallelism=20", ...(approve ? ["-auto-approve"] : [])],
+    dir,
+    cli ?? process.env.TF_CLI_CONFIG_FILE ?? "",
+    ctx.tfEnv,
+    (line) => line.trim() && say(`${tag}${line}`),
+  );
+  if (apply.code !== 0) throw new ToolError(`Applying ${stack.name} failed:\n${explainFailure(apply.stderr, ctx.emulated)}`);
+  const outputs = await terraform(["output", "-json", "-no-color"], dir, cli ?? "", ctx.tfEnv);
+  const urls = (JSON.parse(outputs.stdout || "{}") as Record<string, { value: unknown }>).urls?.value;
+  if (urls) say(`${tag}URLs:\n${(urls as string[]).map((u) => `  ${u}`).join("\n")}`);
+  return { stack: stack.name, applied: resourcesInState(stateFile(ctx.env, stack.name)) || kept, heldBack: heldBack.length, seconds: (Date.now() - started) / 1000 };
+}
+
+async function replan(ctx: Context, stack: SynthesizedStack): Promise<string[]> {
+  const dir = ctx.emulated ? join(REPO_ROOT, "cdktf.out", "rehearsal", stack.name) : stack.dir;
+  const plan = await terraform(["plan", "-input=false", "-no-color", "-detailed-exitcode", "-lock=false"], dir, ctx.cliConfig ?? "", ctx.tfEnv);
+  if (plan.code === 0) return [];
+  if (plan.code === 2) return plan.stdout.split("\n").filter((l) => /^\s+# .+ (will be|must be)/.test(l)).map((l) => l.trim());
+  throw new ToolError(`terraform plan failed for ${stack.name}:\n${plan.stderr || plan.stdout}`);
+}
+
+async function output(ctx: Context, stack: SynthesizedStack, name: string): Promise<string | undefined> {
+  const dir = ctx.emulated ? join(REPO_ROOT, "cdktf.out", "rehearsal", stack.name) : stack.dir;
+  const out = await terraform(["output", "-json", "-no-color"], dir, ctx.cliConfig ?? "", ctx.tfEnv);
+  return (JSON.parse(out.stdout || "{}") as Record<string, { value: string }>)[name]?.value;
+}
+
+async function serviceDryRuns(ctx: Context, cluster: SynthesizedStack): Promise<void> {
+  const zoneId = await output(ctx, cluster, "private_zone_id");
+  if (!zoneId) {
+    say("\n(services not run: the cluster stack has no private_zone_id output yet)");
+    return;
+  }
+  const base = { ...ctx.tfEnv, PRIVATE_HOSTED_ZONE_ID: zoneId, DRY_RUN: "true", ENVIRONMENT_NAME: ctx.env.name, NODE_NO_WARNINGS: "1" };
+  say(`\n==> store discovery (dry run) against zone ${zoneId}`);
+  let code = await run(
+    process.execPath,
+    [join(REPO_ROOT, "dist", "cronjobs", "store-discovery", "main.js")],
+    { ...base, THANOS_NAMESPACE: "monitoring", THANOS_DEPLOYMENT_NAME: "thanos-query", THANOS_CONFIGMAP_NAME: "thanos-store-endpoints" },
+    "[store-discovery] ",
+  );
+  if (code !== 0) throw new ToolError(`The store-discovery dry run failed (exit ${code}); see its JSON log above.`);
+  say(`\n==> DNS-registration Lambda (dry run) against zone ${zoneId}`);
+  code = await run(
+    process.execPath,
+    ["-e", `require(${JSON.stringify(join(REPO_ROOT, "dist", "lambdas", "dns-registration", "index.js"))}).handler({source:"rehearsal"}).then(r=>console.log(JSON.stringify(r)),e=>{console.error(e.message);process.exit(1)})`],
+    { ...base, PRIVATE_DOMAIN: ctx.env.dns.privateDomain },
+    "[dns-registration] ",
+  );
+  if (code !== 0) throw new ToolError(`The DNS-registration dry run failed (exit ${code}); see its JSON log above.`);
+}
+
+function table(rows: StackReport[]): void {
+  const header = ["stack", "applied", "held back", "seconds"];
+  const data = rows.map((r) => [r.stack, String(r.applied), String(r.heldBack), r.seconds.toFixed(1)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...data.map((d) => d[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  say(`\n${line(header)}\n${widths.map((w) => "-".repeat(w)).join("  ")}`);
+  data.forEach((d) => say(line(d)));
+}
+
+/** The emulator keeps nothing on disk: state left from an emulator that has since stopped describes nothing. */
+function clearStaleEmulatorState(env: Environment, stacks: SynthesizedStack[]): void {
+  const stale = stacks.map((s) => ({ s, n: resourcesInState(stateFile(env, s.name)) })).filter((x) => x.n > 0);
+  if (!stale.length) return;
+  say(
+    `Note: local state lists ${stale.reduce((n, x) => n + x.n, 0)} resources (${stale.map((x) => x.s.name).join(", ")}) from an emulator that is no longer running; ` +
+      `moto keeps nothing on disk, so they no longer exist. Clearing that state.`,
+  );
+  for (const { s } of stale) {
+    rmSync(stateFile(env, s.name), { force: true });
+    rmSync(`${stateFile(env, s.name)}.backup`, { force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const [command, target = "all"] = process.argv.slice(2);
+  const envName = process.env.ENVIRONMENT?.trim() || "local";
+  if (command === "local-down") {
+    const stopped = await stopEmulator(envName);
+    say(stopped ? `Stopped the local AWS emulator of ${envName}.` : `No local AWS emulator of ${envName} is running.`);
+    return;
+  }
+  if (!["apply", "destroy", "diff"].includes(command)) throw new ToolError(`Unknown command "${command}": use apply, destroy, diff or local-down.`);
+
+  const env = loadEnvironment(envName);
+  const emulated = env.target === "emulator";
+  const version = checkTerraform();
+  const ctx: Context = { env, emulated, tfEnv: {} };
+  if (emulated) {
+    ctx.cliConfig = writeCliConfig(findProviderMirror());
+  } else {
+    if (process.env.TF_PROVIDER_MIRROR) ctx.cliConfig = writeCliConfig(findProviderMirror());
+    await checkAwsCredentials(env);
+  }
+  say(`environment ${env.name} (${env.target}, ${env.region}), terraform ${version}`);
+
+  const stacks = synthesize({ outdir: join(REPO_ROOT, "cdktf.out"), only: env.name });
+  const selected = selectStacks(env, stacks, target);
+
+  if (emulated) {
+    const before = await runningEmulator(env.name);
+    if (!before) clearStaleEmulatorState(env, stacks);
+    ctx.emulator = before ?? (await ensureEmulator(env.name));
+    ctx.tfEnv = emulatorEnv(ctx.emulator, env.region);
+    say(`local AWS emulator: ${ctx.emulator.endpoint} (${ctx.emulator.started ? "started by this run" : "already running"})`);
+  }
+
+  const reports: StackReport[] = [];
+  try {
+    if (command === "diff") {
+      for (const stack of selected) {
+        const { dir } = prepare(stack, emulated);
+        await terraform(["init", "-input=false", "-no-color"], dir, ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv);
+        const code = await run("terraform", ["-chdir=" + dir, "plan", "-input=false", "-lock=false"], { ...ctx.tfEnv, ...(ctx.cliConfig ? { TF_CLI_CONFIG_FILE: ctx.cliConfig } : {}) }, `[${stack.name}] `);
+        if (code !== 0) throw new ToolError(`terraform plan failed for ${stack.name}`);
+      }
+      return;
+    }
+    if (command === "destroy") {
+      const order = [...selected].reverse();
+      if (!(await confirm(`This destroys ${order.map((s) => s.name).join(", ")} in environment ${env.name}.`))) {
+        say("Nothing was destroyed.");
+        return;
+      }
+      for (const stack of order) {
+        const started = Date.now();
+        const inState = resourcesInState(stateFile(env, stack.name));
+        if (emulated && inState === 0) {
+          reports.push({ stack: stack.name, applied: 0, heldBack: 0, seconds: 0, note: "nothing in state" });
+          continue;
+        }
+        const { dir } = prepare(stack, emulated);
+        say(`\n==> ${stack.name}: terraform destroy`);
+        await terraform(["init", "-input=false", "-no-color"], dir, ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv);
+        const res = await terraform(["destroy", "-input=false", "-no-color", "-auto-approve", "-parallelism=20"], dir, ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv, (l) => l.trim() && say(`[${stack.name}] ${l}`));
+        if (res.code !== 0) throw new ToolError(`Destroying ${stack.name} failed:\n${explainFailure(res.stderr, emulated)}`);
+        const left = resourcesInState(stateFile(env, stack.name));
+        if (left > 0) throw new ToolError(`${stack.name} still has ${left} resources in state after destroy.`);
+        reports.push({ stack: stack.name, applied: -inState, heldBack: 0, seconds: (Date.now() - started) / 1000 });
+      }
+      table(reports.map((r) => ({ ...r, applied: Math.abs(r.applied) })).map((r) => ({ ...r, stack: `${r.stack} (destroyed)` })));
+      return;
+    }
+
+    // apply
+    if (!emulated && !(await confirm(`This applies ${selected.map((s) => s.name).join(", ")} to account ${env.accountId}.`))) {
+      say("Nothing was applied.");
+      return;
+    }
+    for (const stack of selected) reports.push(await applyStack(ctx, stack));
+
+    if (emulated) {
+      say("\n==> idempotency: a second plan of every applied stack must show no changes");
+      const drift: string[] = [];
+      for (const stack of selected) {
+        const changes = await replan(ctx, stack);
+        say(`[${stack.name}] ${changes.length ? `${changes.length} change(s)` : "no changes"}`);
+        drift.push(...changes.map((c) => `${stack.name}: ${c}`));
+      }
+      if (drift.length) throw new ToolError(`The second plan is not empty, so applying is not idempotent:\n${drift.map((d) => `  - ${d}`).join("\n")}`);
+      const cluster = stacks.find((s) => s.name === `${env.name}-cluster`);
+      if (cluster && target === "all") await serviceDryRuns(ctx, cluster);
+    }
+    table(reports);
+    const held = reports.reduce((n, r) => n + r.heldBack, 0);
+    if (held) say(`\n${held} resources were held back (listed above with their reasons); everything else was applied.`);
+  } finally {
+    if (ctx.emulator?.started && process.env.KEEP_EMULATOR !== "1" && command !== "diff") {
+      await stopEmulator(env.name, ctx.emulator);
+      say(`\nStopped the local AWS emulator this run started (KEEP_EMULATOR=1 keeps it running for inspection or a real destroy).`);
+    } else if (ctx.emulator?.started && command !== "diff") {
+      say(`\nThe local AWS emulator keeps running at ${ctx.emulator.endpoint}; \`make destroy\` or \`make local-down\` stops it.`);
+    }
+    if (command === "destroy" && emulated && !ctx.emulator?.started) {
+      await stopEmulator(env.name);
+    }
+  }
+}
+
+main().catch((err) => {
+  if (err instanceof ToolError || err instanceof EnvironmentError) {
+    process.stderr.write(`\nError: ${err.message}\n`);
+    process.exit(1);
+  }
+  process.stderr.write(`${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,40 @@
+/**
+ * What the local rehearsal cannot apply, and why. Every entry is reported by name in the
+ * rehearsal's output; nothing is skipped silently. Measured with the hashicorp/aws 5.100.0
+ * provider against moto 5.2 (see the rehearsal notes in README.md).
+ */
+
+/** Resource types of providers that need a live Kubernetes API server. */
+export const KUBERNETES_PROVIDERS = new Set(["kubernetes", "helm"]);
+
+/** AWS resource types that moto does not implement (the provider gets a 404 or an HTML page back). */
+export const EMULATOR_UNSUPPORTED: Record<string, string> = {
+  aws_eks_addon: "moto does not implement EKS CreateAddon",
+  aws_eks_access_entry: "moto does not implement EKS CreateAccessEntry",
+  aws_eks_access_policy_association: "moto does not implement EKS AssociateAccessPolicy",
+  aws_route53_zone_association: "moto stores zones created by the provider as public and refuses VPC associations",
+};
+
+/** Why an item is held back from the emulator, or undefined when it is applied. */
+export function emulatorHoldReason(type: string): string | undefined {
+  const provider = type.split("_")[0];
+  if (KUBERNETES_PROVIDERS.has(provider)) return `${provider} resources need a live Kubernetes API server, which the emulator does not have`;
+  return EMULATOR_UNSUPPORTED[type];
+}
+
+/**
+ * Attributes moto accepts but does not return as AWS does, so a second plan would always show a
+ * change. The rehearsal (never a real deployment) ignores exactly these, and prints each one.
+ */
+export const EMULATOR_ROUND_TRIP_GAPS: Record<string, string[]> = {
+  aws_eks_cluster: ["access_config"],
+  aws_lambda_function: ["dead_letter_config", "logging_config"],
+  // moto returns "<account>/sg-..." for the referenced group and drops the description.
+  aws_vpc_security_group_ingress_rule: ["referenced_security_group_id", "description"],
+  aws_vpc_security_group_egress_rule: ["referenced_security_group_id", "description"],
+  // The provider does not send HostedZoneConfig.PrivateZone, so moto stores the zone as public
+  // and reports no VPC; re-associating then fails.
+  aws_route53_zone: ["vpc"],
+  // moto's EKS creates no cluster security group, so the node launch template's list holds a null.
+  aws_launch_template: ["vpc_security_group_ids"],
+};
