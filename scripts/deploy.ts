@@ -114,7 +114,12 @@ function explainFailure(stderr: string, emulated: boolean): string {
     const address = /with ([\w.-]+\.[\w-]+(?:\[[^\]]+\])?),/.exec(block)?.[1];
     if (!error) continue;
     const type = address?.split(".")[0];
-    lines.push(`  - ${address ?? "(no address)"}: ${error}${emulated && type ? `\n    (the emulator rejected resource type ${type}; if moto lacks this API, add ${type} to scripts/lib/emulator-support.ts with the reason)` : ""}`);
+    const hint = address?.startsWith("data.")
+      ? "\n    (a lookup found nothing: apply the layers before this one first, in order: bootstrap, cluster, post-install, route53)"
+      : emulated && type
+        ? `\n    (the emulator rejected resource type ${type}; if moto lacks this API, add ${type} to scripts/lib/emulator-support.ts with the reason)`
+        : "";
+    lines.push(`  - ${address ?? "(no address)"}: ${error}${hint}`);
   }
   return lines.join("\n") || stderr.slice(-2000);
 }
@@ -211,8 +216,8 @@ async function serviceDryRuns(ctx: Context, cluster: SynthesizedStack): Promise<
   if (code !== 0) throw new ToolError(`The DNS-registration dry run failed (exit ${code}); see its JSON log above.`);
 }
 
-function table(rows: StackReport[]): void {
-  const header = ["stack", "applied", "held back", "seconds"];
+function table(rows: StackReport[], verb = "applied"): void {
+  const header = ["stack", verb, "held back", "seconds"];
   const data = rows.map((r) => [r.stack, String(r.applied), String(r.heldBack), r.seconds.toFixed(1)]);
   const widths = header.map((h, i) => Math.max(h.length, ...data.map((d) => d[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
@@ -300,7 +305,8 @@ async function main(): Promise<void> {
         if (left > 0) throw new ToolError(`${stack.name} still has ${left} resources in state after destroy.`);
         reports.push({ stack: stack.name, applied: -inState, heldBack: 0, seconds: (Date.now() - started) / 1000 });
       }
-      table(reports.map((r) => ({ ...r, applied: Math.abs(r.applied) })).map((r) => ({ ...r, stack: `${r.stack} (destroyed)` })));
+      table(reports.map((r) => ({ ...r, applied: Math.abs(r.applied) })), "destroyed");
+      say(`\nEvery stack of ${env.name} is destroyed; no resources are left in its state.`);
       return;
     }
 

@@ -36,5 +36,6 @@ export const EMULATOR_ROUND_TRIP_GAPS: Record<string, string[]> = {
   // and reports no VPC; re-associating then fails.
   aws_route53_zone: ["vpc"],
   // moto's EKS creates no cluster security group, so the node launch template's list holds a null.
-  aws_launch_template: ["vpc_security_group_ids"],
+  // ... and it reports an extra tag specification for the launch template itself.
+  aws_launch_template: ["vpc_security_group_ids", "tag_specifications"],
 };
