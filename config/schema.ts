@@ -254,6 +254,49 @@ const alerts = z
   })
   .strict();
 
+const oidcSettings = z
+  .object({
+    /** OpenID Connect issuer and endpoints of the identity provider. */
+    issuer: z.string().url({ error: "expected the IdP issuer URL" }),
+    authorizationEndpoint: z.string().url({ error: "expected the IdP authorization endpoint URL" }),
+    tokenEndpoint: z.string().url({ error: "expected the IdP token endpoint URL" }),
+    userInfoEndpoint: z.string().url({ error: "expected the IdP user-info endpoint URL" }),
+    /** Secrets Manager secret holding {"clientId": "...", "clientSecret": "..."}. */
+    clientSecretName: secretName,
+  })
+  .partial()
+  .strict();
+
+const auth = z
+  .object({
+    /** Authenticate every UI at the load balancer (ALB OIDC). On by default. */
+    enabled: z.boolean().default(true),
+    oidc: oidcSettings.optional(),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    if (!a.enabled) return;
+    const fields = ["issuer", "authorizationEndpoint", "tokenEndpoint", "userInfoEndpoint", "clientSecretName"] as const;
+    for (const f of fields) {
+      if (!a.oidc?.[f]) {
+        ctx.addIssue({ code: "custom", path: ["oidc", f], message: `is required when auth.enabled is true (the identity provider's ${f}); set it, or set auth.enabled to false` });
+      }
+    }
+  });
+
+const logging = z
+  .object({
+    /** OpenSearch engine version of the log domain. */
+    engineVersion: z.enum(["OpenSearch_2.17", "OpenSearch_2.19"]).default("OpenSearch_2.19"),
+    instanceType: z.string().regex(/^[a-z0-9]+\.[a-z0-9]+\.search$/, { error: "expected an OpenSearch instance type such as r6g.large.search" }).default("r6g.large.search"),
+    /** Data nodes; spread over the zones (zone awareness when there are 3). */
+    instanceCount: z.number().int().min(1).default(3),
+    volumeGiB: z.number().int().min(10).default(100),
+    /** Days the domain's own CloudWatch logs are kept. */
+    logRetentionDays: logRetention.default(30),
+  })
+  .strict();
+
 const provisioner = z
   .object({
     /** `mattermost/mattermost-cloud` image tag; one of config/versions.ts IMAGES.provisioner.tags. */
@@ -314,6 +357,15 @@ export const environmentSchema = z
     dns,
     alerts,
     monitoring,
+    auth,
+    logging: logging.default({ engineVersion: "OpenSearch_2.19", instanceType: "r6g.large.search", instanceCount: 3, volumeGiB: 100, logRetentionDays: 30 }),
+    /** Secrets Manager names of the apps' own secrets (values are never in this file). */
+    secrets: z
+      .object({
+        /** {"user": "...", "password": "..."} for the Grafana admin. */
+        grafanaAdmin: secretName,
+      })
+      .strict(),
     provisioner,
     /** Pinned chart versions per app; omitted apps use the newest pinned version. */
     versions: appVersions,

@@ -10,9 +10,10 @@ import { PlatformStack } from "./platform-stack";
 /**
  * `<env>-bootstrap`: what every other stack assumes exists.
  * - the encrypted, versioned S3 bucket every other stack keeps its state in;
- * - the (empty) Secrets Manager secret for the alert webhook: after bootstrap, an operator puts
- *   the URL in it (`aws secretsmanager put-secret-value --secret-id <name> --secret-string <url>`),
- *   so the value never passes through code or Terraform state.
+ * - the (empty) Secrets Manager secrets the environment names (alert webhook, Grafana admin,
+ *   OIDC client): after bootstrap, an operator puts each value in
+ *   (`aws secretsmanager put-secret-value --secret-id <name> --secret-string ...`), so values
+ *   never pass through code.
  * Its own state stays local (`.state/<env>/`): keep that folder.
  */
 export class BootstrapStack extends PlatformStack {
@@ -29,11 +30,22 @@ export class BootstrapStack extends PlatformStack {
       noncurrentVersionExpirationDays: 365,
       forceDestroy: env.target === "emulator",
     });
-    const webhook = new SecretsmanagerSecret(this, "alerts-webhook", {
-      name: env.alerts.webhookSecretName,
-      description: `Mattermost incoming-webhook URL for ${env.name} platform alerts (value set by an operator, never by Terraform)`,
-      recoveryWindowInDays: env.target === "emulator" ? 0 : 30,
-    });
+    // Secret containers only: operators put the values in; Terraform never sees them here.
+    const secrets: [string, string, string | undefined][] = [
+      ["alerts-webhook", "Mattermost incoming-webhook URL for platform alerts", env.alerts.webhookSecretName],
+      ["grafana-admin", 'Grafana admin credentials as {"user": "...", "password": "..."}', env.secrets.grafanaAdmin],
+      ["oidc-client", 'OIDC client of the app login as {"clientId": "...", "clientSecret": "..."}', env.auth.enabled ? env.auth.oidc?.clientSecretName : undefined],
+    ];
+    const [webhook] = secrets
+      .filter((s): s is [string, string, string] => !!s[2])
+      .map(
+        ([id, what, name]) =>
+          new SecretsmanagerSecret(this, id, {
+            name,
+            description: `${env.name}: ${what} (value set by an operator, never by Terraform)`,
+            recoveryWindowInDays: env.target === "emulator" ? 0 : 30,
+          }),
+      );
     new TerraformOutput(this, "state_bucket", { value: bucket.name });
     new TerraformOutput(this, "alerts_webhook_secret_arn", { value: webhook.arn });
     new TerraformOutput(this, "state_kms_key_arn", { value: key.arn });

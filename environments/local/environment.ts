@@ -34,6 +34,18 @@ const environment: EnvironmentInput = {
     prometheusStorageGiB: 10,
     alertmanagerStorageGiB: 1,
   },
+  auth: {
+    enabled: true,
+    oidc: {
+      issuer: "https://idp.local.example.com",
+      authorizationEndpoint: "https://idp.local.example.com/authorize",
+      tokenEndpoint: "https://idp.local.example.com/token",
+      userInfoEndpoint: "https://idp.local.example.com/userinfo",
+      clientSecretName: "local/cnc/oidc-client",
+    },
+  },
+  logging: { instanceType: "t3.small.search", instanceCount: 2, volumeGiB: 10, logRetentionDays: 7 },
+  secrets: { grafanaAdmin: "local/cnc/grafana-admin" },
   provisioner: {
     imageTag: "v0.90.0",
     supervisorReplicas: 1,

@@ -41,6 +41,18 @@ const environment: EnvironmentInput = {
     prometheusStorageGiB: 100,
     alertmanagerStorageGiB: 10,
   },
+  auth: {
+    enabled: true,
+    oidc: {
+      issuer: "https://idp.example.com",
+      authorizationEndpoint: "https://idp.example.com/oauth2/authorize",
+      tokenEndpoint: "https://idp.example.com/oauth2/token",
+      userInfoEndpoint: "https://idp.example.com/oauth2/userinfo",
+      clientSecretName: "prod/cnc/oidc-client",
+    },
+  },
+  logging: { instanceType: "r6g.large.search", instanceCount: 3, volumeGiB: 200, logRetentionDays: 90 },
+  secrets: { grafanaAdmin: "prod/cnc/grafana-admin" },
   provisioner: {
     imageTag: "v0.90.0",
     supervisorReplicas: 3,

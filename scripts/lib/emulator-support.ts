@@ -15,11 +15,16 @@ export const EMULATOR_UNSUPPORTED: Record<string, string> = {
   aws_route53_zone_association: "moto stores zones created by the provider as public and refuses VPC associations",
 };
 
+/** Data sources the rehearsal does not read. */
+export const EMULATOR_UNREAD_DATA: Record<string, string> = {
+  aws_secretsmanager_secret_version: "secret values are put in by operators, never by Terraform; the emulator's secrets have none",
+};
+
 /** Why an item is held back from the emulator, or undefined when it is applied. */
-export function emulatorHoldReason(type: string): string | undefined {
+export function emulatorHoldReason(type: string, kind: "resource" | "data" = "resource"): string | undefined {
   const provider = type.split("_")[0];
   if (KUBERNETES_PROVIDERS.has(provider)) return `${provider} resources need a live Kubernetes API server, which the emulator does not have`;
-  return EMULATOR_UNSUPPORTED[type];
+  return kind === "data" ? EMULATOR_UNREAD_DATA[type] : EMULATOR_UNSUPPORTED[type];
 }
 
 /**
