@@ -4,6 +4,7 @@
  * stops synth with a message naming the file, the field and what was expected (exit code 1).
  */
 import { App } from "cdktf";
+import { HelmAddon } from "./constructs/helm/addon";
 import { EnvironmentError, loadEnvironments } from "./config/load";
 import { buildEnvironment } from "./stacks";
 
@@ -16,6 +17,12 @@ function main(): void {
     const stacks = buildEnvironment(app, env);
     if (!process.env.CDKTF_QUIET) {
       console.error(`environment ${env.name} (${env.target}, ${env.region}): ${stacks.ordered.map((s) => s.node.id).join(", ")}`);
+      for (const stack of stacks.ordered) {
+        const releases = HelmAddon.registryOf(stack);
+        if (releases.length) {
+          console.error(`  ${stack.node.id} Helm releases: ${releases.map((r) => `${r.releaseName} (${r.app} ${r.version}, ns ${r.namespace})`).join(", ")}`);
+        }
+      }
     }
   }
   app.synth();

@@ -238,6 +238,11 @@ const monitoring = z
     /** Local Prometheus TSDB retention (blocks are in S3 after 2 h anyway). */
     prometheusRetention: duration().default("2d"),
     prometheusStorageGiB: z.number().int().min(10).default(50),
+    /** Cron schedule of the store-discovery CronJob. */
+    storeDiscoverySchedule: z
+      .string()
+      .regex(/^(\S+\s+){4}\S+$/, { error: (iss) => `expected a five-field cron schedule such as "*/5 * * * *", got ${JSON.stringify(iss.input)}` })
+      .default("*/5 * * * *"),
     alertmanagerStorageGiB: z.number().int().min(1).default(10),
   })
   .strict();

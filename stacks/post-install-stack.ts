@@ -1,10 +1,262 @@
+import { DataAwsSecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-secret-version";
+import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
+import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
+import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
+import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
+import { Fn, TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
+import { NAMESPACES, bucketName, cncClusterName, workloadClusterName } from "../config/names";
 import type { Environment } from "../config/schema";
+import { StoreDiscoveryCronJob } from "../constructs/discovery/store-discovery";
+import { Headlamp } from "../constructs/cluster-tools/headlamp";
+import { MetricsServer } from "../constructs/cluster-tools/metrics-server";
+import { DNS_REGISTRATION_K8S_GROUP } from "../constructs/dns-registration/function";
+import { lookupPrivateZone, lookupPublicZone } from "../constructs/dns/zones";
+import { ClusterConnection } from "../constructs/eks/cluster-connection";
+import { HelmAddon } from "../constructs/helm/addon";
+import { AppIngress } from "../constructs/ingress/app-ingress";
+import { LoadBalancerController } from "../constructs/ingress/load-balancer-controller";
+import { FluentBit, fluentBitRoleName } from "../constructs/logging/fluent-bit";
+import { LogDomain } from "../constructs/logging/log-domain";
+import { Grafana } from "../constructs/monitoring/grafana";
+import { MetricsStore } from "../constructs/monitoring/metrics-store";
+import { OBJSTORE_KEY, OBJSTORE_SECRET, PrometheusStack } from "../constructs/monitoring/prometheus-stack";
+import { STORE_ENDPOINTS_CONFIGMAP, STORE_ENDPOINTS_KEY, THANOS_QUERY_DEPLOYMENT, THANOS_QUERY_SERVICE, Thanos } from "../constructs/monitoring/thanos";
 import { PlatformStack } from "./platform-stack";
 
-/** `<env>-post-install` (C&C layer 2): monitoring, logging, ingress/auth, the provisioner, store discovery. */
+/** Image tag of every Thanos component (the chart's appVersion). */
+export const THANOS_IMAGE_TAG = "v0.42.4";
+
+/**
+ * `<env>-post-install` (C&C layer 2): the C&C cluster's applications, installed by the Helm and
+ * Kubernetes providers onto the cluster of layer 1 (found by name): monitoring (Prometheus
+ * operator, Alertmanager, Thanos, Grafana), logging (OpenSearch + fluent-bit), ingress with TLS
+ * and login, the cluster dashboard, metrics-server and the store-discovery CronJob.
+ * Secrets come from Secrets Manager at deploy time; none is a literal here.
+ */
 export class PostInstallStack extends PlatformStack {
+  readonly addons: HelmAddon[];
+  readonly connection: ClusterConnection;
+  readonly ingress: AppIngress;
+
   constructor(scope: Construct, id: string, env: Environment) {
     super(scope, id, { env });
+    const clusterName = cncClusterName(env);
+    const throwaway = env.target === "emulator";
+    const conn = (this.connection = new ClusterConnection(this, "cnc", { clusterName }));
+    const rolePrefix = clusterName;
+    const host = (app: string) => `${app}.${env.dns.privateDomain}`;
+
+    const ns = Object.fromEntries(
+      (["monitoring", "logging", "dashboard"] as const).map((key) => [
+        key,
+        new NamespaceV1(this, `ns-${key}`, {
+          metadata: {
+            name: NAMESPACES[key],
+            // node-exporter and fluent-bit need host access; the dashboard runs restricted.
+            labels: { "pod-security.kubernetes.io/enforce": key === "dashboard" ? "restricted" : "privileged", "platform/managed-by": "cdktf" },
+          },
+        }),
+      ]),
+    ) as Record<"monitoring" | "logging" | "dashboard", NamespaceV1>;
+
+    const secret = (id: string, name: string) => new DataAwsSecretsmanagerSecretVersion(this, id, { secretId: name }).secretString;
+    const webhookUrl = secret("alerts-webhook", env.alerts.webhookSecretName);
+    const grafanaAdmin = Fn.jsondecode(secret("grafana-admin", env.secrets.grafanaAdmin));
+    const oidcClient = env.auth.enabled ? Fn.jsondecode(secret("oidc-client", env.auth.oidc!.clientSecretName!)) : undefined;
+
+    const privateZone = lookupPrivateZone(this, "private-zone", env);
+    const publicZone = lookupPublicZone(this, "public-zone", env);
+    if (!publicZone) {
+      throw new Error(`${env.name}: the apps' TLS certificates are validated by DNS in a public zone; set dns.publicDomain (and dns.publicZoneId) in the environment.`);
+    }
+
+    // Object storage for every Prometheus of the environment (this cluster's and the workloads').
+    const metrics = new MetricsStore(this, "metrics", {
+      bucketName: bucketName(env, "metrics"),
+      region: env.region,
+      forceDestroy: throwaway,
+      keyDeletionWindowDays: throwaway ? 7 : 30,
+    });
+    const objstore = new SecretV1(this, "objstore", {
+      metadata: { name: OBJSTORE_SECRET, namespace: NAMESPACES.monitoring },
+      data: { [OBJSTORE_KEY]: metrics.objstoreConfig },
+      dependsOn: [ns.monitoring],
+    });
+
+    // Ingress, TLS and login first: every UI below is published through it.
+    const lbc = new LoadBalancerController(this, "load-balancer-controller", {
+      version: env.versions["aws-load-balancer-controller"],
+      clusterName,
+      region: env.region,
+      vpcId: conn.vpcId,
+      oidc: conn.oidc,
+      rolePrefix,
+    });
+    this.ingress = new AppIngress(this, "ingress", {
+      environment: env.name,
+      privateDomain: env.dns.privateDomain,
+      publicDomain: env.dns.publicDomain,
+      validationZone: publicZone,
+      oidc: oidcClient
+        ? {
+            issuer: env.auth.oidc!.issuer!,
+            authorizationEndpoint: env.auth.oidc!.authorizationEndpoint!,
+            tokenEndpoint: env.auth.oidc!.tokenEndpoint!,
+            userInfoEndpoint: env.auth.oidc!.userInfoEndpoint!,
+            clientId: Fn.lookup(oidcClient, "clientId", ""),
+            clientSecret: Fn.lookup(oidcClient, "clientSecret", ""),
+          }
+        : undefined,
+      after: Object.values(ns),
+    });
+    const oidcSecrets = [this.ingress.oidcSecret(NAMESPACES.monitoring), this.ingress.oidcSecret(NAMESPACES.dashboard)].filter((s): s is SecretV1 => !!s);
+    const group = (app: string) => (env.dns.publicApps.includes(app as never) ? "public" : "internal") as "public" | "internal";
+    const ingressValues = (app: string, paths = false) => ({
+      enabled: true,
+      ingressClassName: "alb",
+      annotations: this.ingress.annotations(app, group(app)),
+      hosts: [host(app)],
+      ...(paths ? { paths: ["/"], pathType: "Prefix" } : {}),
+    });
+
+    const prometheus = new PrometheusStack(this, "prometheus", {
+      version: env.versions["kube-prometheus-stack"],
+      namespace: NAMESPACES.monitoring,
+      clusterLabel: clusterName,
+      environment: env.name,
+      oidc: conn.oidc,
+      rolePrefix,
+      metricsStore: metrics,
+      objstoreSecret: objstore,
+      storageGiB: env.monitoring.prometheusStorageGiB,
+      retention: env.monitoring.prometheusRetention,
+      alertmanager: { webhookUrl, storageGiB: env.monitoring.alertmanagerStorageGiB },
+      federation: { writerGroup: DNS_REGISTRATION_K8S_GROUP },
+      userValues: {
+        prometheus: { ingress: ingressValues("prometheus", true) },
+        alertmanager: { ingress: ingressValues("alertmanager", true) },
+      },
+      after: [ns.monitoring, ...oidcSecrets, lbc.addon.release],
+    });
+
+    const thanos = new Thanos(this, "thanos", {
+      version: env.versions.thanos,
+      imageTag: THANOS_IMAGE_TAG,
+      namespace: NAMESPACES.monitoring,
+      oidc: conn.oidc,
+      rolePrefix,
+      metricsStore: metrics,
+      retention: env.monitoring.retention,
+      dependsOn: [prometheus.addon],
+      userValues: { query: { ingress: { enabled: true, ingressClassName: "alb", annotations: this.ingress.annotations("thanos", group("thanos")), hosts: [host("thanos")], path: "/" } } },
+      after: [ns.monitoring, objstore],
+    });
+    // Thanos gRPC for other queriers, on an internal NLB (no browser, so no OIDC: never public).
+    new ServiceV1(this, "thanos-grpc", {
+      metadata: {
+        name: "thanos-query-grpc",
+        namespace: NAMESPACES.monitoring,
+        annotations: {
+          "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+          "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+          "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
+          "service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags": `Environment=${env.name},App=thanos-grpc,IngressGroup=internal`,
+        },
+      },
+      spec: {
+        type: "LoadBalancer",
+        loadBalancerClass: "service.k8s.aws/nlb",
+        selector: { "app.kubernetes.io/instance": "thanos", "app.kubernetes.io/component": "query" },
+        port: [{ name: "grpc", port: 10901, targetPort: "grpc" }],
+      },
+      dependsOn: [thanos.addon.release, lbc.addon.release],
+    });
+
+    new Grafana(this, "grafana", {
+      version: env.versions.grafana,
+      namespace: NAMESPACES.monitoring,
+      thanosQueryUrl: `http://${THANOS_QUERY_SERVICE}.${NAMESPACES.monitoring}.svc:10902`,
+      adminUser: Fn.lookup(grafanaAdmin, "user", "admin"),
+      adminPassword: Fn.lookup(grafanaAdmin, "password", ""),
+      hostname: host("grafana"),
+      ingress: this.ingress,
+      dependsOn: [thanos.addon, lbc.addon],
+      after: [ns.monitoring, ...oidcSecrets],
+    });
+
+    // Logging: the OpenSearch domain in this VPC, and this cluster's shipper.
+    const domainName = `${env.name}-logs`;
+    const logs = new LogDomain(this, "logs", {
+      domainName,
+      engineVersion: env.logging.engineVersion,
+      instanceType: env.logging.instanceType,
+      instanceCount: env.logging.instanceCount,
+      volumeGiB: env.logging.volumeGiB,
+      vpcId: conn.vpcId,
+      subnetIds: conn.privateSubnetIds,
+      allowedSecurityGroupIds: [conn.nodeSecurityGroupId],
+      allowedCidrs: [...env.cluster.adminCidrs, ...env.workloads.map((w) => w.cidr)],
+      adminPrincipalArns: env.cluster.adminPrincipalArns,
+      accountId: env.accountId,
+      region: env.region,
+      logRetentionDays: env.logging.logRetentionDays,
+      writerRoleArns: [clusterName, ...env.workloads.map((w) => workloadClusterName(env, w.name))].map(
+        (c) => `arn:aws:iam::${env.accountId}:role/${fluentBitRoleName(c)}`,
+      ),
+      keyDeletionWindowDays: throwaway ? 7 : 30,
+    });
+    new FluentBit(this, "fluent-bit", {
+      version: env.versions["fluent-bit"],
+      namespace: NAMESPACES.logging,
+      clusterName,
+      region: env.region,
+      accountId: env.accountId,
+      oidc: conn.oidc,
+      opensearchHost: logs.endpoint,
+      domainName,
+      after: [ns.logging],
+    });
+
+    new Headlamp(this, "headlamp", { version: env.versions.headlamp, namespace: NAMESPACES.dashboard, hostname: host("dashboard"), ingress: this.ingress, after: [ns.dashboard, ...oidcSecrets, lbc.addon.release] });
+    new MetricsServer(this, "metrics-server", { version: env.versions["metrics-server"] });
+
+    new StoreDiscoveryCronJob(this, "store-discovery", {
+      namespace: NAMESPACES.monitoring,
+      environment: env.name,
+      region: env.region,
+      zoneId: privateZone.zoneId,
+      oidc: conn.oidc,
+      rolePrefix,
+      queryDeployment: THANOS_QUERY_DEPLOYMENT,
+      configMapName: STORE_ENDPOINTS_CONFIGMAP,
+      configMapKey: STORE_ENDPOINTS_KEY,
+      webhookSecret: { name: "alertmanager-mattermost-webhook", key: "url" },
+      schedule: env.monitoring.storeDiscoverySchedule,
+      after: [ns.monitoring, thanos.endpoints, prometheus.addon.release],
+    });
+
+    // Only monitoring pods, the load balancers (VPC addresses, to the UI ports) and the control
+    // plane (webhooks) may open connections into the monitoring namespace.
+    new NetworkPolicyV1(this, "monitoring-ingress", {
+      metadata: { name: "only-intended-callers", namespace: NAMESPACES.monitoring },
+      spec: {
+        podSelector: {},
+        policyTypes: ["Ingress"],
+        ingress: [
+          { from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": NAMESPACES.monitoring } } }] },
+          {
+            from: [{ ipBlock: { cidr: env.network.cidr } }],
+            ports: [9090, 9093, 10902, 10901, 3000, 10250].map((port) => ({ port: String(port), protocol: "TCP" })),
+          },
+        ],
+      },
+      dependsOn: [ns.monitoring],
+    });
+
+    this.addons = HelmAddon.registryOf(this);
+    new TerraformOutput(this, "metrics_bucket", { value: metrics.bucket.name });
+    new TerraformOutput(this, "opensearch_endpoint", { value: logs.endpoint });
+    new TerraformOutput(this, "helm_releases", { value: this.addons.map((a) => `${a.releaseName}=${a.app}@${a.version}`) });
   }
 }

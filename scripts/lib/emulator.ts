@@ -65,7 +65,8 @@ export async function ensureEmulator(envName: string): Promise<Emulator> {
     detached: true,
     stdio: ["ignore", log, log],
     // Stacks attach AWS managed policies (AmazonEKSClusterPolicy, ...); moto only knows them when asked to.
-    env: { ...process.env, MOTO_IAM_LOAD_MANAGED_POLICIES: "true" },
+    // ACM certificates are issued at once instead of after moto's default 60 s.
+    env: { ...process.env, MOTO_IAM_LOAD_MANAGED_POLICIES: "true", MOTO_ACM_VALIDATION_WAIT: "0" },
   });
   child.unref();
   const endpoint = `http://127.0.0.1:${port}`;

@@ -1,0 +1,144 @@
+import { AcmCertificate } from "@cdktf/provider-aws/lib/acm-certificate";
+import { AcmCertificateValidation } from "@cdktf/provider-aws/lib/acm-certificate-validation";
+import type { DataAwsRoute53Zone } from "@cdktf/provider-aws/lib/data-aws-route53-zone";
+import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
+import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
+import type { ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+
+export interface OidcSettings {
+  issuer: string;
+  authorizationEndpoint: string;
+  tokenEndpoint: string;
+  userInfoEndpoint: string;
+  /** Client id and secret, read from Secrets Manager at deploy time. */
+  clientId: string;
+  clientSecret: string;
+}
+
+export interface AppIngressProps {
+  /** Prefix of the ALB group names: `<env>-internal`, `<env>-public`. */
+  readonly environment: string;
+  readonly privateDomain: string;
+  readonly publicDomain?: string;
+  /**
+   * Zone that holds the ACM DNS-validation records. ACM validates through public DNS, so this is
+   * the public zone (the private domain must be a subdomain of it, or have its own public zone).
+   */
+  readonly validationZone: DataAwsRoute53Zone;
+  /** OIDC login at the load balancer; undefined turns authentication off (only if the environment says so). */
+  readonly oidc?: OidcSettings;
+  /** Resources that must exist first (namespaces). */
+  readonly after?: ITerraformDependable[];
+}
+
+/** ALB groups: one internal, one internet-facing load balancer per environment, shared by every app. */
+export type IngressGroup = "internal" | "public";
+
+/** TLS 1.2+ with forward secrecy; TLS 1.3 preferred. */
+export const ALB_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+export const OIDC_SECRET = "alb-oidc-client";
+
+/**
+ * How every C&C UI is published: wildcard certificates from ACM (validated by DNS), the shared
+ * internal (and optional internet-facing) ALB groups of the AWS Load Balancer Controller, HTTPS
+ * only with a modern policy, and OpenID Connect login at the load balancer in front of every app.
+ */
+export class AppIngress extends Construct {
+  readonly privateCertificateArn: string;
+  readonly publicCertificateArn?: string;
+  readonly authenticated: boolean;
+  private readonly props: AppIngressProps;
+  private readonly secrets = new Map<string, SecretV1>();
+
+  constructor(scope: Construct, id: string, props: AppIngressProps) {
+    super(scope, id);
+    this.props = props;
+    this.authenticated = !!props.oidc;
+    this.privateCertificateArn = this.certificate("private", props.privateDomain);
+    if (props.publicDomain) this.publicCertificateArn = this.certificate("public", props.publicDomain);
+  }
+
+  private certificate(id: string, domain: string): string {
+    const cert = new AcmCertificate(this, `cert-${id}`, {
+      domainName: `*.${domain}`,
+      validationMethod: "DNS",
+      keyAlgorithm: "EC_prime256v1",
+      lifecycle: { createBeforeDestroy: true },
+    });
+    // A wildcard certificate has exactly one validation record.
+    const option = cert.domainValidationOptions.get(0);
+    const record = new Route53Record(this, `cert-${id}-validation`, {
+      zoneId: this.props.validationZone.zoneId,
+      name: option.resourceRecordName,
+      type: option.resourceRecordType,
+      records: [option.resourceRecordValue],
+      ttl: 300,
+      allowOverwrite: true,
+    });
+    const validation = new AcmCertificateValidation(this, `cert-${id}-validated`, {
+      certificateArn: cert.arn,
+      validationRecordFqdns: [record.fqdn],
+    });
+    return validation.certificateArn;
+  }
+
+  /** The Kubernetes Secret with the OIDC client, in the namespace of an Ingress (the ALB reads it there). */
+  oidcSecret(namespace: string): SecretV1 | undefined {
+    if (!this.props.oidc) return undefined;
+    if (!this.secrets.has(namespace)) {
+      this.secrets.set(
+        namespace,
+        new SecretV1(this, `oidc-${namespace}`, {
+          metadata: { name: OIDC_SECRET, namespace },
+          data: { clientID: this.props.oidc.clientId, clientSecret: this.props.oidc.clientSecret },
+          dependsOn: this.props.after,
+        }),
+      );
+    }
+    return this.secrets.get(namespace);
+  }
+
+  /** Annotations for an Ingress of one app in one group. */
+  annotations(app: string, group: IngressGroup = "internal", extra: Record<string, string> = {}): Record<string, string> {
+    if (group === "public" && !this.props.oidc) {
+      throw new Error(`${app} cannot be published on the internet-facing load balancer without authentication (auth is off in this environment)`);
+    }
+    const certificate = group === "public" ? this.publicCertificateArn : this.privateCertificateArn;
+    if (!certificate) throw new Error(`${app}: the public group needs dns.publicDomain in the environment`);
+    const out: Record<string, string> = {
+      "alb.ingress.kubernetes.io/group.name": `${this.props.environment}-${group}`,
+      "alb.ingress.kubernetes.io/scheme": group === "public" ? "internet-facing" : "internal",
+      "alb.ingress.kubernetes.io/target-type": "ip",
+      "alb.ingress.kubernetes.io/listen-ports": '[{"HTTP":80},{"HTTPS":443}]',
+      "alb.ingress.kubernetes.io/ssl-redirect": "443",
+      "alb.ingress.kubernetes.io/certificate-arn": certificate,
+      "alb.ingress.kubernetes.io/ssl-policy": ALB_SSL_POLICY,
+      "alb.ingress.kubernetes.io/load-balancer-attributes": "routing.http.drop_invalid_header_fields.enabled=true",
+      "alb.ingress.kubernetes.io/tags": `Environment=${this.props.environment},App=${app},IngressGroup=${group}`,
+      ...extra,
+    };
+    if (this.props.oidc) {
+      const o = this.props.oidc;
+      Object.assign(out, {
+        "alb.ingress.kubernetes.io/auth-type": "oidc",
+        "alb.ingress.kubernetes.io/auth-idp-oidc": JSON.stringify({
+          issuer: o.issuer,
+          authorizationEndpoint: o.authorizationEndpoint,
+          tokenEndpoint: o.tokenEndpoint,
+          userInfoEndpoint: o.userInfoEndpoint,
+          secretName: OIDC_SECRET,
+        }),
+        "alb.ingress.kubernetes.io/auth-on-unauthenticated-request": "authenticate",
+        "alb.ingress.kubernetes.io/auth-scope": "openid email profile",
+        "alb.ingress.kubernetes.io/auth-session-timeout": "43200",
+      });
+    }
+    return out;
+  }
+
+  /** `ingress:` values in the shape most charts use (enabled, class, annotations, hosts as strings). */
+  helmValues(hostname: string, app: string, group: IngressGroup = "internal"): Record<string, unknown> {
+    return { enabled: true, ingressClassName: "alb", annotations: this.annotations(app, group), hosts: [hostname], path: "/", pathType: "Prefix" };
+  }
+}

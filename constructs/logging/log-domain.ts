@@ -1,0 +1,180 @@
+import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import { CloudwatchLogResourcePolicy } from "@cdktf/provider-aws/lib/cloudwatch-log-resource-policy";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { OpensearchDomain } from "@cdktf/provider-aws/lib/opensearch-domain";
+import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
+import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
+import { TerraformProvider, TerraformResource } from "cdktf";
+import { Construct } from "constructs";
+import { PlatformKey } from "../security/kms-key";
+
+/** opensearch-project/opensearch: manages roles inside the domain (no prebuilt cdktf binding exists). */
+export const OPENSEARCH_PROVIDER = { source: "opensearch-project/opensearch", version: "2.3.1" } as const;
+
+export interface LogDomainProps {
+  /** Domain name (28 characters at most), e.g. `prod-logs`. */
+  readonly domainName: string;
+  readonly engineVersion: string;
+  readonly instanceType: string;
+  readonly instanceCount: number;
+  readonly volumeGiB: number;
+  readonly vpcId: string;
+  /** Private subnets, one per zone used. */
+  readonly subnetIds: string[];
+  /** Security groups (C&C nodes) and CIDR blocks (workload VPCs) allowed to reach it on 443. */
+  readonly allowedSecurityGroupIds: string[];
+  readonly allowedCidrs: string[];
+  /** IAM principals allowed to assume the domain's admin role (fine-grained access control master). */
+  readonly adminPrincipalArns: string[];
+  readonly accountId: string;
+  readonly region: string;
+  readonly logRetentionDays: number;
+  /** IAM roles (fluent-bit IRSA roles) mapped as backend roles allowed to write `logs-*` indices. */
+  readonly writerRoleArns: string[];
+  readonly keyDeletionWindowDays?: number;
+}
+
+const TLS_POLICY = "Policy-Min-TLS-1-2-PFS-2023-10";
+const LOG_TYPES = ["INDEX_SLOW_LOGS", "SEARCH_SLOW_LOGS", "ES_APPLICATION_LOGS", "AUDIT_LOGS"] as const;
+
+class OpensearchProvider extends TerraformProvider {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly config: Record<string, unknown>,
+  ) {
+    super(scope, id, {
+      terraformResourceType: "opensearch",
+      terraformGeneratorMetadata: { providerName: "opensearch", providerVersionConstraint: OPENSEARCH_PROVIDER.version },
+      terraformProviderSource: OPENSEARCH_PROVIDER.source,
+    });
+  }
+  protected synthesizeAttributes(): Record<string, unknown> {
+    return this.config;
+  }
+}
+
+class OpensearchResource extends TerraformResource {
+  constructor(
+    scope: Construct,
+    id: string,
+    type: string,
+    provider: TerraformProvider,
+    private readonly attributes: Record<string, unknown>,
+    dependsOn: TerraformResource[] = [],
+  ) {
+    super(scope, id, { terraformResourceType: type, terraformGeneratorMetadata: { providerName: "opensearch" }, provider, dependsOn });
+  }
+  protected synthesizeAttributes(): Record<string, unknown> {
+    return this.attributes;
+  }
+}
+
+/**
+ * The managed OpenSearch domain that receives every cluster's logs: inside the C&C VPC,
+ * encrypted at rest (own key) and between nodes, HTTPS only with a modern TLS policy,
+ * fine-grained access control with an IAM master role (no internal users), zone awareness
+ * across three zones when there are three, and its own logs in CloudWatch. The fluent-bit IRSA
+ * roles are mapped as backend roles of a writer role limited to `logs-*` indices.
+ */
+export class LogDomain extends Construct {
+  readonly domain: OpensearchDomain;
+  readonly adminRole: IamRole;
+  readonly endpoint: string;
+
+  constructor(scope: Construct, id: string, props: LogDomainProps) {
+    super(scope, id);
+    if (props.domainName.length > 28) throw new Error(`LogDomain: "${props.domainName}" is longer than OpenSearch's 28 characters`);
+    const zones = Math.min(props.subnetIds.length, 3);
+    if (props.instanceCount < zones && zones > 1) {
+      throw new Error(`LogDomain ${props.domainName}: ${props.instanceCount} data node(s) cannot spread over ${zones} zones; use at least ${zones}`);
+    }
+
+    const key = new PlatformKey(this, "key", { alias: `${props.domainName}-opensearch`, description: `OpenSearch domain ${props.domainName}`, deletionWindowDays: props.keyDeletionWindowDays });
+    const sg = new SecurityGroup(this, "sg", { name: `${props.domainName}-opensearch`, description: "OpenSearch: HTTPS from log shippers and admins only", vpcId: props.vpcId, tags: { Name: `${props.domainName}-opensearch` } });
+    props.allowedSecurityGroupIds.forEach((g, i) =>
+      new VpcSecurityGroupIngressRule(this, `https-from-sg-${i}`, { securityGroupId: sg.id, referencedSecurityGroupId: g, ipProtocol: "tcp", fromPort: 443, toPort: 443, description: "HTTPS from cluster nodes" }),
+    );
+    props.allowedCidrs.forEach((c, i) =>
+      new VpcSecurityGroupIngressRule(this, `https-from-cidr-${i}`, { securityGroupId: sg.id, cidrIpv4: c, ipProtocol: "tcp", fromPort: 443, toPort: 443, description: `HTTPS from ${c}` }),
+    );
+
+    this.adminRole = new IamRole(this, "admin-role", {
+      name: `${props.domainName}-opensearch-admin`,
+      description: `Fine-grained access control master of OpenSearch domain ${props.domainName}`,
+      assumeRolePolicy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Principal: { AWS: props.adminPrincipalArns.length ? props.adminPrincipalArns : `arn:aws:iam::${props.accountId}:root` }, Action: "sts:AssumeRole" }],
+      }),
+    });
+
+    const logGroups = LOG_TYPES.map((t) => new CloudwatchLogGroup(this, `log-${t}`, { name: `/aws/opensearch/${props.domainName}/${t.toLowerCase()}`, retentionInDays: props.logRetentionDays }));
+    const logPolicy = new CloudwatchLogResourcePolicy(this, "log-policy", {
+      policyName: `${props.domainName}-opensearch-logs`,
+      policyDocument: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Effect: "Allow",
+            Principal: { Service: "es.amazonaws.com" },
+            Action: ["logs:PutLogEvents", "logs:CreateLogStream"],
+            Resource: logGroups.map((g) => `${g.arn}:*`),
+            Condition: { StringEquals: { "aws:SourceAccount": props.accountId } },
+          },
+        ],
+      }),
+    });
+
+    const domainArn = `arn:aws:es:${props.region}:${props.accountId}:domain/${props.domainName}`;
+    this.domain = new OpensearchDomain(this, "domain", {
+      domainName: props.domainName,
+      engineVersion: props.engineVersion,
+      clusterConfig: {
+        instanceType: props.instanceType,
+        instanceCount: props.instanceCount,
+        zoneAwarenessEnabled: zones > 1,
+        zoneAwarenessConfig: zones > 1 ? { availabilityZoneCount: zones } : undefined,
+      },
+      ebsOptions: { ebsEnabled: true, volumeType: "gp3", volumeSize: props.volumeGiB },
+      encryptAtRest: { enabled: true, kmsKeyId: key.arn },
+      nodeToNodeEncryption: { enabled: true },
+      domainEndpointOptions: { enforceHttps: true, tlsSecurityPolicy: TLS_POLICY },
+      advancedSecurityOptions: {
+        enabled: true,
+        anonymousAuthEnabled: false,
+        internalUserDatabaseEnabled: false,
+        masterUserOptions: { masterUserArn: this.adminRole.arn },
+      },
+      vpcOptions: { subnetIds: props.subnetIds.slice(0, zones), securityGroupIds: [sg.id] },
+      // IAM lets account principals talk HTTP to the domain; fine-grained access control decides what they may do.
+      accessPolicies: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Principal: { AWS: `arn:aws:iam::${props.accountId}:root` }, Action: "es:ESHttp*", Resource: `${domainArn}/*` }],
+      }),
+      logPublishingOptions: LOG_TYPES.map((t, i) => ({ logType: t, cloudwatchLogGroupArn: logGroups[i].arn, enabled: true })),
+      dependsOn: [logPolicy],
+    });
+    this.endpoint = this.domain.endpoint;
+
+    // Inside the domain: a writer role for log shippers, mapped to their IAM roles.
+    const provider = new OpensearchProvider(this, "opensearch", {
+      alias: "logs",
+      url: `https://${this.domain.endpoint}`,
+      aws_region: props.region,
+      aws_assume_role_arn: this.adminRole.arn,
+      sign_aws_requests: true,
+      healthcheck: false,
+    });
+    const writer = new OpensearchResource(this, "writer-role", "opensearch_role", provider, {
+      role_name: "log_writer",
+      description: "fluent-bit: create and write logs-* indices",
+      cluster_permissions: ["cluster_monitor", "indices:data/write/bulk"],
+      index_permissions: [{ index_patterns: ["logs-*"], allowed_actions: ["crud", "create_index", "indices:admin/mapping/put"] }],
+    });
+    new OpensearchResource(this, "writer-mapping", "opensearch_roles_mapping", provider, {
+      role_name: "log_writer",
+      backend_roles: props.writerRoleArns,
+      description: "fluent-bit IRSA roles of the C&C and every workload cluster",
+    }, [writer]);
+  }
+}

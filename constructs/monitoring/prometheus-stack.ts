@@ -1,0 +1,191 @@
+import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
+import { RoleBindingV1 } from "@cdktf/provider-kubernetes/lib/role-binding-v1";
+import { RoleV1 } from "@cdktf/provider-kubernetes/lib/role-v1";
+import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
+import type { ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+import { ClusterOidc, IrsaRole } from "../eks/irsa-role";
+import { HelmAddon } from "../helm/addon";
+import type { MetricsStore } from "./metrics-store";
+
+/** Short release names keep every derived object name readable (the chart truncates at 26). */
+export const KPS_RELEASE = "kps";
+export const PROMETHEUS_SERVICE_ACCOUNT = "prometheus";
+/** Headless Service of the Thanos sidecars (gRPC 10901), created by the chart. */
+export const SIDECAR_DISCOVERY = (namespace: string) => `dnssrv+_grpc._tcp.${KPS_RELEASE}-thanos-discovery.${namespace}.svc.cluster.local`;
+export const ALERTMANAGER_DISCOVERY = (namespace: string) => `dnssrv+_http-web._tcp.alertmanager-operated.${namespace}.svc.cluster.local`;
+export const OBJSTORE_SECRET = "thanos-objstore";
+export const OBJSTORE_KEY = "objstore.yml";
+export const FEDERATION_CONFIGMAP = "prometheus-federation-targets";
+export const FEDERATION_KEY = "federation-targets.json";
+const WEBHOOK_SECRET = "alertmanager-mattermost-webhook";
+
+export interface PrometheusStackProps {
+  readonly version: string;
+  readonly namespace: string;
+  /** External labels that make this Prometheus unique among all clusters. */
+  readonly clusterLabel: string;
+  readonly environment: string;
+  readonly oidc: ClusterOidc;
+  /** IAM role name prefix, e.g. `prod-cnc`. */
+  readonly rolePrefix: string;
+  readonly metricsStore: { statements: MetricsStore["statements"] } | { writeStatements: object[] };
+  /** Kubernetes Secret (in `namespace`) holding the objstore config; created by the caller. */
+  readonly objstoreSecret: SecretV1;
+  readonly storageGiB: number;
+  readonly retention: string;
+  readonly replicas?: number;
+  /**
+   * Alertmanager (the C&C only): the Mattermost webhook URL comes from a Secrets Manager value
+   * at deploy time into a Kubernetes Secret mounted as a file; it never appears in values.
+   */
+  readonly alertmanager?: { webhookUrl: string; storageGiB: number };
+  /**
+   * Federation of the workload clusters' Prometheus (the C&C only): the DNS-registration Lambda
+   * keeps ConfigMap `prometheus-federation-targets` current; the Kubernetes group of its IAM
+   * role may get, update and create that one ConfigMap and nothing else.
+   */
+  readonly federation?: { writerGroup: string };
+  readonly storageClass?: string;
+  readonly userValues?: Record<string, unknown>;
+  readonly after?: ITerraformDependable[];
+}
+
+/**
+ * kube-prometheus-stack: the Prometheus operator, Prometheus with a Thanos sidecar uploading
+ * blocks to the metrics bucket through IRSA (objstore config without keys), external labels
+ * `cluster` and `environment`, persistent volumes sized from the environment, and (on the C&C)
+ * Alertmanager routing to Mattermost plus the federation job fed by the DNS-registration Lambda.
+ */
+export class PrometheusStack extends Construct {
+  readonly addon: HelmAddon;
+  readonly role: IrsaRole;
+
+  constructor(scope: Construct, id: string, props: PrometheusStackProps) {
+    super(scope, id);
+    const ns = props.namespace;
+    const storageClass = props.storageClass ?? "gp3";
+    const after: ITerraformDependable[] = [...(props.after ?? []), props.objstoreSecret];
+
+    this.role = new IrsaRole(this, "sidecar-role", {
+      roleName: `${props.rolePrefix}-thanos-sidecar`,
+      oidc: props.oidc,
+      namespace: ns,
+      serviceAccount: PROMETHEUS_SERVICE_ACCOUNT,
+      statements: ("statements" in props.metricsStore ? props.metricsStore.statements("write") : props.metricsStore.writeStatements) as never,
+    });
+
+    const prometheusSpec: Record<string, unknown> = {
+      replicas: props.replicas ?? 2,
+      externalLabels: { cluster: props.clusterLabel, environment: props.environment },
+      retention: props.retention,
+      resources: { requests: { cpu: "500m", memory: "2Gi" }, limits: { memory: "4Gi" } },
+      storageSpec: {
+        volumeClaimTemplate: { spec: { storageClassName: storageClass, accessModes: ["ReadWriteOnce"], resources: { requests: { storage: `${props.storageGiB}Gi` } } } },
+      },
+      thanos: { objectStorageConfig: { existingSecret: { name: OBJSTORE_SECRET, key: OBJSTORE_KEY } } },
+      // Pick up ServiceMonitors, PodMonitors and rules of every release (the provisioner's too).
+      serviceMonitorSelectorNilUsesHelmValues: false,
+      podMonitorSelectorNilUsesHelmValues: false,
+      ruleSelectorNilUsesHelmValues: false,
+    };
+
+    if (props.federation) {
+      const targets = new ConfigMapV1(this, "federation-targets", {
+        metadata: { name: FEDERATION_CONFIGMAP, namespace: ns, labels: { "app.kubernetes.io/managed-by": "dns-registration-lambda" } },
+        data: { [FEDERATION_KEY]: "[]\n" },
+        // Created empty so Prometheus can mount it; from then on the Lambda owns its content.
+        lifecycle: { ignoreChanges: ["data", "metadata[0].labels", "metadata[0].annotations"] },
+        dependsOn: props.after,
+      });
+      after.push(targets);
+      const role = new RoleV1(this, "federation-writer-role", {
+        metadata: { name: "dns-registration", namespace: ns },
+        rule: [
+          { apiGroups: [""], resources: ["configmaps"], resourceNames: [FEDERATION_CONFIGMAP], verbs: ["get", "update"] },
+          // Kubernetes cannot limit `create` by name; it is kept so the Lambda can recreate a deleted map.
+          { apiGroups: [""], resources: ["configmaps"], verbs: ["create"] },
+        ],
+      });
+      new RoleBindingV1(this, "federation-writer-binding", {
+        metadata: { name: "dns-registration", namespace: ns },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+        subject: [{ kind: "Group", name: props.federation.writerGroup, apiGroup: "rbac.authorization.k8s.io" }],
+      });
+      prometheusSpec.configMaps = [FEDERATION_CONFIGMAP];
+      prometheusSpec.additionalScrapeConfigs = [
+        {
+          job_name: "federate-workload-clusters",
+          honor_labels: true,
+          metrics_path: "/federate",
+          scrape_interval: "1m",
+          params: { "match[]": ['{__name__=~"up|kube_.*|mattermost_.*|node_.*"}'] },
+          // Re-read on change: new clusters are scraped with no restart.
+          file_sd_configs: [{ files: [`/etc/prometheus/configmaps/${FEDERATION_CONFIGMAP}/${FEDERATION_KEY}`], refresh_interval: "1m" }],
+        },
+      ];
+    }
+
+    const values: Record<string, unknown> = {
+      fullnameOverride: KPS_RELEASE,
+      grafana: { enabled: false },
+      prometheus: {
+        serviceAccount: { create: true, name: PROMETHEUS_SERVICE_ACCOUNT, annotations: { "eks.amazonaws.com/role-arn": this.role.arn } },
+        thanosService: { enabled: true },
+        podDisruptionBudget: { enabled: true, minAvailable: 1 },
+        prometheusSpec,
+      },
+      alertmanager: { enabled: false },
+    };
+
+    if (props.alertmanager) {
+      const secret = new SecretV1(this, "webhook", {
+        metadata: { name: WEBHOOK_SECRET, namespace: ns },
+        data: { url: props.alertmanager.webhookUrl },
+        dependsOn: props.after,
+      });
+      after.push(secret);
+      values.alertmanager = {
+        enabled: true,
+        podDisruptionBudget: { enabled: true, minAvailable: 1 },
+        alertmanagerSpec: {
+          replicas: 2,
+          secrets: [WEBHOOK_SECRET],
+          resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { memory: "256Mi" } },
+          storage: {
+            volumeClaimTemplate: { spec: { storageClassName: storageClass, accessModes: ["ReadWriteOnce"], resources: { requests: { storage: `${props.alertmanager.storageGiB}Gi` } } } },
+          },
+        },
+        config: {
+          route: {
+            receiver: "mattermost",
+            group_by: ["alertname", "cluster", "namespace"],
+            group_wait: "30s",
+            group_interval: "5m",
+            repeat_interval: "4h",
+            routes: [{ receiver: "null", matchers: ['alertname = "Watchdog"'] }],
+          },
+          receivers: [
+            { name: "null" },
+            {
+              name: "mattermost",
+              // Mattermost incoming webhooks speak the Slack payload; the URL is read from the mounted Secret.
+              slack_configs: [{ api_url_file: `/etc/alertmanager/secrets/${WEBHOOK_SECRET}/url`, send_resolved: true, username: "Alertmanager", title: "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} ({{ .CommonLabels.cluster }})" }],
+            },
+          ],
+        },
+      };
+    }
+
+    this.addon = new HelmAddon(this, "addon", {
+      app: "kube-prometheus-stack",
+      version: props.version,
+      namespace: ns,
+      releaseName: KPS_RELEASE,
+      values,
+      userValues: props.userValues,
+      after,
+      timeoutSeconds: 900,
+    });
+  }
+}
