@@ -181,6 +181,7 @@ export class PostInstallStack extends PlatformStack {
       adminPassword: Fn.lookup(grafanaAdmin, "password", ""),
       hostname: host("grafana"),
       ingress: this.ingress,
+      group: group("grafana"),
       dependsOn: [thanos.addon, lbc.addon],
       after: [ns.monitoring, ...oidcSecrets],
     });
@@ -195,6 +196,7 @@ export class PostInstallStack extends PlatformStack {
       volumeGiB: env.logging.volumeGiB,
       vpcId: conn.vpcId,
       subnetIds: conn.privateSubnetIds,
+      zoneCount: env.network.azs.length,
       allowedSecurityGroupIds: [conn.nodeSecurityGroupId],
       allowedCidrs: [...env.cluster.adminCidrs, ...env.workloads.map((w) => w.cidr)],
       adminPrincipalArns: env.cluster.adminPrincipalArns,
@@ -218,7 +220,7 @@ export class PostInstallStack extends PlatformStack {
       after: [ns.logging],
     });
 
-    new Headlamp(this, "headlamp", { version: env.versions.headlamp, namespace: NAMESPACES.dashboard, hostname: host("dashboard"), ingress: this.ingress, after: [ns.dashboard, ...oidcSecrets, lbc.addon.release] });
+    new Headlamp(this, "headlamp", { version: env.versions.headlamp, namespace: NAMESPACES.dashboard, hostname: host("dashboard"), ingress: this.ingress, group: group("dashboard"), after: [ns.dashboard, ...oidcSecrets, lbc.addon.release] });
     new MetricsServer(this, "metrics-server", { version: env.versions["metrics-server"] });
 
     new StoreDiscoveryCronJob(this, "store-discovery", {

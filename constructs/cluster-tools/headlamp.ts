@@ -1,13 +1,14 @@
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { HelmAddon } from "../helm/addon";
-import type { AppIngress } from "../ingress/app-ingress";
+import type { AppIngress, IngressGroup } from "../ingress/app-ingress";
 
 export interface HeadlampProps {
   readonly version: string;
   readonly namespace: string;
   readonly hostname: string;
   readonly ingress: AppIngress;
+  readonly group?: IngressGroup;
   /** Let the dashboard change the cluster (binds cluster-admin). Default false: read-only. */
   readonly allowWrites?: boolean;
   readonly userValues?: Record<string, unknown>;
@@ -37,7 +38,7 @@ export class Headlamp extends Construct {
         ingress: {
           enabled: true,
           ingressClassName: "alb",
-          annotations: props.ingress.annotations("dashboard"),
+          annotations: props.ingress.annotations("dashboard", props.group ?? "internal"),
           hosts: [{ host: props.hostname, paths: [{ path: "/", type: "Prefix" }] }],
         },
       },

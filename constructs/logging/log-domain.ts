@@ -4,7 +4,7 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { OpensearchDomain } from "@cdktf/provider-aws/lib/opensearch-domain";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
-import { TerraformProvider, TerraformResource } from "cdktf";
+import { Fn, TerraformProvider, TerraformResource } from "cdktf";
 import { Construct } from "constructs";
 import { PlatformKey } from "../security/kms-key";
 
@@ -19,8 +19,10 @@ export interface LogDomainProps {
   readonly instanceCount: number;
   readonly volumeGiB: number;
   readonly vpcId: string;
-  /** Private subnets, one per zone used. */
+  /** Private subnets (at least `zoneCount`; the first `zoneCount` are used). */
   readonly subnetIds: string[];
+  /** Zones the environment spans; the domain spreads over up to three of them. */
+  readonly zoneCount: number;
   /** Security groups (C&C nodes) and CIDR blocks (workload VPCs) allowed to reach it on 443. */
   readonly allowedSecurityGroupIds: string[];
   readonly allowedCidrs: string[];
@@ -85,7 +87,8 @@ export class LogDomain extends Construct {
   constructor(scope: Construct, id: string, props: LogDomainProps) {
     super(scope, id);
     if (props.domainName.length > 28) throw new Error(`LogDomain: "${props.domainName}" is longer than OpenSearch's 28 characters`);
-    const zones = Math.min(props.subnetIds.length, 3);
+    // subnetIds may be a lookup (a token list of unknown length): count zones from the environment.
+    const zones = Math.min(props.zoneCount, 3);
     if (props.instanceCount < zones && zones > 1) {
       throw new Error(`LogDomain ${props.domainName}: ${props.instanceCount} data node(s) cannot spread over ${zones} zones; use at least ${zones}`);
     }
@@ -145,7 +148,7 @@ export class LogDomain extends Construct {
         internalUserDatabaseEnabled: false,
         masterUserOptions: { masterUserArn: this.adminRole.arn },
       },
-      vpcOptions: { subnetIds: props.subnetIds.slice(0, zones), securityGroupIds: [sg.id] },
+      vpcOptions: { subnetIds: Fn.slice(props.subnetIds, 0, zones), securityGroupIds: [sg.id] },
       // IAM lets account principals talk HTTP to the domain; fine-grained access control decides what they may do.
       accessPolicies: JSON.stringify({
         Version: "2012-10-17",

@@ -3,7 +3,7 @@ import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { HelmAddon } from "../helm/addon";
-import type { AppIngress } from "../ingress/app-ingress";
+import type { AppIngress, IngressGroup } from "../ingress/app-ingress";
 import { DASHBOARDS } from "./dashboards";
 
 export interface GrafanaProps {
@@ -16,6 +16,8 @@ export interface GrafanaProps {
   readonly adminPassword: string;
   readonly hostname: string;
   readonly ingress: AppIngress;
+  /** `public` only when the environment lists grafana in dns.publicApps. Default internal. */
+  readonly group?: IngressGroup;
   readonly storageClass?: string;
   readonly userValues?: Record<string, unknown>;
   readonly dependsOn: HelmAddon[];
@@ -48,7 +50,6 @@ export class Grafana extends Construct {
       version: props.version,
       namespace: props.namespace,
       values: {
-        fullnameOverride: "grafana",
         replicas: 1, // sqlite on a persistent volume: one writer
         admin: { existingSecret: "grafana-admin", userKey: "user", passwordKey: "password" },
         datasources: {
@@ -65,7 +66,7 @@ export class Grafana extends Construct {
           "auth.anonymous": { enabled: false },
           users: { allow_sign_up: false },
         },
-        ingress: props.ingress.helmValues(props.hostname, "grafana"),
+        ingress: props.ingress.helmValues(props.hostname, "grafana", props.group ?? "internal"),
       },
       userValues: props.userValues,
       dependsOn: props.dependsOn,
