@@ -6,6 +6,7 @@
  * values here: the file holds Secrets Manager *names*, and the stacks read them at deploy time.
  */
 import { z } from "zod";
+import { APP_FRONTS } from "./apps";
 import { cidrsOverlap, isCidr, parseCidr } from "./cidr";
 import {
   HELM_CHARTS,
@@ -201,6 +202,12 @@ const dns = z
   })
   .strict()
   .superRefine((d, ctx) => {
+    d.publicApps.forEach((app, i) => {
+      const spec = APP_FRONTS[app];
+      if (!spec.authenticatedAtLoadBalancer) {
+        ctx.addIssue({ code: "custom", path: ["publicApps", i], message: `"${app}" cannot have a public name: ${spec.why}` });
+      }
+    });
     if (d.publicApps.length > 0 && (!d.publicZoneId || !d.publicDomain)) {
       ctx.addIssue({ code: "custom", path: ["publicZoneId"], message: "is required (with publicDomain) when publicApps is not empty" });
     }
@@ -379,6 +386,13 @@ export const environmentSchema = z
   })
   .strict()
   .superRefine((e, ctx) => {
+    if (!e.auth.enabled && e.dns.publicApps.length > 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["dns", "publicApps"],
+        message: `lists ${e.dns.publicApps.join(", ")} as public while auth.enabled is false; a public app must be behind authentication`,
+      });
+    }
     if (e.target === "aws" && !e.dns.privateZoneId) {
       ctx.addIssue({ code: "custom", path: ["dns", "privateZoneId"], message: "is required when target is \"aws\" (the existing private hosted zone)" });
     }

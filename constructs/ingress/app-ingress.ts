@@ -115,7 +115,8 @@ export class AppIngress extends Construct {
       "alb.ingress.kubernetes.io/certificate-arn": certificate,
       "alb.ingress.kubernetes.io/ssl-policy": ALB_SSL_POLICY,
       "alb.ingress.kubernetes.io/load-balancer-attributes": "routing.http.drop_invalid_header_fields.enabled=true",
-      "alb.ingress.kubernetes.io/tags": `Environment=${this.props.environment},App=${app},IngressGroup=${group}`,
+      // Tags must agree across every Ingress of a group: only group-wide ones here (route53 looks them up).
+      "alb.ingress.kubernetes.io/tags": `Environment=${this.props.environment},IngressGroup=${group}`,
       ...extra,
     };
     if (this.props.oidc) {

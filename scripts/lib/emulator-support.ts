@@ -21,6 +21,8 @@ export const EMULATOR_UNSUPPORTED: Record<string, string> = {
 
 /** Data sources the rehearsal does not read. */
 export const EMULATOR_UNREAD_DATA: Record<string, string> = {
+  aws_lb: "the load balancers are created by the AWS Load Balancer Controller inside Kubernetes, which the emulator does not run",
+  aws_opensearch_domain: "the OpenSearch domain is held back in the rehearsal (see aws_opensearch_domain)",
   aws_secretsmanager_secret_version: "secret values are put in by operators, never by Terraform; the emulator's secrets have none",
 };
 

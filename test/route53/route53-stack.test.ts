@@ -1,0 +1,89 @@
+import { EnvironmentError } from "../../config/load";
+import { CNC_APPS } from "../../config/schema";
+import { environment, resourcesOf, synthEnvironment } from "../support/synth";
+
+describe("the route53 stack (prod)", () => {
+  let stack: any;
+  beforeAll(() => {
+    stack = synthEnvironment(environment("prod")).json["prod-route53"];
+  });
+  const records = () => resourcesOf(stack, "aws_route53_record");
+  const lbAddress = (group: string) => {
+    const [name] = Object.entries(stack.data.aws_lb).find(([, lb]: any) => lb.tags.IngressGroup === group || lb.tags.App === group)!;
+    return `data.aws_lb.${name}`;
+  };
+
+  it("names every app exactly once in the private zone", () => {
+    const priv = records().filter((r) => r.name.endsWith(".internal.cloud.example.com"));
+    expect(priv.map((r) => r.name).sort()).toEqual(CNC_APPS.map((a) => `${a}.internal.cloud.example.com`).sort());
+    expect(new Set(priv.map((r) => r.name)).size).toBe(priv.length);
+    expect(priv.every((r) => r.zone_id.includes("data.aws_route53_zone"))).toBe(true);
+  });
+
+  it("aliases each app to the right load balancer group, and uses a 300 s CNAME only where no alias exists", () => {
+    const byName = (n: string) => records().find((r) => r.name === n);
+    for (const app of ["grafana", "prometheus", "alertmanager", "thanos", "dashboard", "provisioner"]) {
+      const r = byName(`${app}.internal.cloud.example.com`);
+      expect(r.type).toBe("A");
+      expect(r.alias.name).toBe(`\${${lbAddress("internal")}.dns_name}`);
+      expect(r.alias.zone_id).toBe(`\${${lbAddress("internal")}.zone_id}`);
+      expect(r.ttl).toBeUndefined();
+    }
+    expect(byName("thanos-grpc.internal.cloud.example.com").alias.name).toBe(`\${${lbAddress("thanos-grpc")}.dns_name}`);
+    for (const app of ["opensearch", "kibana"]) {
+      expect(byName(`${app}.internal.cloud.example.com`)).toMatchObject({ type: "CNAME", ttl: 300 });
+    }
+    const pub = byName("grafana.cloud.example.com");
+    expect(pub.alias.name).toBe(`\${${lbAddress("public")}.dns_name}`);
+  });
+
+  it("finds the load balancers by the tags layer 2 gives them", () => {
+    expect(Object.values(stack.data.aws_lb).map((lb: any) => lb.tags)).toEqual(
+      expect.arrayContaining([
+        { "elbv2.k8s.aws/cluster": "prod-cnc", Environment: "prod", IngressGroup: "internal" },
+        { "elbv2.k8s.aws/cluster": "prod-cnc", Environment: "prod", IngressGroup: "public" },
+        { "elbv2.k8s.aws/cluster": "prod-cnc", Environment: "prod", App: "thanos-grpc" },
+      ]),
+    );
+  });
+
+  it("publishes only the listed apps, each with a health check and an alarm to the alert topic", () => {
+    const pub = records().filter((r) => r.name.endsWith(".cloud.example.com") && !r.name.includes(".internal."));
+    expect(pub.map((r) => r.name)).toEqual(["grafana.cloud.example.com"]);
+    const [check] = resourcesOf(stack, "aws_route53_health_check");
+    expect(check).toMatchObject({ fqdn: "grafana.cloud.example.com", type: "HTTPS", port: 443 });
+    const [alarm] = resourcesOf(stack, "aws_cloudwatch_metric_alarm");
+    expect(alarm).toMatchObject({ namespace: "AWS/Route53", metric_name: "HealthCheckStatus", comparison_operator: "LessThanThreshold" });
+    expect(alarm.alarm_actions[0]).toMatch(/^\$\{data\.aws_sns_topic\./);
+  });
+
+  it("outputs every URL", () => {
+    expect(stack.output.urls.value).toContain("https://grafana.cloud.example.com");
+    expect(stack.output.urls.value).toContain("https://kibana.internal.cloud.example.com/_dashboards");
+    expect(stack.output.urls.value).toHaveLength(CNC_APPS.length + 1);
+  });
+});
+
+describe("public names need authentication", () => {
+  const reject = (change: (e: any) => void) => {
+    try {
+      environment("prod", change);
+    } catch (err) {
+      expect(err).toBeInstanceOf(EnvironmentError);
+      return (err as Error).message;
+    }
+    throw new Error("accepted");
+  };
+  it("refuses a public name for an app without login, naming the app", () => {
+    expect(reject((e) => (e.dns.publicApps = ["grafana", "thanos-grpc"]))).toMatch(/dns\.publicApps\[1\]: "thanos-grpc" cannot have a public name: gRPC on a network load balancer has no login/);
+    expect(reject((e) => (e.dns.publicApps = ["provisioner"]))).toMatch(/"provisioner" cannot have a public name/);
+  });
+  it("refuses any public name when authentication is off", () => {
+    expect(reject((e) => (e.auth = { enabled: false }))).toMatch(/dns\.publicApps: lists grafana as public while auth\.enabled is false/);
+  });
+  it("allows none at all, with auth off", () => {
+    const s = synthEnvironment(environment("prod", (e: any) => Object.assign(e, { auth: { enabled: false }, dns: { ...e.dns, publicApps: [] } }))).json["prod-route53"];
+    expect(resourcesOf(s, "aws_route53_health_check")).toHaveLength(0);
+    expect(resourcesOf(s, "aws_route53_record")).toHaveLength(CNC_APPS.length);
+  });
+});
