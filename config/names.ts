@@ -27,6 +27,9 @@ export const alertsTopicName = (env: Pick<Environment, "name">) => `${env.name}-
 /** The DNS-registration Lambda. */
 export const dnsRegistrationFunctionName = (env: Pick<Environment, "name">) => `${env.name}-dns-registration`;
 
+/** The provisioner's IRSA role in the C&C (workload clusters grant it admin through an access entry). */
+export const provisionerRoleName = (env: Pick<Environment, "name">) => `${env.name}-cnc-provisioner`;
+
 /** Kubernetes namespaces of the C&C apps. */
 export const NAMESPACES = {
   monitoring: "monitoring",

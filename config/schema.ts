@@ -345,6 +345,30 @@ const workload = z
     /** Optional per-cluster services. */
     redis: z.boolean().default(false),
     efs: z.boolean().default(false),
+    /** The shared PostgreSQL of this cluster's installations. */
+    database: z
+      .object({
+        engineVersion: z.enum(SUPPORTED_POSTGRES_VERSIONS, {
+          error: (iss) => `expected a supported PostgreSQL version (${SUPPORTED_POSTGRES_VERSIONS.join(", ")}), got ${JSON.stringify(iss.input)}`,
+        }),
+        instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/),
+        backupRetentionDays: z.number().int().min(1).max(35),
+      })
+      .strict()
+      .default({ engineVersion: "17.5", instanceClass: "db.r6g.large", backupRetentionDays: 14 }),
+    /** A few installations declared here (most are created by the provisioner at run time). */
+    installations: z
+      .array(
+        z
+          .object({
+            name: z.string().regex(DNS_LABEL, { error: "expected a lower-case DNS label" }),
+            dns: z.string().regex(DOMAIN, { error: "expected the installation's domain name" }),
+            size: z.enum(["100users", "1000users", "5000users", "10000users"]),
+            version: z.string().regex(/^\d+\.\d+\.\d+$/, { error: "expected a pinned Mattermost version such as 10.11.2" }),
+          })
+          .strict(),
+      )
+      .default([]),
   })
   .strict();
 

@@ -24,7 +24,7 @@ import type { Environment } from "../config/schema";
 import { EMULATOR_ROUND_TRIP_GAPS, emulatorHoldReason } from "./lib/emulator-support";
 import { emulatorEnv, ensureEmulator, runningEmulator, stopEmulator, type Emulator } from "./lib/emulator";
 import { synthesize, type SynthesizedStack } from "./lib/synth";
-import { REPO_ROOT, ToolError, checkTerraform, findProviderMirror, terraform, writeCliConfig } from "./lib/terraform";
+import { REPO_ROOT, ToolError, checkTerraform, findProviderMirror, mapLimit, terraform, writeCliConfig } from "./lib/terraform";
 import { prune, type HeldBack } from "./lib/tf-json";
 
 interface StackReport {
@@ -289,12 +289,12 @@ async function main(): Promise<void> {
         say("Nothing was destroyed.");
         return;
       }
-      for (const stack of order) {
+      const destroyOne = async (stack: SynthesizedStack) => {
         const started = Date.now();
         const inState = resourcesInState(stateFile(env, stack.name));
         if (emulated && inState === 0) {
           reports.push({ stack: stack.name, applied: 0, heldBack: 0, seconds: 0, note: "nothing in state" });
-          continue;
+          return;
         }
         const { dir } = prepare(stack, emulated);
         say(`\n==> ${stack.name}: terraform destroy`);
@@ -304,7 +304,9 @@ async function main(): Promise<void> {
         const left = resourcesInState(stateFile(env, stack.name));
         if (left > 0) throw new ToolError(`${stack.name} still has ${left} resources in state after destroy.`);
         reports.push({ stack: stack.name, applied: -inState, heldBack: 0, seconds: (Date.now() - started) / 1000 });
-      }
+      };
+      await mapLimit(order.filter((s) => s.name.startsWith(`${env.name}-workload-`)), 2, destroyOne);
+      for (const stack of order.filter((s) => !s.name.startsWith(`${env.name}-workload-`))) await destroyOne(stack);
       table(reports.map((r) => ({ ...r, applied: Math.abs(r.applied) })), "destroyed");
       say(`\nEvery stack of ${env.name} is destroyed; no resources are left in its state.`);
       return;
@@ -315,7 +317,11 @@ async function main(): Promise<void> {
       say("Nothing was applied.");
       return;
     }
-    for (const stack of selected) reports.push(await applyStack(ctx, stack));
+    // Layers go in order; workload clusters depend only on the layers, not on each other: two at a time.
+    const layers = selected.filter((s) => !s.name.startsWith(`${env.name}-workload-`));
+    const workloads = selected.filter((s) => s.name.startsWith(`${env.name}-workload-`));
+    for (const stack of layers) reports.push(await applyStack(ctx, stack));
+    reports.push(...(await mapLimit(workloads, 2, (stack) => applyStack(ctx, stack))));
 
     if (emulated) {
       say("\n==> idempotency: a second plan of every applied stack must show no changes");

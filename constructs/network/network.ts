@@ -66,7 +66,7 @@ export class PlatformNetwork extends Construct {
       this.publicSubnetIds = publicSubnetIds;
       this.privateSubnetIds = privateSubnetIds;
     } else {
-      const vpc = new Vpc(this, "vpc", { cidrBlock: props.cidr, enableDnsHostnames: true, enableDnsSupport: true, tags: { Name: name } });
+      const vpc = new Vpc(this, "vpc", { cidrBlock: props.cidr, enableDnsHostnames: true, enableDnsSupport: true, tags: { Name: name, "platform/network": name } });
       this.vpcId = vpc.id;
       // Nothing may use the default security group: it is emptied so a forgotten reference fails closed.
       new DefaultSecurityGroup(this, "default-sg", { vpcId: vpc.id, tags: { Name: `${name}-default-unused` } });
@@ -109,7 +109,7 @@ export class PlatformNetwork extends Construct {
           cidrBlock: privateCidrs[i],
           tags: { Name: `${name}-private-${az}`, tier: "private", "kubernetes.io/role/internal-elb": "1", ...clusterTags },
         });
-        const rt = new RouteTable(this, `private-rt-${az}`, { vpcId: vpc.id, tags: { Name: `${name}-private-${az}` } });
+        const rt = new RouteTable(this, `private-rt-${az}`, { vpcId: vpc.id, tags: { Name: `${name}-private-${az}`, tier: "private" } });
         new Route(this, `private-default-${az}`, { routeTableId: rt.id, destinationCidrBlock: "0.0.0.0/0", natGatewayId: nats[Math.min(i, natCount - 1)].id });
         new RouteTableAssociation(this, `private-rta-${az}`, { subnetId: subnet.id, routeTableId: rt.id });
         this.privateRouteTableIds.push(rt.id);

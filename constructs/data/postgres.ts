@@ -1,0 +1,98 @@
+import { DbInstance } from "@cdktf/provider-aws/lib/db-instance";
+import { DbParameterGroup } from "@cdktf/provider-aws/lib/db-parameter-group";
+import { DbSubnetGroup } from "@cdktf/provider-aws/lib/db-subnet-group";
+import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
+import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
+import { Construct } from "constructs";
+import { SUPPORTED_POSTGRES_VERSIONS } from "../../config/versions";
+import { PlatformKey } from "../security/kms-key";
+
+export interface PostgresDatabaseProps {
+  /** Instance identifier, e.g. `prod-provisioner`. */
+  readonly identifier: string;
+  /** Initial database name. */
+  readonly databaseName: string;
+  readonly engineVersion: string;
+  readonly instanceClass: string;
+  readonly allocatedStorageGiB?: number;
+  readonly vpcId: string;
+  /** Private subnets only. */
+  readonly subnetIds: string[];
+  /** Security groups (cluster nodes) that may connect on 5432. */
+  readonly clientSecurityGroupIds: string[];
+  /** Admin / VPN networks that may connect on 5432. */
+  readonly adminCidrs?: string[];
+  readonly backupRetentionDays: number;
+  /** Production: deletion protection on and a final snapshot. */
+  readonly production: boolean;
+  readonly keyDeletionWindowDays?: number;
+}
+
+/**
+ * PostgreSQL on RDS with the safe defaults: private subnets only, not publicly accessible,
+ * storage and Performance Insights encrypted with its own rotating key, the master password
+ * created and rotated by RDS in Secrets Manager (never in Terraform state or code), TLS
+ * required, automated backups, reachable on 5432 only from the listed security groups and
+ * networks; deletion protection and a final snapshot in production.
+ */
+export class PostgresDatabase extends Construct {
+  readonly instance: DbInstance;
+  readonly securityGroup: SecurityGroup;
+  /** ARN of the Secrets Manager secret RDS keeps the master credentials in. */
+  readonly masterSecretArn: string;
+
+  constructor(scope: Construct, id: string, props: PostgresDatabaseProps) {
+    super(scope, id);
+    if (!(SUPPORTED_POSTGRES_VERSIONS as readonly string[]).includes(props.engineVersion)) {
+      throw new Error(`PostgresDatabase ${props.identifier}: engine version ${props.engineVersion} is not supported (${SUPPORTED_POSTGRES_VERSIONS.join(", ")})`);
+    }
+    const key = new PlatformKey(this, "key", { alias: `${props.identifier}-rds`, description: `RDS ${props.identifier}`, deletionWindowDays: props.keyDeletionWindowDays });
+    const subnets = new DbSubnetGroup(this, "subnets", { name: props.identifier, subnetIds: props.subnetIds, description: `${props.identifier}: private subnets` });
+    this.securityGroup = new SecurityGroup(this, "sg", { name: `${props.identifier}-postgres`, description: `${props.identifier}: PostgreSQL from cluster nodes and admin networks only`, vpcId: props.vpcId, tags: { Name: `${props.identifier}-postgres` } });
+    props.clientSecurityGroupIds.forEach((sg, i) =>
+      new VpcSecurityGroupIngressRule(this, `from-sg-${i}`, { securityGroupId: this.securityGroup.id, referencedSecurityGroupId: sg, ipProtocol: "tcp", fromPort: 5432, toPort: 5432, description: "PostgreSQL from cluster nodes" }),
+    );
+    (props.adminCidrs ?? []).forEach((cidr, i) =>
+      new VpcSecurityGroupIngressRule(this, `from-admin-${i}`, { securityGroupId: this.securityGroup.id, cidrIpv4: cidr, ipProtocol: "tcp", fromPort: 5432, toPort: 5432, description: `PostgreSQL from admin network ${cidr}` }),
+    );
+    const major = props.engineVersion.split(".")[0];
+    const params = new DbParameterGroup(this, "params", {
+      name: `${props.identifier}-pg${major}`,
+      family: `postgres${major}`,
+      description: `${props.identifier}: TLS required`,
+      parameter: [{ name: "rds.force_ssl", value: "1" }],
+    });
+    this.instance = new DbInstance(this, "db", {
+      identifier: props.identifier,
+      engine: "postgres",
+      engineVersion: props.engineVersion,
+      instanceClass: props.instanceClass,
+      allocatedStorage: props.allocatedStorageGiB ?? 50,
+      maxAllocatedStorage: (props.allocatedStorageGiB ?? 50) * 4,
+      storageType: "gp3",
+      storageEncrypted: true,
+      kmsKeyId: key.arn,
+      dbName: props.databaseName,
+      username: "platform_admin",
+      manageMasterUserPassword: true,
+      masterUserSecretKmsKeyId: key.arn,
+      dbSubnetGroupName: subnets.name,
+      vpcSecurityGroupIds: [this.securityGroup.id],
+      parameterGroupName: params.name,
+      publiclyAccessible: false,
+      multiAz: props.production,
+      backupRetentionPeriod: props.backupRetentionDays,
+      copyTagsToSnapshot: true,
+      deletionProtection: props.production,
+      skipFinalSnapshot: !props.production,
+      finalSnapshotIdentifier: props.production ? `${props.identifier}-final` : undefined,
+      performanceInsightsEnabled: true,
+      performanceInsightsKmsKeyId: key.arn,
+      performanceInsightsRetentionPeriod: 7,
+      autoMinorVersionUpgrade: true,
+      iamDatabaseAuthenticationEnabled: true,
+      enabledCloudwatchLogsExports: ["postgresql", "upgrade"],
+    });
+    this.masterSecretArn = this.instance.masterUserSecret.get(0).secretArn;
+  }
+}

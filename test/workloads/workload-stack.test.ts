@@ -1,0 +1,129 @@
+import { load } from "js-yaml";
+import { EnvironmentError } from "../../config/load";
+import { environment, parsePolicy, resourcesOf, synthEnvironment } from "../support/synth";
+
+describe("a workload stack (prod-workload-alpha)", () => {
+  let stack: any;
+  let names: string[];
+  beforeAll(() => {
+    const s = synthEnvironment(environment("prod"));
+    stack = s.json["prod-workload-alpha"];
+    names = Object.keys(s.json);
+  });
+
+  it("exists for each workload in the environment, and only those", () => {
+    expect(names.filter((n) => n.startsWith("prod-workload-"))).toEqual(["prod-workload-alpha", "prod-workload-beta"]);
+  });
+
+  it("builds the cluster with the same secure defaults as the C&C", () => {
+    const [eks] = resourcesOf(stack, "aws_eks_cluster");
+    expect(eks.name).toBe("prod-alpha");
+    expect(eks.vpc_config).toMatchObject({ endpoint_private_access: true, endpoint_public_access: false });
+    expect(eks.encryption_config.resources).toEqual(["secrets"]);
+    expect(eks.access_config).toEqual({ authentication_mode: "API", bootstrap_cluster_creator_admin_permissions: false });
+    expect(resourcesOf(stack, "aws_launch_template")[0].metadata_options.http_tokens).toBe("required");
+    expect(resourcesOf(stack, "aws_eks_node_group")[0].scaling_config).toEqual({ min_size: 3, max_size: 12, desired_size: 3 });
+  });
+
+  it("lets the C&C provisioner's role administer it through an access entry", () => {
+    const assoc = resourcesOf(stack, "aws_eks_access_policy_association").map((a) => a.principal_arn);
+    expect(assoc).toContain("arn:aws:iam::111111111111:role/prod-cnc-provisioner");
+  });
+
+  it("peers with the C&C VPC, with routes both ways, and joins the private zone", () => {
+    const [pcx] = resourcesOf(stack, "aws_vpc_peering_connection");
+    expect(pcx.auto_accept).toBe(true);
+    expect(pcx.peer_vpc_id).toMatch(/^\$\{data\.aws_vpc\./);
+    const routes = resourcesOf(stack, "aws_route").filter((r) => r.vpc_peering_connection_id);
+    expect(routes.filter((r) => r.destination_cidr_block === "10.10.0.0/16")).toHaveLength(3);
+    const back = routes.find((r) => r.destination_cidr_block === "10.20.0.0/16");
+    expect(back.for_each).toMatch(/data\.aws_route_tables\./);
+    expect(resourcesOf(stack, "aws_route53_zone_association")[0].vpc_id).toMatch(/^\$\{aws_vpc\./);
+  });
+
+  it("admits Thanos gRPC (10901) and Prometheus (9090) only from the C&C VPC", () => {
+    const sgName = Object.entries(stack.resource.aws_security_group).find(([, g]: any) => g.name === "prod-alpha-monitoring-nlb")![0];
+    const rules = resourcesOf(stack, "aws_vpc_security_group_ingress_rule").filter((r) => r.security_group_id === `\${aws_security_group.${sgName}.id}`);
+    expect(rules.map((r) => [r.cidr_ipv4, r.from_port, r.to_port]).sort()).toEqual([
+      ["10.10.0.0/16", 10901, 10901],
+      ["10.10.0.0/16", 9090, 9090],
+    ]);
+    const [nlb] = resourcesOf(stack, "aws_lb");
+    expect(nlb).toMatchObject({ load_balancer_type: "network", internal: true });
+  });
+
+  it("publishes <name>-grpc and <name>.prometheus in the private zone, pointing at the NLB, in the same apply", () => {
+    const records = resourcesOf(stack, "aws_route53_record");
+    expect(records.map((r) => r.name).sort()).toEqual(["alpha-grpc.internal.cloud.example.com", "alpha.prometheus.internal.cloud.example.com"]);
+    for (const r of records) expect(r.alias.name).toMatch(/^\$\{aws_lb\.[^.]+\.dns_name\}$/);
+  });
+
+  it("labels its Prometheus with its own cluster name and the environment, and uploads through IRSA", () => {
+    const kps: any = load(resourcesOf(stack, "helm_release").find((r) => r.name === "kps").values[0]);
+    expect(kps.prometheus.prometheusSpec.externalLabels).toEqual({ cluster: "alpha", environment: "prod" });
+    expect(kps.alertmanager.enabled).toBe(false);
+    const role = resourcesOf(stack, "aws_iam_role").find((r) => r.name === "prod-alpha-thanos-sidecar");
+    const trust = parsePolicy(role.assume_role_policy).Statement[0].Condition.StringEquals;
+    expect(Object.values(trust)).toEqual(expect.arrayContaining(["system:serviceaccount:monitoring:prometheus", "sts.amazonaws.com"]));
+  });
+
+  it("ships logs with a role the C&C's domain maps as a backend role", () => {
+    expect(resourcesOf(stack, "aws_iam_role").find((r) => r.name === "prod-alpha-fluent-bit")).toBeDefined();
+  });
+
+  it("keeps installations' data encrypted and private, with optional Redis and EFS", () => {
+    const [db] = resourcesOf(stack, "aws_db_instance");
+    expect(db).toMatchObject({ storage_encrypted: true, publicly_accessible: false, manage_master_user_password: true, deletion_protection: true, skip_final_snapshot: false, performance_insights_enabled: true });
+    expect(db.password).toBeUndefined();
+    const files = Object.entries(stack.resource.aws_s3_bucket).find(([, b]: any) => b.bucket === "cloud-prod-alpha-files-111111111111")![0];
+    expect(resourcesOf(stack, "aws_s3_bucket_public_access_block").find((p) => p.bucket === `\${aws_s3_bucket.${files}.id}`)).toBeDefined();
+    const [redis] = resourcesOf(stack, "aws_elasticache_replication_group");
+    expect(redis).toMatchObject({ at_rest_encryption_enabled: "true", transit_encryption_enabled: true });
+    expect(redis.auth_token).toMatch(/^\$\{data\.aws_secretsmanager_secret_version\./);
+    expect(resourcesOf(stack, "aws_efs_file_system")[0].encrypted).toBe(true);
+  });
+
+  it("leaves Redis and EFS out unless the cluster asks for them", () => {
+    const beta = synthEnvironment(environment("prod")).json["prod-workload-beta"];
+    expect(resourcesOf(beta, "aws_elasticache_replication_group")).toHaveLength(0);
+    expect(resourcesOf(beta, "aws_efs_file_system")).toHaveLength(0);
+  });
+
+  it("creates declared installations wired to the database and filestore, each with its own IRSA role", () => {
+    const s = synthEnvironment(
+      environment("prod", (e: any) => (e.workloads[0].installations = [{ name: "acme", dns: "acme.cloud.example.com", size: "1000users", version: "10.11.2" }])),
+    ).json["prod-workload-alpha"];
+    const mm = resourcesOf(s, "kubernetes_manifest").find((m) => m.manifest.kind === "Mattermost");
+    expect(mm.manifest.spec).toMatchObject({ size: "1000users", version: "10.11.2", fileStore: { external: { useServiceAccount: true } } });
+    const secretAddress = Object.entries(s.resource.kubernetes_secret_v1).find(([, x]: any) => x.metadata.name === "acme-database")![0];
+    expect(mm.manifest.spec.database.external.secret).toBe(`\${kubernetes_secret_v1.${secretAddress}.metadata[0].name}`);
+    const role = resourcesOf(s, "aws_iam_role").find((r) => r.name === "prod-alpha-acme-files");
+    expect(Object.values(parsePolicy(role.assume_role_policy).Statement[0].Condition.StringEquals)).toContain("system:serviceaccount:mm-acme:acme");
+    const secret = resourcesOf(s, "kubernetes_secret_v1").find((x) => x.metadata.name === "acme-database");
+    expect(secret.data.DB_CONNECTION_STRING).toMatch(/sslmode=require/);
+    expect(secret.data.DB_CONNECTION_STRING).toMatch(/:\$\{urlencode\(jsondecode\(data\.aws_secretsmanager_secret_version\.[^)]+\)\.password\)\}@/);
+  });
+});
+
+describe("workload input is checked at synth", () => {
+  const reject = (change: (e: any) => void) => {
+    try {
+      environment("prod", change);
+    } catch (err) {
+      expect(err).toBeInstanceOf(EnvironmentError);
+      return (err as Error).message;
+    }
+    throw new Error("accepted");
+  };
+  it("rejects overlapping CIDRs and names that are not DNS labels", () => {
+    expect(reject((e) => (e.workloads[1].cidr = "10.20.128.0/17"))).toMatch(/workloads\[1\]\.cidr: 10\.20\.128\.0\/17 overlaps workloads\[0\] \("alpha", 10\.20\.0\.0\/16\)/);
+    expect(reject((e) => (e.workloads[0].name = "alpha.one"))).toMatch(/workloads\[0\]\.name: expected a lower-case DNS label/);
+  });
+  it("needs only an entry in the environment to get a new stack", () => {
+    const s = synthEnvironment(
+      environment("prod", (e: any) => e.workloads.push({ name: "gamma", cidr: "10.22.0.0/16", nodeGroups: [{ name: "general", instanceTypes: ["m6i.large"], minSize: 1, maxSize: 3, desiredSize: 1 }] })),
+    );
+    expect(Object.keys(s.json)).toContain("prod-workload-gamma");
+    expect(resourcesOf(s.json["prod-workload-gamma"], "aws_route53_record").map((r) => r.name)).toContain("gamma-grpc.internal.cloud.example.com");
+  });
+});
