@@ -326,8 +326,10 @@ const provisioner = z
     }),
     dbInstanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/).default("db.t4g.medium"),
     backupRetentionDays: z.number().int().min(1).max(35).default(14),
-    /** Git URL of the utility Helm values the provisioner applies to workload clusters. */
-    utilitiesGitUrl: z.string().url().optional(),
+    /** Git URL of the utility Helm values the provisioner applies to workload clusters (the server refuses to start without it). */
+    utilitiesGitUrl: z.string().url({ error: "expected the https URL of the utilities Helm values repository" }),
+    /** Networks allowed to reach installations' private ingress (`--allow-list-cidr-range`); default the C&C VPC. */
+    allowListCidrs: z.array(cidr()).optional(),
   })
   .strict();
 

@@ -5,7 +5,8 @@ import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { Fn, TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
-import { NAMESPACES, bucketName, cncClusterName, workloadClusterName } from "../config/names";
+import { NAMESPACES, bucketName, cncClusterName, provisionerRoleName, workloadClusterName } from "../config/names";
+import { Provisioner } from "../constructs/provisioner/provisioner";
 import type { Environment } from "../config/schema";
 import { StoreDiscoveryCronJob } from "../constructs/discovery/store-discovery";
 import { Headlamp } from "../constructs/cluster-tools/headlamp";
@@ -254,6 +255,32 @@ export class PostInstallStack extends PlatformStack {
         ],
       },
       dependsOn: [ns.monitoring],
+    });
+
+    new Provisioner(this, "provisioner", {
+      environment: env.name,
+      accountId: env.accountId,
+      region: env.region,
+      roleName: provisionerRoleName(env),
+      imageTag: env.provisioner.imageTag,
+      supervisorReplicas: env.provisioner.supervisorReplicas,
+      postgresVersion: env.provisioner.postgresVersion,
+      dbInstanceClass: env.provisioner.dbInstanceClass,
+      backupRetentionDays: env.provisioner.backupRetentionDays,
+      production: !throwaway,
+      stateStoreBucketName: bucketName(env, "kops-state"),
+      utilitiesGitUrl: env.provisioner.utilitiesGitUrl,
+      privateDomain: env.dns.privateDomain,
+      zoneIds: [privateZone.zoneId, ...(publicZone ? [publicZone.zoneId] : [])],
+      allowListCidrs: env.provisioner.allowListCidrs ?? [env.network.cidr],
+      vpnCidrs: env.cluster.adminCidrs,
+      vpcId: conn.vpcId,
+      privateSubnetIds: conn.privateSubnetIds,
+      nodeSecurityGroupId: conn.nodeSecurityGroupId,
+      oidc: conn.oidc,
+      ingress: this.ingress,
+      after: [prometheus.addon.release, lbc.addon.release],
+      keyDeletionWindowDays: throwaway ? 7 : 30,
     });
 
     this.addons = HelmAddon.registryOf(this);

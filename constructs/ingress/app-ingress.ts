@@ -99,9 +99,12 @@ export class AppIngress extends Construct {
     return this.secrets.get(namespace);
   }
 
-  /** Annotations for an Ingress of one app in one group. */
-  annotations(app: string, group: IngressGroup = "internal", extra: Record<string, string> = {}): Record<string, string> {
-    if (group === "public" && !this.props.oidc) {
+  /**
+   * Annotations for an Ingress of one app in one group. `authenticate: false` is only for
+   * internal APIs called by programs (the provisioner); a public app always needs login.
+   */
+  annotations(app: string, group: IngressGroup = "internal", extra: Record<string, string> = {}, authenticate = true): Record<string, string> {
+    if (group === "public" && (!this.props.oidc || !authenticate)) {
       throw new Error(`${app} cannot be published on the internet-facing load balancer without authentication (auth is off in this environment)`);
     }
     const certificate = group === "public" ? this.publicCertificateArn : this.privateCertificateArn;
@@ -119,7 +122,7 @@ export class AppIngress extends Construct {
       "alb.ingress.kubernetes.io/tags": `Environment=${this.props.environment},IngressGroup=${group}`,
       ...extra,
     };
-    if (this.props.oidc) {
+    if (this.props.oidc && authenticate) {
       const o = this.props.oidc;
       Object.assign(out, {
         "alb.ingress.kubernetes.io/auth-type": "oidc",

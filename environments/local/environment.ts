@@ -52,6 +52,7 @@ const environment: EnvironmentInput = {
     postgresVersion: "17.5",
     dbInstanceClass: "db.t4g.micro",
     backupRetentionDays: 1,
+    utilitiesGitUrl: "https://gitlab.local.example.com",
   },
   workloads: [
     { name: "alpha", cidr: "10.1.0.0/16", nodeGroups: [{ name: "general", instanceTypes: ["t3.large"], minSize: 1, maxSize: 2, desiredSize: 1 }] },

@@ -1,0 +1,142 @@
+import { EnvironmentError } from "../../config/load";
+import { environment, parsePolicy, resourcesOf, synthEnvironment } from "../support/synth";
+
+/** Actions that accept resource ARNs (checked against the service authorization reference). */
+const ACCEPTS_ARNS = /^(route53:(ChangeResourceRecordSets|ListResourceRecordSets|GetHostedZone)|ec2:(RunInstances|TerminateInstances|Create(Tags|Volume|NetworkInterface|RouteTable|Route)|Delete\w+|Attach\w+|Detach\w+|Authorize\w+|Revoke\w+)|rds:(?!Describe)\w+|s3:\w+|secretsmanager:(?!ListSecrets)\w+|kms:(?!CreateKey|ListAliases)\w+|acm:(Describe|Get|ListTags)\w*|iam:(?!List)\w+|autoscaling:(?!Describe)\w+|elasticloadbalancing:(?!Describe)\w+|dynamodb:(?!ListTables)\w+)$/;
+
+describe("the provisioner (prod)", () => {
+  let stack: any;
+  beforeAll(() => {
+    stack = synthEnvironment(environment("prod")).json["prod-post-install"];
+  });
+  const deployment = (name: string) => resourcesOf(stack, "kubernetes_deployment_v1").find((d) => d.metadata.name === name);
+
+  it("trusts exactly the provisioner's ServiceAccount, with no IAM user or access key anywhere", () => {
+    const role = resourcesOf(stack, "aws_iam_role").find((r) => r.name === "prod-cnc-provisioner");
+    const st = parsePolicy(role.assume_role_policy).Statement[0];
+    expect(Object.values(st.Condition.StringEquals).sort()).toEqual(["sts.amazonaws.com", "system:serviceaccount:provisioner:provisioner"]);
+    expect(resourcesOf(stack, "aws_iam_user")).toHaveLength(0);
+    expect(resourcesOf(stack, "aws_iam_access_key")).toHaveLength(0);
+    const sa = resourcesOf(stack, "kubernetes_service_account_v1").find((s) => s.metadata.name === "provisioner");
+    expect(sa.metadata.annotations["eks.amazonaws.com/role-arn"]).toMatch(/^\$\{aws_iam_role\./);
+  });
+
+  it("never grants '*' on an action that accepts resource ARNs, and covers every service it needs", () => {
+    const policy = JSON.parse(resourcesOf(stack, "aws_iam_role_policy").find((p) => JSON.stringify(p.policy).includes("ClusterNetworkAndCompute")).policy);
+    const services = new Set<string>();
+    for (const st of policy.Statement) {
+      const actions: string[] = [].concat(st.Action);
+      actions.forEach((a) => services.add(a.split(":")[0]));
+      const resources: string[] = [].concat(st.Resource);
+      if (resources.includes("*")) {
+        const scoped = actions.filter((a) => ACCEPTS_ARNS.test(a));
+        expect({ sid: st.Sid, scoped }).toEqual({ sid: st.Sid, scoped: [] });
+      }
+      for (const r of resources) expect(r === "*" || r.includes("111111111111") || r.startsWith("arn:aws:s3:::") || r.startsWith("arn:aws:route53:::") || r.startsWith("${") || r.startsWith("arn:aws:ec2:us-east-1::image/")).toBe(true);
+    }
+    for (const s of ["route53", "ec2", "rds", "s3", "secretsmanager", "kms", "acm", "iam", "autoscaling", "elasticloadbalancing", "dynamodb"]) expect(services).toContain(s);
+    expect(policy.Statement.flatMap((s: any) => [].concat(s.Action))).toContain("iam:ListAccountAliases");
+    expect(policy.Statement.find((s: any) => s.Sid === "InstallationFilestores").Resource).toEqual(["arn:aws:s3:::cloud-prod-*", "arn:aws:s3:::cloud-prod-*/*"]);
+  });
+
+  it("runs its PostgreSQL encrypted, private, deletion-protected with a final snapshot in prod, password managed by RDS", () => {
+    const db = resourcesOf(stack, "aws_db_instance").find((d) => d.identifier === "prod-provisioner");
+    expect(db).toMatchObject({
+      engine: "postgres",
+      engine_version: "17.5",
+      storage_encrypted: true,
+      publicly_accessible: false,
+      deletion_protection: true,
+      skip_final_snapshot: false,
+      final_snapshot_identifier: "prod-provisioner-final",
+      manage_master_user_password: true,
+      backup_retention_period: 30,
+      performance_insights_enabled: true,
+    });
+    expect(db.password).toBeUndefined();
+    const sgName = /aws_security_group\.([^.]+)\.id/.exec(db.vpc_security_group_ids[0])![1];
+    const rules = resourcesOf(stack, "aws_vpc_security_group_ingress_rule").filter((r) => r.security_group_id === `\${aws_security_group.${sgName}.id}`);
+    expect(rules.every((r) => r.from_port === 5432 && r.to_port === 5432)).toBe(true);
+    expect(rules.map((r) => r.referenced_security_group_id ?? r.cidr_ipv4)).toEqual(expect.arrayContaining([expect.stringMatching(/data\.aws_security_group\./), "10.200.0.0/16"]));
+    expect(rules).toHaveLength(2);
+  });
+
+  it("keeps its state store versioned, KMS-encrypted, private and TLS-only", () => {
+    const name = Object.entries(stack.resource.aws_s3_bucket).find(([, b]: any) => b.bucket === "cloud-prod-kops-state-111111111111")![0];
+    const of = (type: string) => resourcesOf(stack, type).find((r) => r.bucket === `\${aws_s3_bucket.${name}.id}`);
+    expect(of("aws_s3_bucket_versioning").versioning_configuration.status).toBe("Enabled");
+    expect(of("aws_s3_bucket_server_side_encryption_configuration").rule[0].apply_server_side_encryption_by_default.sse_algorithm).toBe("aws:kms");
+    expect(of("aws_s3_bucket_public_access_block").restrict_public_buckets).toBe(true);
+  });
+
+  it("migrates the schema in an init container before the server starts", () => {
+    const server = deployment("provisioner-server");
+    const [init] = server.spec.template.spec.init_container;
+    expect(init.command).toEqual(["cloud"]);
+    expect(init.args).toEqual(["schema", "migrate", "--database", "$(CP_DATABASE)"]);
+    expect(server.spec.template.spec.container[0].args[0]).toBe("server");
+    expect(deployment("provisioner-supervisor").spec.template.spec.init_container).toBeUndefined();
+  });
+
+  it("runs the installation supervisor without the cluster supervisor, replicas from the environment", () => {
+    const sup = deployment("provisioner-supervisor");
+    expect(sup.spec.replicas).toBe("3");
+    expect(sup.spec.template.spec.container[0].args).toContain("--cluster-supervisor=false");
+    expect(resourcesOf(stack, "kubernetes_pod_disruption_budget_v1").find((p) => p.metadata.name === "provisioner-supervisor")).toBeDefined();
+  });
+
+  it("sets its flags from the environment, probes the API port, and runs non-root on a read-only filesystem", () => {
+    const c = deployment("provisioner-server").spec.template.spec.container[0];
+    expect(c.image).toBe("mattermost/mattermost-cloud:v0.90.0");
+    expect(c.args).toEqual(
+      expect.arrayContaining([
+        "--state-store=cloud-prod-kops-state-111111111111",
+        "--utilities-git-url=https://gitlab.example.com",
+        "--private-dns=internal.cloud.example.com",
+        "--allow-list-cidr-range=10.10.0.0/16",
+        "--vpn-list-cidr=10.200.0.0/16",
+        "--machine-readable-logs",
+      ]),
+    );
+    expect(c.readiness_probe.tcp_socket[0].port).toBe("8075");
+    expect(c.liveness_probe.tcp_socket[0].port).toBe("8075");
+    expect(c.security_context).toMatchObject({ run_as_non_root: true, read_only_root_filesystem: true, allow_privilege_escalation: false });
+    expect(c.resources.limits.memory).toBeDefined();
+    const volumes = deployment("provisioner-server").spec.template.spec.volume;
+    expect(volumes.every((v: any) => v.empty_dir)).toBe(true);
+    expect(c.env_from[0].secret_ref.name).toMatch(/^\$\{kubernetes_secret_v1\.provisioner_env_[^.]+\.metadata\[0\]\.name\}$/);
+  });
+
+  it("builds its DSN at deploy time from the RDS endpoint and the RDS-managed secret", () => {
+    const env = resourcesOf(stack, "kubernetes_secret_v1").find((s) => s.metadata.name === "provisioner-env");
+    expect(env.data.CP_DATABASE).toMatch(/^postgres:\/\/\$\{urlencode\(jsondecode\(data\.aws_secretsmanager_secret_version\.[^)]+\)\.username\)\}:\$\{urlencode\(/);
+    expect(env.data.CP_DATABASE).toMatch(/@\$\{aws_db_instance\.[^.]+\.endpoint\}\/cloud\?sslmode=require/);
+    const version = Object.values(stack.data.aws_secretsmanager_secret_version).find((v: any) => String(v.secret_id).includes("master_user_secret")) as any;
+    expect(version.secret_id).toMatch(/aws_db_instance\.[^.]+\.master_user_secret\[0\]\.secret_arn/);
+  });
+
+  it("serves the API and metrics on a Service scraped by a ServiceMonitor, behind an internal-only ingress", () => {
+    const svc = resourcesOf(stack, "kubernetes_service_v1").find((s) => s.metadata.name === "provisioner");
+    expect(svc.spec.port.map((p: any) => [p.name, p.port])).toEqual([["api", 8075], ["metrics", 8076]]);
+    const sm = resourcesOf(stack, "kubernetes_manifest").find((m) => m.manifest.kind === "ServiceMonitor");
+    expect(sm.manifest.spec.endpoints).toEqual([{ port: "metrics", interval: "30s" }]);
+    const ing = resourcesOf(stack, "kubernetes_ingress_v1").find((i) => i.metadata.name === "provisioner");
+    expect(ing.metadata.annotations["alb.ingress.kubernetes.io/scheme"]).toBe("internal");
+    expect(ing.spec.rule[0].host).toBe("provisioner.internal.cloud.example.com");
+  });
+});
+
+describe("bad provisioner input fails at synth with a clear sentence", () => {
+  const reject = (change: (e: any) => void) => {
+    try {
+      environment("prod", change);
+    } catch (err) {
+      expect(err).toBeInstanceOf(EnvironmentError);
+      return (err as Error).message;
+    }
+    throw new Error("accepted");
+  };
+  it("an image tag of latest", () => expect(reject((e) => (e.provisioner.imageTag = "latest"))).toMatch(/provisioner\.imageTag: must be a pinned tag, not "latest"/));
+  it("a replica count below 1", () => expect(reject((e) => (e.provisioner.supervisorReplicas = 0))).toMatch(/provisioner\.supervisorReplicas: must be at least 1/));
+  it("an unsupported database version", () => expect(reject((e) => (e.provisioner.postgresVersion = "11.22"))).toMatch(/provisioner\.postgresVersion: expected one of "16\.8", "17\.4", "17\.5", got "11\.22"/));
+});
