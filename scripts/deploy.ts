@@ -36,6 +36,7 @@ interface StackReport {
 }
 
 const say = (text: string) => process.stdout.write(`${text}\n`);
+const EMULATOR_STACK_TIMEOUT_MS = 6 * 60_000;
 
 function selectStacks(env: Environment, stacks: SynthesizedStack[], target: string): SynthesizedStack[] {
   if (target === "all") return stacks;
@@ -77,7 +78,7 @@ async function confirm(question: string): Promise<boolean> {
 /** The working directory of a stack: as synthesized (real AWS) or pruned for the emulator. */
 function prepare(stack: SynthesizedStack, emulated: boolean): { dir: string; heldBack: HeldBack[]; kept: number; ignored: string[] } {
   if (!emulated) return { dir: stack.dir, heldBack: [], kept: Object.values(stack.json.resource ?? {}).reduce((n, r) => n + Object.keys(r).length, 0), ignored: [] };
-  const pruned = prune(stack.json, (_a, type, kind) => emulatorHoldReason(type, kind), (p) => p !== "aws");
+  const pruned = prune(stack.json, (_a, type, kind) => emulatorHoldReason(type, kind, stack.name), (p) => p !== "aws");
   const ignored: string[] = [];
   for (const [type, attrs] of Object.entries(EMULATOR_ROUND_TRIP_GAPS)) {
     for (const [name, body] of Object.entries(pruned.json.resource?.[type] ?? {})) {
@@ -169,7 +170,12 @@ async function applyStack(ctx: Context, stack: SynthesizedStack): Promise<StackR
     cli ?? process.env.TF_CLI_CONFIG_FILE ?? "",
     ctx.tfEnv,
     (line) => line.trim() && say(`${tag}${line}`),
+    // Against the emulator nothing should take this long; a hang means moto is failing a call the provider retries.
+    ctx.emulated ? EMULATOR_STACK_TIMEOUT_MS : undefined,
   );
+  if (apply.timedOut) {
+    throw new ToolError(`Applying ${stack.name} took more than ${EMULATOR_STACK_TIMEOUT_MS / 60000} minutes against the emulator and was stopped; the resource still "creating" above is one moto fails on (see .state/${ctx.env.name}/emulator.log for its error), so add its type to scripts/lib/emulator-support.ts with the reason.`);
+  }
   if (apply.code !== 0) throw new ToolError(`Applying ${stack.name} failed:\n${explainFailure(apply.stderr, ctx.emulated)}`);
   const outputs = await terraform(["output", "-json", "-no-color"], dir, cli ?? "", ctx.tfEnv);
   const urls = (JSON.parse(outputs.stdout || "{}") as Record<string, { value: unknown }>).urls?.value;

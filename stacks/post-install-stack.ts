@@ -44,7 +44,10 @@ export class PostInstallStack extends PlatformStack {
     super(scope, id, { env });
     const clusterName = cncClusterName(env);
     const throwaway = env.target === "emulator";
-    const conn = (this.connection = new ClusterConnection(this, "cnc", { clusterName }));
+    const conn = (this.connection = new ClusterConnection(this, "cnc", {
+      clusterName,
+      existingNetwork: env.network.existing ? { vpcId: env.network.existing.vpcId, privateSubnetIds: env.network.existing.privateSubnetIds } : undefined,
+    }));
     const rolePrefix = clusterName;
     const host = (app: string) => `${app}.${env.dns.privateDomain}`;
 

@@ -59,7 +59,9 @@ export class WorkloadStack extends PlatformStack {
     const azs = workload.azs ?? env.network.azs;
 
     // What the C&C layers made, found by name.
-    const cncVpc = new DataAwsVpc(this, "cnc-vpc", { tags: { "platform/network": cncClusterName(env) } });
+    const cncVpc = env.network.existing
+      ? new DataAwsVpc(this, "cnc-vpc", { id: env.network.existing.vpcId })
+      : new DataAwsVpc(this, "cnc-vpc", { tags: { "platform/network": cncClusterName(env) } });
     const cncRouteTables = new DataAwsRouteTables(this, "cnc-private-route-tables", { vpcId: cncVpc.id, tags: { tier: "private" } });
     const zone = lookupPrivateZone(this, "private-zone", env);
     const metricsBucket = new DataAwsS3Bucket(this, "metrics-bucket", { bucket: bucketName(env, "metrics") });

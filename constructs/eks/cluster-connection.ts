@@ -3,6 +3,7 @@ import { DataAwsEksClusterAuth } from "@cdktf/provider-aws/lib/data-aws-eks-clus
 import { DataAwsIamOpenidConnectProvider } from "@cdktf/provider-aws/lib/data-aws-iam-openid-connect-provider";
 import { DataAwsSecurityGroup } from "@cdktf/provider-aws/lib/data-aws-security-group";
 import { DataAwsSubnets } from "@cdktf/provider-aws/lib/data-aws-subnets";
+import { DataAwsVpc } from "@cdktf/provider-aws/lib/data-aws-vpc";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Fn } from "cdktf";
@@ -12,6 +13,11 @@ import type { ClusterOidc } from "./irsa-role";
 export interface ClusterConnectionProps {
   /** Name of an EKS cluster created by an earlier layer (config/names.ts). */
   readonly clusterName: string;
+  /**
+   * The cluster's network: the ids of an existing VPC given in the environment, or (default)
+   * found by the `platform/network` tag layer 1 puts on the VPC and the `tier` tag on subnets.
+   */
+  readonly existingNetwork?: { vpcId: string; privateSubnetIds: string[] };
 }
 
 /**
@@ -36,11 +42,16 @@ export class ClusterConnection extends Construct {
     const issuer = this.cluster.identity.get(0).oidc.get(0).issuer;
     const provider = new DataAwsIamOpenidConnectProvider(this, "oidc", { url: issuer });
     this.oidc = { providerArn: provider.arn, issuerUrl: issuer };
-    this.vpcId = this.cluster.vpcConfig.get(0).vpcId;
-    this.privateSubnetIds = new DataAwsSubnets(this, "private-subnets", {
-      filter: [{ name: "vpc-id", values: [this.vpcId] }],
-      tags: { tier: "private" },
-    }).ids;
+    if (props.existingNetwork) {
+      this.vpcId = props.existingNetwork.vpcId;
+      this.privateSubnetIds = props.existingNetwork.privateSubnetIds;
+    } else {
+      this.vpcId = new DataAwsVpc(this, "vpc", { tags: { "platform/network": props.clusterName } }).id;
+      this.privateSubnetIds = new DataAwsSubnets(this, "private-subnets", {
+        filter: [{ name: "vpc-id", values: [this.vpcId] }],
+        tags: { tier: "private" },
+      }).ids;
+    }
     this.nodeSecurityGroupId = new DataAwsSecurityGroup(this, "node-sg", {
       vpcId: this.vpcId,
       filter: [{ name: "group-name", values: [`${props.clusterName}-nodes`] }],

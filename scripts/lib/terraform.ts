@@ -135,7 +135,14 @@ export interface RunResult {
 }
 
 /** Runs terraform in `cwd` with the given CLI config; resolves with output (never rejects on exit code). */
-export function terraform(args: string[], cwd: string, cliConfig: string, extraEnv: NodeJS.ProcessEnv = {}, onLine?: (line: string) => void): Promise<RunResult> {
+export function terraform(
+  args: string[],
+  cwd: string,
+  cliConfig: string,
+  extraEnv: NodeJS.ProcessEnv = {},
+  onLine?: (line: string) => void,
+  timeoutMs?: number,
+): Promise<RunResult & { timedOut?: boolean }> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.env.TERRAFORM_BINARY || "terraform", args, {
       cwd,
@@ -156,10 +163,19 @@ export function terraform(args: string[], cwd: string, cliConfig: string, extraE
       }
     });
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    let timedOut = false;
+    const timer = timeoutMs
+      ? setTimeout(() => {
+          timedOut = true;
+          child.kill("SIGINT"); // terraform stops gracefully and keeps its state consistent
+          setTimeout(() => child.kill("SIGKILL"), 30_000).unref();
+        }, timeoutMs)
+      : undefined;
     child.on("error", reject);
     child.on("close", (code) => {
+      if (timer) clearTimeout(timer);
       if (onLine && pending) onLine(pending);
-      resolvePromise({ code: code ?? 1, stdout, stderr });
+      resolvePromise({ code: code ?? 1, stdout, stderr, timedOut });
     });
   });
 }
