@@ -38,6 +38,12 @@ interface StackReport {
 const say = (text: string) => process.stdout.write(`${text}\n`);
 const EMULATOR_STACK_TIMEOUT_MS = 6 * 60_000;
 
+// The AWS SDK warns that its 2027 releases will need Node 22; that is not this run's concern.
+process.removeAllListeners("warning");
+process.on("warning", (w) => {
+  if (w.name !== "NodeVersionSupportWarning") process.stderr.write(`${w.name}: ${w.message}\n`);
+});
+
 function selectStacks(env: Environment, stacks: SynthesizedStack[], target: string): SynthesizedStack[] {
   if (target === "all") return stacks;
   if (target === "workloads") return stacks.filter((s) => s.name.startsWith(`${env.name}-workload-`));
@@ -345,10 +351,10 @@ async function main(): Promise<void> {
     const held = reports.reduce((n, r) => n + r.heldBack, 0);
     if (held) say(`\n${held} resources were held back (listed above with their reasons); everything else was applied.`);
   } finally {
-    if (ctx.emulator?.started && process.env.KEEP_EMULATOR !== "1" && command !== "diff") {
+    if (ctx.emulator?.started && process.env.KEEP_EMULATOR !== "1") {
       await stopEmulator(env.name, ctx.emulator);
       say(`\nStopped the local AWS emulator this run started (KEEP_EMULATOR=1 keeps it running for inspection or a real destroy).`);
-    } else if (ctx.emulator?.started && command !== "diff") {
+    } else if (ctx.emulator?.started) {
       say(`\nThe local AWS emulator keeps running at ${ctx.emulator.endpoint}; \`make destroy\` or \`make local-down\` stops it.`);
     }
     if (command === "destroy" && emulated && !ctx.emulator?.started) {

@@ -1,5 +1,4 @@
-import { EnvironmentError } from "../../config/load";
-import { environment, parsePolicy, resourcesOf, synthEnvironment } from "../support/synth";
+import { environment, parsePolicy, resourcesOf, synthEnvironment, rejection } from "../support/synth";
 
 const byAddress = (stack: any, type: string) => stack.resource?.[type] ?? {};
 const ref = (type: string, stack: any, predicate: (body: any) => boolean) => {
@@ -240,15 +239,7 @@ describe("cluster variants", () => {
 });
 
 describe("bad cluster input fails at synth with a sentence naming the field", () => {
-  const reject = (change: (e: any) => void) => {
-    try {
-      environment("prod", change);
-    } catch (err) {
-      expect(err).toBeInstanceOf(EnvironmentError);
-      return (err as Error).message;
-    }
-    throw new Error("accepted");
-  };
+  const reject = rejection;
 
   it("an unknown EKS version", () => {
     expect(reject((e) => (e.cluster.kubernetesVersion = "1.19"))).toMatch(/cluster\.kubernetesVersion: expected one of "1\.32", "1\.33", "1\.34", "1\.35", got "1\.19"/);

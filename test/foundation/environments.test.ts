@@ -2,20 +2,12 @@ import { spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, rmSync, writeFileSync, readFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { EnvironmentError, discoverEnvironments, loadEnvironment, loadEnvironments } from "../../config/load";
-import { environment } from "../support/synth";
+import { discoverEnvironments, loadEnvironment, loadEnvironments } from "../../config/load";
+import { environment, rejection } from "../support/synth";
 
 const REPO = resolve(__dirname, "..", "..");
 
-function configError(change: (raw: any) => void, which: "local" | "prod" = "prod"): string {
-  try {
-    environment(which, change);
-  } catch (err) {
-    expect(err).toBeInstanceOf(EnvironmentError);
-    return (err as Error).message;
-  }
-  throw new Error("expected the environment to be rejected, but it was accepted");
-}
+const configError = rejection;
 
 describe("environment discovery", () => {
   let root: string;

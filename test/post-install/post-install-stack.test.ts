@@ -1,8 +1,7 @@
 import { load } from "js-yaml";
-import { EnvironmentError } from "../../config/load";
 import { HELM_CHARTS } from "../../config/versions";
 import { HelmAddon } from "../../constructs/helm/addon";
-import { environment, parsePolicy, resourcesOf, synthEnvironment } from "../support/synth";
+import { environment, parsePolicy, resourcesOf, synthEnvironment, rejection } from "../support/synth";
 
 const releases = (stack: any) => resourcesOf(stack, "helm_release");
 const valuesOf = (stack: any, name: string): any => load(releases(stack).find((r) => r.name === name).values[0]);
@@ -251,15 +250,7 @@ describe("the Helm add-on base", () => {
 });
 
 describe("bad layer-2 input fails at synth with a sentence naming the field", () => {
-  const reject = (change: (e: any) => void) => {
-    try {
-      environment("prod", change);
-    } catch (err) {
-      expect(err).toBeInstanceOf(EnvironmentError);
-      return (err as Error).message;
-    }
-    throw new Error("accepted");
-  };
+  const reject = rejection;
   it("a retention of 10 days or less for raw or 5m data", () => {
     expect(reject((e) => (e.monitoring.retention.raw = "7d"))).toMatch(/monitoring\.retention\.raw: expected a duration longer than 10 days, got "7d"/);
     expect(reject((e) => (e.monitoring.retention.fiveMinutes = "10d"))).toMatch(/monitoring\.retention\.fiveMinutes: expected a duration longer than 10 days, got "10d"/);

@@ -1,5 +1,4 @@
-import { EnvironmentError } from "../../config/load";
-import { environment, parsePolicy, resourcesOf, synthEnvironment } from "../support/synth";
+import { environment, parsePolicy, resourcesOf, synthEnvironment, rejection } from "../support/synth";
 
 /** Actions that accept resource ARNs (checked against the service authorization reference). */
 const ACCEPTS_ARNS = /^(route53:(ChangeResourceRecordSets|ListResourceRecordSets|GetHostedZone)|ec2:(RunInstances|TerminateInstances|Create(Tags|Volume|NetworkInterface|RouteTable|Route)|Delete\w+|Attach\w+|Detach\w+|Authorize\w+|Revoke\w+)|rds:(?!Describe)\w+|s3:\w+|secretsmanager:(?!ListSecrets)\w+|kms:(?!CreateKey|ListAliases)\w+|acm:(Describe|Get|ListTags)\w*|iam:(?!List)\w+|autoscaling:(?!Describe)\w+|elasticloadbalancing:(?!Describe)\w+|dynamodb:(?!ListTables)\w+)$/;
@@ -127,15 +126,7 @@ describe("the provisioner (prod)", () => {
 });
 
 describe("bad provisioner input fails at synth with a clear sentence", () => {
-  const reject = (change: (e: any) => void) => {
-    try {
-      environment("prod", change);
-    } catch (err) {
-      expect(err).toBeInstanceOf(EnvironmentError);
-      return (err as Error).message;
-    }
-    throw new Error("accepted");
-  };
+  const reject = rejection;
   it("an image tag of latest", () => expect(reject((e) => (e.provisioner.imageTag = "latest"))).toMatch(/provisioner\.imageTag: must be a pinned tag, not "latest"/));
   it("a replica count below 1", () => expect(reject((e) => (e.provisioner.supervisorReplicas = 0))).toMatch(/provisioner\.supervisorReplicas: must be at least 1/));
   it("an unsupported database version", () => expect(reject((e) => (e.provisioner.postgresVersion = "11.22"))).toMatch(/provisioner\.postgresVersion: expected one of "16\.8", "17\.4", "17\.5", got "11\.22"/));

@@ -1,6 +1,5 @@
-import { EnvironmentError } from "../../config/load";
 import { CNC_APPS } from "../../config/schema";
-import { environment, resourcesOf, synthEnvironment } from "../support/synth";
+import { environment, resourcesOf, synthEnvironment, rejection } from "../support/synth";
 
 describe("the route53 stack (prod)", () => {
   let stack: any;
@@ -65,15 +64,7 @@ describe("the route53 stack (prod)", () => {
 });
 
 describe("public names need authentication", () => {
-  const reject = (change: (e: any) => void) => {
-    try {
-      environment("prod", change);
-    } catch (err) {
-      expect(err).toBeInstanceOf(EnvironmentError);
-      return (err as Error).message;
-    }
-    throw new Error("accepted");
-  };
+  const reject = rejection;
   it("refuses a public name for an app without login, naming the app", () => {
     expect(reject((e) => (e.dns.publicApps = ["grafana", "thanos-grpc"]))).toMatch(/dns\.publicApps\[1\]: "thanos-grpc" cannot have a public name: gRPC on a network load balancer has no login/);
     expect(reject((e) => (e.dns.publicApps = ["provisioner"]))).toMatch(/"provisioner" cannot have a public name/);

@@ -1,6 +1,6 @@
 /** Test helpers: build environments from plain objects and synthesize their stacks once. */
 import { Testing } from "cdktf";
-import { parseEnvironment } from "../../config/load";
+import { EnvironmentError, parseEnvironment } from "../../config/load";
 import type { Environment, EnvironmentInput } from "../../config/schema";
 import localEnvironment from "../../environments/local/environment";
 import prodEnvironment from "../../environments/prod/environment";
@@ -58,4 +58,15 @@ export function parsePolicy(text: string): any {
     out += depth > 0 && text[i] === '"' ? '\\"' : text[i];
   }
   return JSON.parse(out);
+}
+
+/** The message with which a changed copy of a shipped environment is refused (fails if it is accepted). */
+export function rejection(change: (raw: any) => void, which: "local" | "prod" = "prod"): string {
+  try {
+    environment(which, change);
+  } catch (err) {
+    if (!(err instanceof EnvironmentError)) throw err;
+    return err.message;
+  }
+  throw new Error("expected the environment to be refused, but it was accepted");
 }

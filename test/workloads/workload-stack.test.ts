@@ -1,6 +1,5 @@
 import { load } from "js-yaml";
-import { EnvironmentError } from "../../config/load";
-import { environment, parsePolicy, resourcesOf, synthEnvironment } from "../support/synth";
+import { environment, parsePolicy, resourcesOf, synthEnvironment, rejection } from "../support/synth";
 
 describe("a workload stack (prod-workload-alpha)", () => {
   let stack: any;
@@ -106,15 +105,7 @@ describe("a workload stack (prod-workload-alpha)", () => {
 });
 
 describe("workload input is checked at synth", () => {
-  const reject = (change: (e: any) => void) => {
-    try {
-      environment("prod", change);
-    } catch (err) {
-      expect(err).toBeInstanceOf(EnvironmentError);
-      return (err as Error).message;
-    }
-    throw new Error("accepted");
-  };
+  const reject = rejection;
   it("rejects overlapping CIDRs and names that are not DNS labels", () => {
     expect(reject((e) => (e.workloads[1].cidr = "10.20.128.0/17"))).toMatch(/workloads\[1\]\.cidr: 10\.20\.128\.0\/17 overlaps workloads\[0\] \("alpha", 10\.20\.0\.0\/16\)/);
     expect(reject((e) => (e.workloads[0].name = "alpha.one"))).toMatch(/workloads\[0\]\.name: expected a lower-case DNS label/);
