@@ -102,6 +102,13 @@ function prepare(stack: SynthesizedStack, emulated: boolean): { dir: string; hel
   return { dir, heldBack: pruned.heldBack, kept: pruned.kept.length, ignored };
 }
 
+/** The layers that must go in order, and the stacks that only need them. */
+function splitStacks(env: Environment, stacks: SynthesizedStack[]) {
+  const isWorkload = (s: SynthesizedStack) => s.name.startsWith(`${env.name}-workload-`);
+  const isRoute53 = (s: SynthesizedStack) => s.name === `${env.name}-route53`;
+  return { first: stacks.filter((s) => !isWorkload(s) && !isRoute53(s)), route53: stacks.filter(isRoute53), workloads: stacks.filter(isWorkload) };
+}
+
 function stateFile(env: Environment, stack: string): string {
   return join(REPO_ROOT, ".state", env.name, `${stack}.tfstate`);
 }
@@ -317,8 +324,9 @@ async function main(): Promise<void> {
         if (left > 0) throw new ToolError(`${stack.name} still has ${left} resources in state after destroy.`);
         reports.push({ stack: stack.name, applied: -inState, heldBack: 0, seconds: (Date.now() - started) / 1000 });
       };
-      await mapLimit(order.filter((s) => s.name.startsWith(`${env.name}-workload-`)), 2, destroyOne);
-      for (const stack of order.filter((s) => !s.name.startsWith(`${env.name}-workload-`))) await destroyOne(stack);
+      const { first, route53, workloads } = splitStacks(env, selected);
+      await Promise.all([Promise.all(route53.map(destroyOne)), mapLimit(workloads, emulated ? 1 : 2, destroyOne)]);
+      for (const stack of [...first].reverse()) await destroyOne(stack);
       table(reports.map((r) => ({ ...r, applied: Math.abs(r.applied) })), "destroyed");
       say(`\nEvery stack of ${env.name} is destroyed; no resources are left in its state.`);
       return;
@@ -329,20 +337,25 @@ async function main(): Promise<void> {
       say("Nothing was applied.");
       return;
     }
-    // Layers go in order; workload clusters depend only on the layers, not on each other: two at a time.
-    const layers = selected.filter((s) => !s.name.startsWith(`${env.name}-workload-`));
-    const workloads = selected.filter((s) => s.name.startsWith(`${env.name}-workload-`));
-    for (const stack of layers) reports.push(await applyStack(ctx, stack));
-    reports.push(...(await mapLimit(workloads, 2, (stack) => applyStack(ctx, stack))));
+    // bootstrap, cluster and post-install go in order. After them, route53 and the workload clusters
+    // depend on nothing of each other and run side by side (workloads two at a time on AWS; one at
+    // a time on the emulator, where concurrent RDS creations lose instances).
+    const { first, route53, workloads } = splitStacks(env, selected);
+    for (const stack of first) reports.push(await applyStack(ctx, stack));
+    const late = await Promise.all([
+      Promise.all(route53.map((stack) => applyStack(ctx, stack))),
+      mapLimit(workloads, emulated ? 1 : 2, (stack) => applyStack(ctx, stack)),
+    ]);
+    reports.push(...late.flat());
 
     if (emulated) {
       say("\n==> idempotency: a second plan of every applied stack must show no changes");
       const drift: string[] = [];
-      for (const stack of selected) {
-        const changes = await replan(ctx, stack);
-        say(`[${stack.name}] ${changes.length ? `${changes.length} change(s)` : "no changes"}`);
-        drift.push(...changes.map((c) => `${stack.name}: ${c}`));
-      }
+      const plans = await mapLimit(selected, 2, (stack) => replan(ctx, stack));
+      selected.forEach((stack, i) => {
+        say(`[${stack.name}] ${plans[i].length ? `${plans[i].length} change(s)` : "no changes"}`);
+        drift.push(...plans[i].map((c) => `${stack.name}: ${c}`));
+      });
       if (drift.length) throw new ToolError(`The second plan is not empty, so applying is not idempotent:\n${drift.map((d) => `  - ${d}`).join("\n")}`);
       const cluster = stacks.find((s) => s.name === `${env.name}-cluster`);
       if (cluster && target === "all") await serviceDryRuns(ctx, cluster);

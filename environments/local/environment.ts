@@ -1,7 +1,8 @@
 /**
  * local: the embedded default. Every stack targets a local AWS API emulator (moto on 127.0.0.1,
  * started by `make all`), keeps its state in .state/local/, and needs no AWS account.
- * Sizes are the smallest that still exercise every code path (two AZs, a single NAT gateway).
+ * Sizes are the smallest that still exercise every code path: two AZs, a single NAT gateway, one
+ * workload cluster (prod shows several; the rehearsal's time budget pays per cluster).
  */
 import type { EnvironmentInput } from "../../config/schema";
 
@@ -56,7 +57,6 @@ const environment: EnvironmentInput = {
   },
   workloads: [
     { name: "alpha", cidr: "10.1.0.0/16", nodeGroups: [{ name: "general", instanceTypes: ["t3.large"], minSize: 1, maxSize: 2, desiredSize: 1 }] },
-    { name: "beta", cidr: "10.2.0.0/16", nodeGroups: [{ name: "general", instanceTypes: ["t3.large"], minSize: 1, maxSize: 2, desiredSize: 1 }] },
   ],
 };
 
