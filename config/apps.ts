@@ -16,5 +16,6 @@ export const APP_FRONTS: Record<CncApp, { front: Front; authenticatedAtLoadBalan
   provisioner: { front: "alb", authenticatedAtLoadBalancer: false, why: "its API is called by programs, not people, so it has no login at the load balancer and stays internal" },
   "thanos-grpc": { front: "thanos-grpc-nlb", authenticatedAtLoadBalancer: false, why: "gRPC on a network load balancer has no login" },
   opensearch: { front: "opensearch", authenticatedAtLoadBalancer: false, why: "the OpenSearch domain lives only inside the VPC" },
-  kibana: { front: "opensearch", authenticatedAtLoadBalancer: false, why: "OpenSearch Dashboards is served by the VPC-only OpenSearch domain" },
+  // Dashboards: through the internal ALB (OIDC login) to a signing proxy in the cluster.
+  kibana: { front: "alb", authenticatedAtLoadBalancer: true },
 };

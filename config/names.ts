@@ -30,6 +30,9 @@ export const dnsRegistrationFunctionName = (env: Pick<Environment, "name">) => `
 /** The provisioner's IRSA role in the C&C (workload clusters grant it admin through an access entry). */
 export const provisionerRoleName = (env: Pick<Environment, "name">) => `${env.name}-cnc-provisioner`;
 
+/** Secrets Manager secret with a workload cluster's Redis AUTH token (bootstrap creates it empty). */
+export const redisAuthSecretName = (env: Pick<Environment, "name">, workload: string) => `${env.name}/${workload}/redis-auth-token`;
+
 /** Kubernetes namespaces of the C&C apps. */
 export const NAMESPACES = {
   monitoring: "monitoring",

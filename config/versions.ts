@@ -61,6 +61,8 @@ export type HelmApp = keyof typeof HELM_CHARTS;
 export const IMAGES = {
   /** The Mattermost provisioner (`cloud` server); environments pick a tag from this list. */
   provisioner: { repository: "mattermost/mattermost-cloud", tags: ["v0.90.0"] },
+  /** Signs browser requests to OpenSearch Dashboards with an IRSA role (the domain accepts IAM only). */
+  sigv4Proxy: { repository: "public.ecr.aws/aws-observability/aws-sigv4-proxy", tag: "1.10" },
 } as const;
 
 /** PostgreSQL engine versions accepted for RDS instances. */

@@ -1,7 +1,7 @@
 import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
-import { stateBucketName } from "../config/names";
+import { redisAuthSecretName, stateBucketName } from "../config/names";
 import type { Environment } from "../config/schema";
 import { PlatformKey } from "../constructs/security/kms-key";
 import { SecureBucket } from "../constructs/storage/secure-bucket";
@@ -35,6 +35,9 @@ export class BootstrapStack extends PlatformStack {
       ["alerts-webhook", "Mattermost incoming-webhook URL for platform alerts", env.alerts.webhookSecretName],
       ["grafana-admin", 'Grafana admin credentials as {"user": "...", "password": "..."}', env.secrets.grafanaAdmin],
       ["oidc-client", 'OIDC client of the app login as {"clientId": "...", "clientSecret": "..."}', env.auth.enabled ? env.auth.oidc?.clientSecretName : undefined],
+      ...env.workloads
+        .filter((w) => w.redis)
+        .map((w): [string, string, string] => [`redis-auth-${w.name}`, `Redis AUTH token of workload cluster ${w.name} (16-128 printable characters)`, redisAuthSecretName(env, w.name)]),
     ];
     const [webhook] = secrets
       .filter((s): s is [string, string, string] => !!s[2])

@@ -17,6 +17,7 @@ import { ClusterConnection } from "../constructs/eks/cluster-connection";
 import { HelmAddon } from "../constructs/helm/addon";
 import { AppIngress } from "../constructs/ingress/app-ingress";
 import { LoadBalancerController } from "../constructs/ingress/load-balancer-controller";
+import { DashboardsProxy, dashboardsRoleName } from "../constructs/logging/dashboards-proxy";
 import { FluentBit, fluentBitRoleName } from "../constructs/logging/fluent-bit";
 import { LogDomain } from "../constructs/logging/log-domain";
 import { Grafana } from "../constructs/monitoring/grafana";
@@ -114,7 +115,7 @@ export class PostInstallStack extends PlatformStack {
         : undefined,
       after: Object.values(ns),
     });
-    const oidcSecrets = [this.ingress.oidcSecret(NAMESPACES.monitoring), this.ingress.oidcSecret(NAMESPACES.dashboard)].filter((s): s is SecretV1 => !!s);
+    const oidcSecrets = [this.ingress.oidcSecret(NAMESPACES.monitoring), this.ingress.oidcSecret(NAMESPACES.dashboard), this.ingress.oidcSecret(NAMESPACES.logging)].filter((s): s is SecretV1 => !!s);
     const group = (app: string) => (env.dns.publicApps.includes(app as never) ? "public" : "internal") as "public" | "internal";
     const ingressValues = (app: string, paths = false) => ({
       enabled: true,
@@ -210,6 +211,7 @@ export class PostInstallStack extends PlatformStack {
       writerRoleArns: [clusterName, ...env.workloads.map((w) => workloadClusterName(env, w.name))].map(
         (c) => `arn:aws:iam::${env.accountId}:role/${fluentBitRoleName(c)}`,
       ),
+      readerRoleArns: [`arn:aws:iam::${env.accountId}:role/${dashboardsRoleName(clusterName)}`],
       keyDeletionWindowDays: throwaway ? 7 : 30,
     });
     new FluentBit(this, "fluent-bit", {
@@ -222,6 +224,20 @@ export class PostInstallStack extends PlatformStack {
       opensearchHost: logs.endpoint,
       domainName,
       after: [ns.logging],
+    });
+
+    new DashboardsProxy(this, "opensearch-dashboards", {
+      namespace: NAMESPACES.logging,
+      clusterName,
+      region: env.region,
+      accountId: env.accountId,
+      domainName,
+      opensearchHost: logs.endpoint,
+      hostname: host("kibana"),
+      ingress: this.ingress,
+      group: group("kibana"),
+      oidc: conn.oidc,
+      after: [ns.logging, ...oidcSecrets, lbc.addon.release],
     });
 
     new Headlamp(this, "headlamp", { version: env.versions.headlamp, namespace: NAMESPACES.dashboard, hostname: host("dashboard"), ingress: this.ingress, group: group("dashboard"), after: [ns.dashboard, ...oidcSecrets, lbc.addon.release] });

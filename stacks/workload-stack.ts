@@ -20,7 +20,7 @@ import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import { Fn, TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
-import { NAMESPACES, bucketName, cncClusterName, provisionerRoleName, workloadClusterName } from "../config/names";
+import { NAMESPACES, bucketName, cncClusterName, provisionerRoleName, redisAuthSecretName, workloadClusterName } from "../config/names";
 import type { Environment, WorkloadConfig } from "../config/schema";
 import { PostgresDatabase } from "../constructs/data/postgres";
 import { lookupPrivateZone } from "../constructs/dns/zones";
@@ -236,7 +236,7 @@ export class WorkloadStack extends PlatformStack {
       const sg = new SecurityGroup(this, "redis-sg", { name: `${name}-redis`, description: `${name}: Redis from nodes only`, vpcId: network.vpcId });
       new VpcSecurityGroupIngressRule(this, "redis-from-nodes", { securityGroupId: sg.id, referencedSecurityGroupId: cluster.nodeSecurityGroup.id, ipProtocol: "tcp", fromPort: 6379, toPort: 6379 });
       const subnets = new ElasticacheSubnetGroup(this, "redis-subnets", { name: `${name}-redis`, subnetIds: network.privateSubnetIds });
-      const token = new DataAwsSecretsmanagerSecretVersion(this, "redis-auth", { secretId: `${env.name}/${workload.name}/redis-auth-token` });
+      const token = new DataAwsSecretsmanagerSecretVersion(this, "redis-auth", { secretId: redisAuthSecretName(env, workload.name) });
       new ElasticacheReplicationGroup(this, "redis", {
         replicationGroupId: `${name}-redis`.slice(0, 40),
         description: `${name} Mattermost cache`,

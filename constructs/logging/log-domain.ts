@@ -33,6 +33,8 @@ export interface LogDomainProps {
   readonly logRetentionDays: number;
   /** IAM roles (fluent-bit IRSA roles) mapped as backend roles allowed to write `logs-*` indices. */
   readonly writerRoleArns: string[];
+  /** IAM roles mapped to read-only search and Dashboards use (the Dashboards signing proxy). */
+  readonly readerRoleArns?: string[];
   readonly keyDeletionWindowDays?: number;
 }
 
@@ -179,5 +181,13 @@ export class LogDomain extends Construct {
       backend_roles: props.writerRoleArns,
       description: "fluent-bit IRSA roles of the C&C and every workload cluster",
     }, [writer]);
+    for (const role of ["readall", "kibana_user"]) {
+      if (!props.readerRoleArns?.length) break;
+      new OpensearchResource(this, `reader-mapping-${role}`, "opensearch_roles_mapping", provider, {
+        role_name: role,
+        backend_roles: props.readerRoleArns,
+        description: "the Dashboards signing proxy (people log in at the load balancer first)",
+      });
+    }
   }
 }

@@ -180,7 +180,12 @@ describe("the post-install stack (prod)", () => {
     expect(d.cluster_config).toMatchObject({ zone_awareness_enabled: true, zone_awareness_config: { availability_zone_count: 3 } });
     expect(d.vpc_options.security_group_ids).toHaveLength(1);
     expect(d.log_publishing_options.map((o: any) => o.log_type).sort()).toEqual(["AUDIT_LOGS", "ES_APPLICATION_LOGS", "INDEX_SLOW_LOGS", "SEARCH_SLOW_LOGS"]);
-    const mapping = resourcesOf(stack, "opensearch_roles_mapping")[0];
+    const mappings = resourcesOf(stack, "opensearch_roles_mapping");
+    expect(mappings.filter((m) => m.role_name !== "log_writer").map((m) => [m.role_name, m.backend_roles]).sort()).toEqual([
+      ["kibana_user", ["arn:aws:iam::111111111111:role/prod-cnc-opensearch-dashboards"]],
+      ["readall", ["arn:aws:iam::111111111111:role/prod-cnc-opensearch-dashboards"]],
+    ]);
+    const mapping = mappings.find((m) => m.role_name === "log_writer");
     expect(mapping.backend_roles).toEqual([
       "arn:aws:iam::111111111111:role/prod-cnc-fluent-bit",
       "arn:aws:iam::111111111111:role/prod-alpha-fluent-bit",
