@@ -28,6 +28,8 @@ export const EMULATOR_UNREAD_DATA: Record<string, string> = {
 
 /** Types the emulator can hold for the C&C cluster but not again for a workload cluster. */
 export const EMULATOR_WORKLOAD_UNSUPPORTED: Record<string, string> = {
+  aws_db_instance:
+    "moto gives every RDS instance the same DbiResourceId, which the provider reads instances back by, so only one instance (the provisioner's) can be managed",
   aws_iam_openid_connect_provider:
     "moto gives every EKS cluster the same OIDC issuer (fixed when it starts), so only the C&C's provider can exist; the workload's IRSA roles wait on it",
 };
