@@ -61,5 +61,7 @@ export const EMULATOR_ROUND_TRIP_GAPS: Record<string, string[]> = {
   aws_launch_template: ["vpc_security_group_ids", "tag_specifications"],
   // moto issues every certificate as RSA_2048 whatever key algorithm was asked for.
   aws_acm_certificate: ["key_algorithm"],
+  // moto stores DB parameter groups without their parameters (rds.force_ssl is never returned).
+  aws_db_parameter_group: ["parameter"],
   aws_db_instance: ["performance_insights_enabled", "performance_insights_kms_key_id", "performance_insights_retention_period"],
 };
