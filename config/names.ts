@@ -33,6 +33,10 @@ export const provisionerRoleName = (env: Pick<Environment, "name">) => `${env.na
 /** Secrets Manager secret with a workload cluster's Redis AUTH token (bootstrap creates it empty). */
 export const redisAuthSecretName = (env: Pick<Environment, "name">, workload: string) => `${env.name}/${workload}/redis-auth-token`;
 
+/** Secrets Manager secret with a declared installation's own database connection string. */
+export const installationDatabaseSecretName = (env: Pick<Environment, "name">, workload: string, installation: string) =>
+  `${env.name}/${workload}/installations/${installation}/database`;
+
 /** Kubernetes namespaces of the C&C apps. */
 export const NAMESPACES = {
   monitoring: "monitoring",

@@ -1,7 +1,7 @@
 import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
-import { redisAuthSecretName, stateBucketName } from "../config/names";
+import { installationDatabaseSecretName, redisAuthSecretName, stateBucketName } from "../config/names";
 import type { Environment } from "../config/schema";
 import { PlatformKey } from "../constructs/security/kms-key";
 import { SecureBucket } from "../constructs/storage/secure-bucket";
@@ -38,6 +38,13 @@ export class BootstrapStack extends PlatformStack {
       ...env.workloads
         .filter((w) => w.redis)
         .map((w): [string, string, string] => [`redis-auth-${w.name}`, `Redis AUTH token of workload cluster ${w.name} (16-128 printable characters)`, redisAuthSecretName(env, w.name)]),
+      ...env.workloads.flatMap((w) =>
+        w.installations.map((i): [string, string, string] => [
+          `db-${w.name}-${i.name}`,
+          `database connection string of installation ${i.name} on ${w.name}, with its own database user (postgres://user:password@host:5432/db?sslmode=require)`,
+          installationDatabaseSecretName(env, w.name, i.name),
+        ]),
+      ),
     ];
     const [webhook] = secrets
       .filter((s): s is [string, string, string] => !!s[2])

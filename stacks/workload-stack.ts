@@ -20,7 +20,7 @@ import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import { Fn, TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
-import { NAMESPACES, bucketName, cncClusterName, provisionerRoleName, redisAuthSecretName, workloadClusterName } from "../config/names";
+import { NAMESPACES, bucketName, cncClusterName, installationDatabaseSecretName, provisionerRoleName, redisAuthSecretName, workloadClusterName } from "../config/names";
 import type { Environment, WorkloadConfig } from "../config/schema";
 import { PostgresDatabase } from "../constructs/data/postgres";
 import { lookupPrivateZone } from "../constructs/dns/zones";
@@ -216,7 +216,7 @@ export class WorkloadStack extends PlatformStack {
     });
 
     // Mattermost serving.
-    const db = new PostgresDatabase(this, "installations-db", {
+    new PostgresDatabase(this, "installations-db", {
       identifier: `${name}-installations`,
       databaseName: "mattermost",
       engineVersion: workload.database.engineVersion,
@@ -269,8 +269,8 @@ export class WorkloadStack extends PlatformStack {
       after: [ns.mattermost],
     });
 
-    // Declared installations: a namespace, a ServiceAccount whose IRSA role reaches only this
-    // cluster's filestore, the database connection as a Secret, and the Mattermost resource.
+    // Declared installations: a namespace, a ServiceAccount whose IRSA role reaches only its own
+    // prefix of the filestore, its own database connection as a Secret, and the Mattermost resource.
     for (const inst of workload.installations) {
       const nsName = `mm-${inst.name}`;
       const instNs = new NamespaceV1(this, `ns-${inst.name}`, { metadata: { name: nsName }, dependsOn: nodes.nodeGroups });
@@ -286,12 +286,12 @@ export class WorkloadStack extends PlatformStack {
         ],
       });
       new ServiceAccountV1(this, `sa-${inst.name}`, { metadata: { name: inst.name, namespace: nsName, annotations: { "eks.amazonaws.com/role-arn": role.arn } }, dependsOn: [instNs] });
-      const master = Fn.jsondecode(new DataAwsSecretsmanagerSecretVersion(this, `db-master-${inst.name}`, { secretId: db.masterSecretArn }).secretString);
+      // Each installation has its own database user; its DSN is read from Secrets Manager at deploy
+      // time (the master credentials never reach an installation).
+      const dsn = new DataAwsSecretsmanagerSecretVersion(this, `db-dsn-${inst.name}`, { secretId: installationDatabaseSecretName(env, workload.name, inst.name) });
       const dbSecret = new SecretV1(this, `db-${inst.name}`, {
         metadata: { name: `${inst.name}-database`, namespace: nsName },
-        data: {
-          DB_CONNECTION_STRING: `postgres://${Fn.urlencode(Fn.lookup(master, "username", ""))}:${Fn.urlencode(Fn.lookup(master, "password", ""))}@${db.instance.endpoint}/mattermost?sslmode=require&connect_timeout=10`,
-        },
+        data: { DB_CONNECTION_STRING: dsn.secretString },
         dependsOn: [instNs],
       });
       new Manifest(this, `installation-${inst.name}`, {

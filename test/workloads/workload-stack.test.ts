@@ -99,8 +99,11 @@ describe("a workload stack (prod-workload-alpha)", () => {
     const role = resourcesOf(s, "aws_iam_role").find((r) => r.name === "prod-alpha-acme-files");
     expect(Object.values(parsePolicy(role.assume_role_policy).Statement[0].Condition.StringEquals)).toContain("system:serviceaccount:mm-acme:acme");
     const secret = resourcesOf(s, "kubernetes_secret_v1").find((x) => x.metadata.name === "acme-database");
-    expect(secret.data.DB_CONNECTION_STRING).toMatch(/sslmode=require/);
-    expect(secret.data.DB_CONNECTION_STRING).toMatch(/:\$\{urlencode\(jsondecode\(data\.aws_secretsmanager_secret_version\.[^)]+\)\.password\)\}@/);
+    // Its own DSN from Secrets Manager, never the master credentials.
+    expect(secret.data.DB_CONNECTION_STRING).toMatch(/^\$\{data\.aws_secretsmanager_secret_version\.[^.]+\.secret_string\}$/);
+    const dsnSource = Object.values(s.data.aws_secretsmanager_secret_version).map((v: any) => v.secret_id);
+    expect(dsnSource).toContain("prod/alpha/installations/acme/database");
+    expect(JSON.stringify(s)).not.toMatch(/master_user_secret\[0\]/);
   });
 });
 
