@@ -7,7 +7,7 @@ import { Fn, TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
 import { NAMESPACES, bucketName, cncClusterName, provisionerRoleName, workloadClusterName } from "../config/names";
 import { Provisioner } from "../constructs/provisioner/provisioner";
-import type { Environment } from "../config/schema";
+import type { CncApp, Environment } from "../config/schema";
 import { StoreDiscoveryCronJob } from "../constructs/discovery/store-discovery";
 import { Headlamp } from "../constructs/cluster-tools/headlamp";
 import { MetricsServer } from "../constructs/cluster-tools/metrics-server";
@@ -116,8 +116,8 @@ export class PostInstallStack extends PlatformStack {
       after: Object.values(ns),
     });
     const oidcSecrets = [this.ingress.oidcSecret(NAMESPACES.monitoring), this.ingress.oidcSecret(NAMESPACES.dashboard), this.ingress.oidcSecret(NAMESPACES.logging)].filter((s): s is SecretV1 => !!s);
-    const group = (app: string) => (env.dns.publicApps.includes(app as never) ? "public" : "internal") as "public" | "internal";
-    const ingressValues = (app: string, paths = false) => ({
+    const group = (app: CncApp): "public" | "internal" => (env.dns.publicApps.includes(app) ? "public" : "internal");
+    const ingressValues = (app: CncApp, paths = false) => ({
       enabled: true,
       ingressClassName: "alb",
       annotations: this.ingress.annotations(app, group(app)),
@@ -132,7 +132,7 @@ export class PostInstallStack extends PlatformStack {
       environment: env.name,
       oidc: conn.oidc,
       rolePrefix,
-      metricsStore: metrics,
+      sidecarStatements: metrics.statements("write"),
       objstoreSecret: objstore,
       storageGiB: env.monitoring.prometheusStorageGiB,
       retention: env.monitoring.prometheusRetention,

@@ -148,13 +148,11 @@ export class WorkloadStack extends PlatformStack {
       environment: env.name,
       oidc: cluster.oidc,
       rolePrefix: name,
-      metricsStore: {
-        writeStatements: [
+      sidecarStatements: [
           { Sid: "ListBlocks", Effect: "Allow", Action: ["s3:ListBucket"], Resource: metricsBucket.arn },
           { Sid: "Blocks", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], Resource: `${metricsBucket.arn}/*` },
           { Sid: "BlockKey", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: metricsKey.targetKeyArn },
-        ],
-      },
+      ],
       objstoreSecret: objstore,
       storageGiB: env.monitoring.prometheusStorageGiB,
       retention: env.monitoring.prometheusRetention,

@@ -1,5 +1,6 @@
 import { Construct } from "constructs";
 import { dump } from "js-yaml";
+import type { PolicyStatement } from "../eks/irsa-role";
 import { PlatformKey } from "../security/kms-key";
 import { SecureBucket } from "../storage/secure-bucket";
 
@@ -55,14 +56,14 @@ export class MetricsStore extends Construct {
   }
 
   /** IAM statements that let a Thanos component read and write blocks (and use the key). */
-  statements(access: "read" | "write") {
+  statements(access: "read" | "write"): PolicyStatement[] {
     const objectActions = access === "write" ? ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"] : ["s3:GetObject"];
     return [
-      { Sid: "ListBlocks", Effect: "Allow" as const, Action: ["s3:ListBucket"], Resource: this.bucket.arn },
-      { Sid: "Blocks", Effect: "Allow" as const, Action: objectActions, Resource: `${this.bucket.arn}/*` },
+      { Sid: "ListBlocks", Effect: "Allow", Action: ["s3:ListBucket"], Resource: this.bucket.arn },
+      { Sid: "Blocks", Effect: "Allow", Action: objectActions, Resource: `${this.bucket.arn}/*` },
       {
         Sid: "BlockKey",
-        Effect: "Allow" as const,
+        Effect: "Allow",
         Action: access === "write" ? ["kms:Decrypt", "kms:GenerateDataKey"] : ["kms:Decrypt"],
         Resource: this.key.arn,
       },

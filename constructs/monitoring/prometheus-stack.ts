@@ -4,9 +4,8 @@ import { RoleV1 } from "@cdktf/provider-kubernetes/lib/role-v1";
 import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { ClusterOidc, IrsaRole } from "../eks/irsa-role";
+import { ClusterOidc, IrsaRole, type PolicyStatement } from "../eks/irsa-role";
 import { HelmAddon } from "../helm/addon";
-import type { MetricsStore } from "./metrics-store";
 
 /** Short release names keep every derived object name readable (the chart truncates at 26). */
 export const KPS_RELEASE = "kps";
@@ -29,7 +28,8 @@ export interface PrometheusStackProps {
   readonly oidc: ClusterOidc;
   /** IAM role name prefix, e.g. `prod-cnc`. */
   readonly rolePrefix: string;
-  readonly metricsStore: { statements: MetricsStore["statements"] } | { writeStatements: object[] };
+  /** What the Thanos sidecar may do in the metrics bucket (MetricsStore.statements("write"), or the same over a looked-up bucket). */
+  readonly sidecarStatements: PolicyStatement[];
   /** Kubernetes Secret (in `namespace`) holding the objstore config; created by the caller. */
   readonly objstoreSecret: SecretV1;
   readonly storageGiB: number;
@@ -72,7 +72,7 @@ export class PrometheusStack extends Construct {
       oidc: props.oidc,
       namespace: ns,
       serviceAccount: PROMETHEUS_SERVICE_ACCOUNT,
-      statements: ("statements" in props.metricsStore ? props.metricsStore.statements("write") : props.metricsStore.writeStatements) as never,
+      statements: props.sidecarStatements,
     });
 
     const prometheusSpec: Record<string, unknown> = {

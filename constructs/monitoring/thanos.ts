@@ -72,7 +72,7 @@ export class Thanos extends Construct {
         oidc: props.oidc,
         namespace: ns,
         serviceAccount: `${THANOS_RELEASE}-${component}`,
-        statements: props.metricsStore.statements(access) as never,
+        statements: props.metricsStore.statements(access),
       });
     const sa = (component: string, access: "read" | "write") => ({
       create: true,

@@ -1,4 +1,4 @@
-import { environment, parsePolicy, resourcesOf, synthEnvironment, rejection } from "../support/synth";
+import { environment, parsePolicy, resourcesOf, synthEnvironment, rejection, synthShipped } from "../support/synth";
 
 const byAddress = (stack: any, type: string) => stack.resource?.[type] ?? {};
 const ref = (type: string, stack: any, predicate: (body: any) => boolean) => {
@@ -10,7 +10,7 @@ const ref = (type: string, stack: any, predicate: (body: any) => boolean) => {
 describe("the cluster stack (prod)", () => {
   let stack: any;
   beforeAll(() => {
-    stack = synthEnvironment(environment("prod")).json["prod-cluster"];
+    stack = synthShipped("prod").json["prod-cluster"];
   });
 
   it("keeps the API endpoint private and never opens it to 0.0.0.0/0", () => {
@@ -127,7 +127,7 @@ describe("the cluster stack (prod)", () => {
 describe("the DNS-registration Lambda", () => {
   let stack: any;
   beforeAll(() => {
-    stack = synthEnvironment(environment("prod")).json["prod-cluster"];
+    stack = synthShipped("prod").json["prod-cluster"];
   });
 
   it("runs pinned, one at a time, traced, in private subnets, with a DLQ and a 120 s timeout", () => {
@@ -205,7 +205,7 @@ describe("the DNS-registration Lambda", () => {
 
 describe("cluster variants", () => {
   it("local: a single NAT gateway, stand-in zones, short-lived keys", () => {
-    const stack = synthEnvironment(environment("local")).json["local-cluster"];
+    const stack = synthShipped("local").json["local-cluster"];
     expect(resourcesOf(stack, "aws_nat_gateway")).toHaveLength(1);
     expect(resourcesOf(stack, "aws_route53_zone").map((z) => z.name).sort()).toEqual(["internal.local.example.com", "local.example.com"]);
     expect(resourcesOf(stack, "aws_kms_key").every((k) => k.deletion_window_in_days === 7)).toBe(true);

@@ -1,12 +1,12 @@
 import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
-import { environment, resourcesOf, synthEnvironment, type Synthesized } from "../support/synth";
+import { environment, resourcesOf, type Synthesized, synthShipped } from "../support/synth";
 
 describe("stacks of an environment", () => {
   let prod: Synthesized;
   let local: Synthesized;
   beforeAll(() => {
-    prod = synthEnvironment(environment("prod"));
-    local = synthEnvironment(environment("local"));
+    prod = synthShipped("prod");
+    local = synthShipped("local");
   });
 
   it("are named <env>-<layer> and <env>-workload-<name>, in deployment order", () => {
@@ -62,7 +62,7 @@ describe("bootstrap: the state bucket", () => {
   let stack: any;
   let text: string;
   beforeAll(() => {
-    const s = synthEnvironment(environment("prod"));
+    const s = synthShipped("prod");
     stack = s.json["prod-bootstrap"];
     text = s.text["prod-bootstrap"];
   });

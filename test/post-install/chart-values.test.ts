@@ -1,7 +1,7 @@
 import { Testing } from "cdktf";
 import { HelmAddon } from "../../constructs/helm/addon";
 import { chartValues, unknownPaths } from "../support/chart-values";
-import { environment, synthEnvironment } from "../support/synth";
+import { synthShipped } from "../support/synth";
 
 /**
  * Keys that the pinned chart documents only in comments (its templates read them), each checked
@@ -19,7 +19,7 @@ const DOCUMENTED_IN_COMMENTS: Record<string, string[]> = {
 const allowed = (app: string, path: string) => (DOCUMENTED_IN_COMMENTS[app] ?? []).some((a) => (a.endsWith(".") ? path.startsWith(a) : path === a));
 
 describe("every Helm value we set exists in the pinned chart's own values.yaml", () => {
-  const stacks = synthEnvironment(environment("prod")).stacks;
+  const stacks = synthShipped("prod").stacks;
   const addons = HelmAddon.registryOf(stacks.postInstall);
 
   it("covers every add-on of the post-install stack", () => {

@@ -1,7 +1,7 @@
 import { load } from "js-yaml";
 import { HELM_CHARTS } from "../../config/versions";
 import { HelmAddon } from "../../constructs/helm/addon";
-import { environment, parsePolicy, resourcesOf, synthEnvironment, rejection } from "../support/synth";
+import { environment, parsePolicy, resourcesOf, rejection, synthShipped } from "../support/synth";
 
 const releases = (stack: any) => resourcesOf(stack, "helm_release");
 const valuesOf = (stack: any, name: string): any => load(releases(stack).find((r) => r.name === name).values[0]);
@@ -10,7 +10,7 @@ describe("the post-install stack (prod)", () => {
   let stack: any;
   let all: Record<string, any>;
   beforeAll(() => {
-    const s = synthEnvironment(environment("prod"));
+    const s = synthShipped("prod");
     stack = s.json["prod-post-install"];
     all = s.json;
   });
@@ -238,7 +238,7 @@ describe("the post-install stack (prod)", () => {
 
 describe("the Helm add-on base", () => {
   it("merges the user's values last and refuses a dependency from outside the stack", () => {
-    const s = synthEnvironment(environment("prod"));
+    const s = synthShipped("prod");
     const [kps] = HelmAddon.registryOf(s.stacks.postInstall).filter((a) => a.app === "kube-prometheus-stack");
     // the stack passes ingress values as user values: they landed on top of the add-on's own
     expect((kps.values as any).prometheus.ingress.enabled).toBe(true);

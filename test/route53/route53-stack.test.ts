@@ -1,10 +1,10 @@
 import { CNC_APPS } from "../../config/schema";
-import { environment, resourcesOf, synthEnvironment, rejection } from "../support/synth";
+import { environment, resourcesOf, synthEnvironment, rejection, synthShipped } from "../support/synth";
 
 describe("the route53 stack (prod)", () => {
   let stack: any;
   beforeAll(() => {
-    stack = synthEnvironment(environment("prod")).json["prod-route53"];
+    stack = synthShipped("prod").json["prod-route53"];
   });
   const records = () => resourcesOf(stack, "aws_route53_record");
   const lbAddress = (group: string) => {

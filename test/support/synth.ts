@@ -37,6 +37,13 @@ export function synthEnvironment(env: Environment): Synthesized {
   return { stacks, text, json };
 }
 
+const shipped = new Map<string, Synthesized>();
+/** The unchanged shipped environment, synthesized once per test file (tests only read it). */
+export function synthShipped(which: "local" | "prod"): Synthesized {
+  if (!shipped.has(which)) shipped.set(which, synthEnvironment(environment(which)));
+  return shipped.get(which)!;
+}
+
 /** All resources of one type in a parsed stack, as a list of bodies. */
 export function resourcesOf(stack: any, type: string): any[] {
   return Object.values(stack.resource?.[type] ?? {});

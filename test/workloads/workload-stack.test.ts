@@ -1,11 +1,11 @@
 import { load } from "js-yaml";
-import { environment, parsePolicy, resourcesOf, synthEnvironment, rejection } from "../support/synth";
+import { environment, parsePolicy, resourcesOf, synthEnvironment, rejection, synthShipped } from "../support/synth";
 
 describe("a workload stack (prod-workload-alpha)", () => {
   let stack: any;
   let names: string[];
   beforeAll(() => {
-    const s = synthEnvironment(environment("prod"));
+    const s = synthShipped("prod");
     stack = s.json["prod-workload-alpha"];
     names = Object.keys(s.json);
   });
@@ -83,7 +83,7 @@ describe("a workload stack (prod-workload-alpha)", () => {
   });
 
   it("leaves Redis and EFS out unless the cluster asks for them", () => {
-    const beta = synthEnvironment(environment("prod")).json["prod-workload-beta"];
+    const beta = synthShipped("prod").json["prod-workload-beta"];
     expect(resourcesOf(beta, "aws_elasticache_replication_group")).toHaveLength(0);
     expect(resourcesOf(beta, "aws_efs_file_system")).toHaveLength(0);
   });
