@@ -1,5 +1,5 @@
 import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
-import { environment, resourcesOf, type Synthesized, synthShipped } from "../support/synth";
+import { resourcesOf, type Synthesized, synthShipped } from "../support/synth";
 
 describe("stacks of an environment", () => {
   let prod: Synthesized;

@@ -1,7 +1,7 @@
 import { load } from "js-yaml";
 import { HELM_CHARTS } from "../../config/versions";
 import { HelmAddon } from "../../constructs/helm/addon";
-import { environment, parsePolicy, resourcesOf, rejection, synthShipped } from "../support/synth";
+import { parsePolicy, resourcesOf, rejection, synthShipped } from "../support/synth";
 
 const releases = (stack: any) => resourcesOf(stack, "helm_release");
 const valuesOf = (stack: any, name: string): any => load(releases(stack).find((r) => r.name === name).values[0]);

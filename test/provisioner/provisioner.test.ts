@@ -1,4 +1,4 @@
-import { environment, parsePolicy, resourcesOf, rejection, synthShipped } from "../support/synth";
+import { parsePolicy, resourcesOf, rejection, synthShipped } from "../support/synth";
 
 /** Actions that accept resource ARNs (checked against the service authorization reference). */
 const ACCEPTS_ARNS = /^(route53:(ChangeResourceRecordSets|ListResourceRecordSets|GetHostedZone)|ec2:(RunInstances|TerminateInstances|Create(Tags|Volume|NetworkInterface|RouteTable|Route)|Delete\w+|Attach\w+|Detach\w+|Authorize\w+|Revoke\w+)|rds:(?!Describe)\w+|s3:\w+|secretsmanager:(?!ListSecrets)\w+|kms:(?!CreateKey|ListAliases)\w+|acm:(Describe|Get|ListTags)\w*|iam:(?!List)\w+|autoscaling:(?!Describe)\w+|elasticloadbalancing:(?!Describe)\w+|dynamodb:(?!ListTables)\w+)$/;
