@@ -8,7 +8,10 @@ import type { Environment } from "./schema";
 export type Layer = "bootstrap" | "cluster" | "post-install" | "route53";
 
 export const stackName = (env: Pick<Environment, "name">, layer: Layer) => `${env.name}-${layer}`;
+/** A workload cluster's AWS phase (network, EKS, data stores): no Kubernetes provider. */
 export const workloadStackName = (env: Pick<Environment, "name">, workload: string) => `${env.name}-workload-${workload}`;
+/** A workload cluster's Kubernetes phase (charts, objects): its cluster is found by name. */
+export const workloadAppsStackName = (env: Pick<Environment, "name">, workload: string) => `${env.name}-workload-${workload}-apps`;
 
 /** EKS cluster names. */
 export const cncClusterName = (env: Pick<Environment, "name">) => `${env.name}-cnc`;
@@ -36,6 +39,34 @@ export const redisAuthSecretName = (env: Pick<Environment, "name">, workload: st
 /** Secrets Manager secret with a declared installation's own database connection string. */
 export const installationDatabaseSecretName = (env: Pick<Environment, "name">, workload: string, installation: string) =>
   `${env.name}/${workload}/installations/${installation}/database`;
+
+/** The deploy runner (CodeBuild-hosted GitHub Actions runner in the C&C VPC): project, role and security group. */
+export const deployRunnerName = (env: Pick<Environment, "name">) => `${env.name}-deploy-runner`;
+export const deployRunnerRoleArn = (env: Pick<Environment, "name" | "accountId">) => `arn:aws:iam::${env.accountId}:role/${deployRunnerName(env)}`;
+
+/**
+ * Who is admin of every cluster of the environment (EKS access entries): the deploy roles, the
+ * deploy runner's role when the runner is on, and the named admins. The Kubernetes phases'
+ * preflight refuses any other caller.
+ */
+export const clusterAdminRoleArns = (env: Pick<Environment, "name" | "accountId" | "cluster" | "deployRunner">) => [
+  ...new Set([...env.cluster.deployRoleArns, ...(env.deployRunner.enabled ? [deployRunnerRoleArn(env)] : []), ...env.cluster.adminPrincipalArns]),
+];
+
+/**
+ * Load balancers made by the AWS Load Balancer Controller (from Ingresses and Services) are found
+ * by later layers with `data.aws_lb`. A lookup must match exactly one load balancer, so each one
+ * carries one tag no other object has:
+ *
+ *   platform/load-balancer = <env>/<cluster>/<purpose>     e.g. prod/prod-cnc/alb-internal
+ *
+ * Nothing else sets this key: Terraform-made load balancers (the workload monitoring NLB) carry
+ * `platform/terraform-load-balancer` instead, and provider default tags (Environment, Stack) are
+ * never used for lookups. `make validate` refuses a lookup whose tags a Terraform-made object of
+ * the same type (or a second controller-made one) also carries.
+ */
+export const LOAD_BALANCER_TAG = "platform/load-balancer";
+export const loadBalancerId = (env: Pick<Environment, "name">, cluster: string, purpose: string) => `${env.name}/${cluster}/${purpose}`;
 
 /** Kubernetes namespaces of the C&C apps. */
 export const NAMESPACES = {

@@ -40,9 +40,31 @@ const DNS_LABEL = /^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$/;
 const DOMAIN = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const ZONE_ID = /^Z[A-Z0-9]{1,31}$/;
 const REGION = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/;
-const IAM_PRINCIPAL_ARN = /^arn:aws[a-z-]*:(iam|sts)::\d{12}:(role|user|assumed-role)\/[\w+=,.@\/-]+$/;
+const IAM_ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]+$/;
 const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const DURATION = /^(\d+)(h|d|w|y)$/;
+
+/**
+ * An IAM role ARN. EKS access entries refuse STS session ARNs and this platform uses no IAM users,
+ * so both are refused with the ARN to use instead.
+ */
+function roleArn(what: string) {
+  return z.string({ error: `expected an IAM role ARN (${what})` }).superRefine((arn, ctx) => {
+    const session = /^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role\/([^/]+)\/.+$/.exec(arn);
+    if (session) {
+      const [, partition, account, role] = session;
+      const sso = role.startsWith("AWSReservedSSO_") ? "aws-reserved/sso.amazonaws.com/" : "";
+      ctx.addIssue({
+        code: "custom",
+        message: `${JSON.stringify(arn)} is an STS session (assumed-role) ARN, which EKS access entries refuse; use the role itself: arn:${partition}:iam::${account}:role/${sso}${role}`,
+      });
+    } else if (/^arn:aws[a-z-]*:iam::\d{12}:user\//.test(arn)) {
+      ctx.addIssue({ code: "custom", message: `${JSON.stringify(arn)} is an IAM user; this platform deploys and administers through roles only (no IAM users, no access keys): give the ARN of a role the user assumes` });
+    } else if (!IAM_ROLE_ARN.test(arn)) {
+      ctx.addIssue({ code: "custom", message: `expected an IAM role ARN such as arn:aws:iam::111111111111:role/platform-deploy (${what}), got ${JSON.stringify(arn)}` });
+    }
+  });
+}
 
 const cidr = (what = "an IPv4 CIDR block such as 10.0.0.0/16") =>
   z.string({ error: `expected ${what}` }).refine(isCidr, {
@@ -157,10 +179,14 @@ const cluster = z
     publicAccessCidrs: z.array(cidr()).default([]),
     /** VPN / admin networks allowed to reach the private API endpoint (and admin-only databases). */
     adminCidrs: z.array(cidr()).default([]),
-    /** IAM roles or users granted cluster admin through EKS access entries. */
-    adminPrincipalArns: z
-      .array(z.string().regex(IAM_PRINCIPAL_ARN, { error: (iss) => `expected an IAM role or user ARN, got ${JSON.stringify(iss.input)}` }))
-      .default([]),
+    /**
+     * IAM roles that run deploys (`make all`, CI): each gets cluster admin on every cluster of the
+     * environment through an access entry, and the preflight of every Kubernetes stack refuses any
+     * other caller. At least one. The deploy runner's own role is added automatically.
+     */
+    deployRoleArns: z.array(roleArn("deploy role")).min(1, { error: "expected at least one IAM role ARN that runs deploys (nobody would be admin of the clusters otherwise)" }),
+    /** Further IAM roles granted cluster admin (people's SSO roles, break-glass). */
+    adminPrincipalArns: z.array(roleArn("admin role")).default([]),
     /** Retention of the control-plane log group. */
     logRetentionDays: logRetention.default(90),
     nodeGroups: z.array(nodeGroup).min(1, { error: "expected at least one node group" }),
@@ -322,7 +348,7 @@ const provisioner = z
     supervisorReplicas: z.number().int().min(1, { error: "must be at least 1" }).default(3),
     /** PostgreSQL engine version of the provisioner's RDS instance. */
     postgresVersion: z.enum(SUPPORTED_POSTGRES_VERSIONS, {
-      error: (iss) => `expected a supported PostgreSQL version (${SUPPORTED_POSTGRES_VERSIONS.join(", ")}), got ${JSON.stringify(iss.input)}`,
+      error: (iss) => `expected a supported PostgreSQL major version (${SUPPORTED_POSTGRES_VERSIONS.join(", ")}; RDS applies minor upgrades itself), got ${JSON.stringify(iss.input)}`,
     }),
     dbInstanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/).default("db.t4g.medium"),
     backupRetentionDays: z.number().int().min(1).max(35).default(14),
@@ -330,6 +356,26 @@ const provisioner = z
     utilitiesGitUrl: z.string().url({ error: "expected the https URL of the utilities Helm values repository" }),
     /** Networks allowed to reach installations' private ingress (`--allow-list-cidr-range`); default the C&C VPC. */
     allowListCidrs: z.array(cidr()).optional(),
+  })
+  .strict();
+
+const deployRunner = z
+  .object({
+    /**
+     * Run deploys from a GitHub Actions runner hosted by AWS CodeBuild inside the C&C VPC, the only
+     * place (besides the VPN) that reaches every private API endpoint. On by default.
+     */
+    enabled: z.boolean().default(true),
+    /** The repository whose workflows use the runner, e.g. https://github.com/example/cnc-platform. */
+    repositoryUrl: z.string().regex(/^https:\/\/github\.com\/[\w.-]+\/[\w.-]+$/, { error: "expected the repository's https://github.com/<owner>/<name> URL" }),
+    /** AWS CodeConnections connection to GitHub (created and authorized once in the console). */
+    connectionArn: z.string().regex(/^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection\/[\w-]+$/, {
+      error: "expected the ARN of an AWS CodeConnections connection to GitHub (arn:aws:codeconnections:<region>:<account>:connection/<id>)",
+    }),
+    /** CodeBuild compute type of the runner. */
+    computeType: z.enum(["BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"]).default("BUILD_GENERAL1_MEDIUM"),
+    /** Days the runner's build logs are kept. */
+    logRetentionDays: logRetention.default(90),
   })
   .strict();
 
@@ -351,13 +397,13 @@ const workload = z
     database: z
       .object({
         engineVersion: z.enum(SUPPORTED_POSTGRES_VERSIONS, {
-          error: (iss) => `expected a supported PostgreSQL version (${SUPPORTED_POSTGRES_VERSIONS.join(", ")}), got ${JSON.stringify(iss.input)}`,
+          error: (iss) => `expected a supported PostgreSQL major version (${SUPPORTED_POSTGRES_VERSIONS.join(", ")}; RDS applies minor upgrades itself), got ${JSON.stringify(iss.input)}`,
         }),
         instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/),
         backupRetentionDays: z.number().int().min(1).max(35),
       })
       .strict()
-      .default({ engineVersion: "17.5", instanceClass: "db.r6g.large", backupRetentionDays: 14 }),
+      .default({ engineVersion: "17", instanceClass: "db.r6g.large", backupRetentionDays: 14 }),
     /** A few installations declared here (most are created by the provisioner at run time). */
     installations: z
       .array(
@@ -405,6 +451,8 @@ export const environmentSchema = z
       })
       .strict(),
     provisioner,
+    /** Where deploys run: the CodeBuild-hosted GitHub Actions runner in the C&C VPC. */
+    deployRunner,
     /** Pinned chart versions per app; omitted apps use the newest pinned version. */
     versions: appVersions,
     /** Workload clusters watched by this C&C; each becomes `<env>-workload-<name>`. */
@@ -424,6 +472,14 @@ export const environmentSchema = z
     }
     if (e.target === "aws" && !e.stateBucket) {
       ctx.addIssue({ code: "custom", path: ["stateBucket"], message: "is required when target is \"aws\" (the S3 bucket `make bootstrap` creates)" });
+    }
+    for (const [key, list] of [["deployRoleArns", e.cluster.deployRoleArns], ["adminPrincipalArns", e.cluster.adminPrincipalArns]] as const) {
+      list.forEach((arn, i) => {
+        const account = /:(\d{12}):/.exec(arn)?.[1];
+        if (account && account !== e.accountId) {
+          ctx.addIssue({ code: "custom", path: ["cluster", key, i], message: `names a role in account ${account}, but the environment lives in ${e.accountId}; access entries take roles of the cluster's own account` });
+        }
+      });
     }
     for (const [i, az] of e.network.azs.entries()) {
       if (!az.startsWith(e.region)) {

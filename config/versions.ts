@@ -57,6 +57,17 @@ export const HELM_CHARTS = {
 } as const;
 export type HelmApp = keyof typeof HELM_CHARTS;
 
+/**
+ * API groups whose CRDs a chart installs (from each pinned chart's `crds/`; a test reads the chart
+ * sources and fails when this table disagrees). Objects of these groups are never planned by
+ * `kubernetes_manifest`: they go through a Helm release that waits for the chart.
+ */
+export const CHART_CRD_GROUPS: Partial<Record<HelmApp, readonly string[]>> = {
+  "kube-prometheus-stack": ["monitoring.coreos.com"],
+  "aws-load-balancer-controller": ["aga.k8s.aws", "elbv2.k8s.aws", "gateway.k8s.aws"],
+  "mattermost-operator": ["installation.mattermost.com", "mattermost.com"],
+};
+
 /** Container images that are not installed through a chart's own default. */
 export const IMAGES = {
   /** The Mattermost provisioner (`cloud` server); environments pick a tag from this list. */
@@ -65,8 +76,15 @@ export const IMAGES = {
   sigv4Proxy: { repository: "public.ecr.aws/aws-observability/aws-sigv4-proxy", tag: "1.10" },
 } as const;
 
-/** PostgreSQL engine versions accepted for RDS instances. */
-export const SUPPORTED_POSTGRES_VERSIONS = ["16.8", "17.4", "17.5"] as const;
+/**
+ * PostgreSQL major versions accepted for RDS instances. Only the major is given: RDS applies minor
+ * upgrades itself (auto_minor_version_upgrade) and the provider accepts a major-only
+ * engine_version as a prefix of the running one, so a minor upgrade by AWS is no diff.
+ */
+export const SUPPORTED_POSTGRES_VERSIONS = ["16", "17"] as const;
+
+/** The deploy runner: CodeBuild image that runs GitHub Actions jobs inside the C&C VPC. */
+export const DEPLOY_RUNNER_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0";
 
 /** The default choice for every app: the newest pinned version. */
 export function defaultAppVersions(): Record<HelmApp, string> {

@@ -11,8 +11,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EnvironmentError } from "../config/load";
-import { synthesize } from "./lib/synth";
+import { synthesize, type SynthesizedStack } from "./lib/synth";
 import { ToolError, checkTerraform, findProviderMirror, mirroredProviders, terraform, writeCliConfig } from "./lib/terraform";
+import { checkDeployOrder, formatFindings } from "./lib/deploy-order";
 import { prune, providerOf } from "./lib/tf-json";
 
 interface Diagnostic {
@@ -22,10 +23,29 @@ interface Diagnostic {
   range?: { filename: string; start: { line: number } };
 }
 
+/** The deploy-order check over every environment's stacks; returns the number of findings. */
+function deployOrder(stacks: SynthesizedStack[]): number {
+  let total = 0;
+  for (const envName of [...new Set(stacks.map((s) => s.env.name))]) {
+    const mine = stacks.filter((s) => s.env.name === envName);
+    const findings = checkDeployOrder(mine);
+    total += findings.length;
+    console.log(`${findings.length ? "FAIL" : "ok  "} deploy order of ${envName}: ${mine.length} stacks, ${findings.length} finding(s)`);
+    if (findings.length) console.log(formatFindings(findings));
+  }
+  return total;
+}
+
 async function main(): Promise<number> {
   if (process.env.SKIP_TERRAFORM_VALIDATE === "1") {
-    console.log("terraform validate: SKIPPED because SKIP_TERRAFORM_VALIDATE=1 (nothing was schema-checked).");
-    return 0;
+    const work = mkdtempSync(join(tmpdir(), "cnc-order-"));
+    try {
+      const found = deployOrder(synthesize({ outdir: join(work, "cdktf.out"), only: process.env.ENVIRONMENT?.trim() || undefined }));
+      console.log("terraform validate: SKIPPED because SKIP_TERRAFORM_VALIDATE=1 (nothing was schema-checked; the deploy-order check above ran).");
+      return found ? 1 : 0;
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   }
   const started = Date.now();
   const version = checkTerraform();
@@ -38,6 +58,7 @@ async function main(): Promise<number> {
   let failures = 0;
   try {
     const stacks = synthesize({ outdir: join(work, "cdktf.out"), only: process.env.ENVIRONMENT?.trim() || undefined });
+    const orderFindings = deployOrder(stacks);
     // One root with every stack as a child module: one init and one provider schema load for the
     // whole set (per-stack roots cost ~3 s each); diagnostics are mapped back by file name.
     const root = join(work, "check");
@@ -71,6 +92,10 @@ async function main(): Promise<number> {
     });
     for (const d of unplaced) console.log(`     ${d.severity}: ${d.summary}${d.detail ? ` — ${d.detail.split("\n")[0]}` : ""}`);
     if (val.code !== 0 || parsed.valid !== true) failures = Math.max(failures, 1);
+    if (orderFindings) {
+      console.log(`deploy-order check: ${orderFindings} finding(s) above; each names the stack, the resource and what to change.`);
+      failures = Math.max(failures, 1);
+    }
     const unchecked = pruned.reduce((n, p) => n + p.heldBack.length, 0);
     const checked = pruned.reduce((n, p) => n + p.kept.length, 0);
     console.log(

@@ -1,9 +1,10 @@
 import { DataAwsSecretsmanagerSecret } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-secret";
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
-import { alertsTopicName, cncClusterName, dnsRegistrationFunctionName } from "../config/names";
+import { alertsTopicName, clusterAdminRoleArns, cncClusterName, deployRunnerName, deployRunnerRoleArn, dnsRegistrationFunctionName } from "../config/names";
 import type { Environment } from "../config/schema";
 import { AlertsTopic } from "../constructs/alerts/topic";
+import { DeployRunner } from "../constructs/deploy/runner";
 import { DnsRegistrationFunction } from "../constructs/dns-registration/function";
 import { PlatformZones } from "../constructs/dns/zones";
 import { PlatformCluster } from "../constructs/eks/cluster";
@@ -13,7 +14,9 @@ import { PlatformStack } from "./platform-stack";
 
 /**
  * `<env>-cluster` (C&C layer 1): VPC, EKS, node groups, IAM/IRSA, KMS, flow logs, the alert
- * topic and the DNS-registration Lambda (whose role the cluster trusts through an access entry).
+ * topic, the DNS-registration Lambda (whose role the cluster trusts through an access entry) and
+ * the deploy runner (CodeBuild-hosted GitHub Actions runner in this VPC, admin of every cluster).
+ * This stack needs only AWS APIs: it can be applied from anywhere with the deploy role.
  * Later layers find these by derived names (config/names.ts); the outputs are for people.
  */
 export class ClusterStack extends PlatformStack {
@@ -42,12 +45,28 @@ export class ClusterStack extends PlatformStack {
       endpointPublicAccess: env.cluster.endpointPublicAccess,
       publicAccessCidrs: env.cluster.publicAccessCidrs,
       adminCidrs: env.cluster.adminCidrs,
-      adminPrincipalArns: env.cluster.adminPrincipalArns,
+      // The runner's role is created below in this stack: it is granted with a reference, so the
+      // access entry waits for the role.
+      adminPrincipalArns: clusterAdminRoleArns(env).filter((arn) => arn !== deployRunnerRoleArn(env)),
       logRetentionDays: env.cluster.logRetentionDays,
       keyDeletionWindowDays: throwaway ? 7 : 30,
     });
     const nodes = new ManagedNodeGroups(this, "nodes", { cluster: this.cluster, subnetIds: this.network.privateSubnetIds, groups: env.cluster.nodeGroups });
     this.cluster.addComputeAddons(nodes.nodeGroups);
+
+    if (env.deployRunner.enabled) {
+      const runner = new DeployRunner(this, "deploy-runner", {
+        name: deployRunnerName(env),
+        repositoryUrl: env.deployRunner.repositoryUrl,
+        connectionArn: env.deployRunner.connectionArn,
+        vpcId: this.network.vpcId,
+        subnetIds: this.network.privateSubnetIds,
+        computeType: env.deployRunner.computeType,
+        logRetentionDays: env.deployRunner.logRetentionDays,
+      });
+      this.cluster.allowApiFrom("deploy-runner", { referencedSecurityGroupId: runner.securityGroup.id });
+      this.cluster.grantAdmin("deploy-runner", runner.role.arn);
+    }
 
     const zones = new PlatformZones(this, "zones", { env, vpcId: this.network.vpcId, associate: !env.network.existing });
     const alerts = new AlertsTopic(this, "alerts", { topicName: alertsTopicName(env), accountId: env.accountId, keyDeletionWindowDays: throwaway ? 7 : 30 });

@@ -1,11 +1,12 @@
 import { DataAwsSecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-secret-version";
+import { DataAwsSecurityGroup } from "@cdktf/provider-aws/lib/data-aws-security-group";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
 import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { Fn, TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
-import { NAMESPACES, bucketName, cncClusterName, provisionerRoleName, workloadClusterName } from "../config/names";
+import { LOAD_BALANCER_TAG, NAMESPACES, bucketName, clusterAdminRoleArns, cncClusterName, deployRunnerName, loadBalancerId, provisionerRoleName, workloadClusterName } from "../config/names";
 import { Provisioner } from "../constructs/provisioner/provisioner";
 import type { CncApp, Environment } from "../config/schema";
 import { StoreDiscoveryCronJob } from "../constructs/discovery/store-discovery";
@@ -14,6 +15,7 @@ import { MetricsServer } from "../constructs/cluster-tools/metrics-server";
 import { DNS_REGISTRATION_K8S_GROUP } from "../constructs/dns-registration/function";
 import { lookupPrivateZone, lookupPublicZone } from "../constructs/dns/zones";
 import { ClusterConnection } from "../constructs/eks/cluster-connection";
+import { Gp3StorageClass } from "../constructs/eks/storage-class";
 import { HelmAddon } from "../constructs/helm/addon";
 import { AppIngress } from "../constructs/ingress/app-ingress";
 import { LoadBalancerController } from "../constructs/ingress/load-balancer-controller";
@@ -47,6 +49,8 @@ export class PostInstallStack extends PlatformStack {
     const throwaway = env.target === "emulator";
     const conn = (this.connection = new ClusterConnection(this, "cnc", {
       clusterName,
+      region: env.region,
+      adminRoleArns: clusterAdminRoleArns(env),
       existingNetwork: env.network.existing ? { vpcId: env.network.existing.vpcId, privateSubnetIds: env.network.existing.privateSubnetIds } : undefined,
     }));
     const rolePrefix = clusterName;
@@ -61,9 +65,13 @@ export class PostInstallStack extends PlatformStack {
             // node-exporter and fluent-bit need host access; the dashboard runs restricted.
             labels: { "pod-security.kubernetes.io/enforce": key === "dashboard" ? "restricted" : "privileged", "platform/managed-by": "cdktf" },
           },
+          dependsOn: conn.adminAccess,
         }),
       ]),
     ) as Record<"monitoring" | "logging" | "dashboard", NamespaceV1>;
+
+    // Every volume asks for this class; EKS itself ships only gp2.
+    const storage = new Gp3StorageClass(this, "storage", { after: conn.adminAccess });
 
     const secret = (id: string, name: string) => new DataAwsSecretsmanagerSecretVersion(this, id, { secretId: name }).secretString;
     const webhookUrl = secret("alerts-webhook", env.alerts.webhookSecretName);
@@ -100,6 +108,7 @@ export class PostInstallStack extends PlatformStack {
     });
     this.ingress = new AppIngress(this, "ingress", {
       environment: env.name,
+      clusterName,
       privateDomain: env.dns.privateDomain,
       publicDomain: env.dns.publicDomain,
       validationZone: publicZone,
@@ -142,7 +151,7 @@ export class PostInstallStack extends PlatformStack {
         prometheus: { ingress: ingressValues("prometheus", true) },
         alertmanager: { ingress: ingressValues("alertmanager", true) },
       },
-      after: [ns.monitoring, ...oidcSecrets, lbc.addon.release],
+      after: [ns.monitoring, ...oidcSecrets, lbc.addon.release, storage.storageClass],
     });
 
     const thanos = new Thanos(this, "thanos", {
@@ -155,7 +164,7 @@ export class PostInstallStack extends PlatformStack {
       retention: env.monitoring.retention,
       dependsOn: [prometheus.addon],
       userValues: { query: { ingress: { enabled: true, ingressClassName: "alb", annotations: this.ingress.annotations("thanos", group("thanos")), hosts: [host("thanos")], path: "/" } } },
-      after: [ns.monitoring, objstore],
+      after: [ns.monitoring, objstore, storage.storageClass],
     });
     // Thanos gRPC for other queriers, on an internal NLB (no browser, so no OIDC: never public).
     new ServiceV1(this, "thanos-grpc", {
@@ -166,7 +175,8 @@ export class PostInstallStack extends PlatformStack {
           "service.beta.kubernetes.io/aws-load-balancer-type": "external",
           "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
           "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
-          "service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags": `Environment=${env.name},App=thanos-grpc,IngressGroup=internal`,
+          // Its own lookup tag only (config/names.ts): route53 finds exactly this load balancer.
+          "service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags": `${LOAD_BALANCER_TAG}=${loadBalancerId(env, clusterName, "nlb-thanos-grpc")}`,
         },
       },
       spec: {
@@ -188,7 +198,7 @@ export class PostInstallStack extends PlatformStack {
       ingress: this.ingress,
       group: group("grafana"),
       dependsOn: [thanos.addon, lbc.addon],
-      after: [ns.monitoring, ...oidcSecrets],
+      after: [ns.monitoring, ...oidcSecrets, storage.storageClass],
     });
 
     // Logging: the OpenSearch domain in this VPC, and this cluster's shipper.
@@ -202,7 +212,11 @@ export class PostInstallStack extends PlatformStack {
       vpcId: conn.vpcId,
       subnetIds: conn.privateSubnetIds,
       zoneCount: env.network.azs.length,
-      allowedSecurityGroupIds: [conn.nodeSecurityGroupId],
+      // The nodes (fluent-bit, the signing proxy) and the deploy runner (the opensearch provider maps roles at apply).
+      allowedSecurityGroupIds: [
+        conn.nodeSecurityGroupId,
+        ...(env.deployRunner.enabled ? [new DataAwsSecurityGroup(this, "deploy-runner-sg", { vpcId: conn.vpcId, filter: [{ name: "group-name", values: [deployRunnerName(env)] }] }).id] : []),
+      ],
       allowedCidrs: [...env.cluster.adminCidrs, ...env.workloads.map((w) => w.cidr)],
       adminPrincipalArns: env.cluster.adminPrincipalArns,
       accountId: env.accountId,

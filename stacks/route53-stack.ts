@@ -8,16 +8,20 @@ import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
 import { APP_FRONTS, type Front } from "../config/apps";
-import { alertsTopicName, cncClusterName } from "../config/names";
+import { LOAD_BALANCER_TAG, alertsTopicName, cncClusterName, loadBalancerId } from "../config/names";
 import { CNC_APPS, type CncApp, type Environment } from "../config/schema";
 import { lookupPrivateZone, lookupPublicZone } from "../constructs/dns/zones";
 import { PlatformKey } from "../constructs/security/kms-key";
 import { PlatformStack } from "./platform-stack";
 
-/** How layer 2's load balancers are found: the controller's cluster tag plus our group tag. */
+/**
+ * How layer 2's load balancers are found: the controller's cluster tag plus the one lookup tag each
+ * load balancer alone carries (config/names.ts LOAD_BALANCER_TAG), so every lookup matches exactly
+ * one load balancer.
+ */
 export function loadBalancerTags(env: Environment, group: "internal" | "public" | "thanos-grpc"): Record<string, string> {
-  const base = { "elbv2.k8s.aws/cluster": cncClusterName(env), Environment: env.name };
-  return group === "thanos-grpc" ? { ...base, App: "thanos-grpc" } : { ...base, IngressGroup: group };
+  const cluster = cncClusterName(env);
+  return { "elbv2.k8s.aws/cluster": cluster, [LOAD_BALANCER_TAG]: loadBalancerId(env, cluster, group === "thanos-grpc" ? "nlb-thanos-grpc" : `alb-${group}`) };
 }
 
 /**

@@ -12,6 +12,10 @@ export interface PostgresDatabaseProps {
   readonly identifier: string;
   /** Initial database name. */
   readonly databaseName: string;
+  /**
+   * PostgreSQL major version ("17"). RDS upgrades minors itself (auto_minor_version_upgrade) and a
+   * major-only engine_version matches every minor, so an upgrade by AWS is no diff.
+   */
   readonly engineVersion: string;
   readonly instanceClass: string;
   readonly allocatedStorageGiB?: number;
@@ -40,11 +44,16 @@ export class PostgresDatabase extends Construct {
   readonly securityGroup: SecurityGroup;
   /** ARN of the Secrets Manager secret RDS keeps the master credentials in. */
   readonly masterSecretArn: string;
+  /** The instance's KMS key (storage, Performance Insights and the master secret). */
+  readonly keyArn: string;
 
   constructor(scope: Construct, id: string, props: PostgresDatabaseProps) {
     super(scope, id);
     if (!(SUPPORTED_POSTGRES_VERSIONS as readonly string[]).includes(props.engineVersion)) {
-      throw new Error(`PostgresDatabase ${props.identifier}: engine version ${props.engineVersion} is not supported (${SUPPORTED_POSTGRES_VERSIONS.join(", ")})`);
+      throw new Error(
+        `PostgresDatabase ${props.identifier}: engine version ${props.engineVersion} is not a supported major version (${SUPPORTED_POSTGRES_VERSIONS.join(", ")}); ` +
+          `give the major only: RDS applies minor upgrades itself, and a pinned minor would show a diff after each one.`,
+      );
     }
     const key = new PlatformKey(this, "key", { alias: `${props.identifier}-rds`, description: `RDS ${props.identifier}`, deletionWindowDays: props.keyDeletionWindowDays });
     const subnets = new DbSubnetGroup(this, "subnets", { name: props.identifier, subnetIds: props.subnetIds, description: `${props.identifier}: private subnets` });
@@ -55,7 +64,7 @@ export class PostgresDatabase extends Construct {
     (props.adminCidrs ?? []).forEach((cidr, i) =>
       new VpcSecurityGroupIngressRule(this, `from-admin-${i}`, { securityGroupId: this.securityGroup.id, cidrIpv4: cidr, ipProtocol: "tcp", fromPort: 5432, toPort: 5432, description: `PostgreSQL from admin network ${cidr}` }),
     );
-    const major = props.engineVersion.split(".")[0];
+    const major = props.engineVersion;
     const params = new DbParameterGroup(this, "params", {
       name: `${props.identifier}-pg${major}`,
       family: `postgres${major}`,
@@ -94,5 +103,6 @@ export class PostgresDatabase extends Construct {
       enabledCloudwatchLogsExports: ["postgresql", "upgrade"],
     });
     this.masterSecretArn = this.instance.masterUserSecret.get(0).secretArn;
+    this.keyArn = key.arn;
   }
 }

@@ -30,7 +30,11 @@ export interface PlatformClusterProps {
   readonly publicAccessCidrs?: string[];
   /** VPN / admin networks allowed to reach the private endpoint on 443. */
   readonly adminCidrs?: string[];
-  /** IAM principals granted cluster admin through access entries (the creator gets nothing implicit). */
+  /**
+   * IAM roles granted cluster admin through access entries: the deploy roles, the deploy runner and
+   * the environment's admins. The creator gets nothing implicit, so this list is who may run the
+   * Kubernetes phase.
+   */
   readonly adminPrincipalArns?: string[];
   /** Retention of the control-plane log group (api, audit, authenticator). */
   readonly logRetentionDays: number;
@@ -164,7 +168,8 @@ export class PlatformCluster extends Construct {
     });
     this.oidc = { providerArn: this.oidcProvider.arn, issuerUrl: this.cluster.identity.get(0).oidc.get(0).issuer };
 
-    (props.adminPrincipalArns ?? []).forEach((arn, i) => this.grantAdmin(`admin-${i}`, arn));
+    // Stable ids from the role name: reordering the list in the environment replaces nothing.
+    [...new Set(props.adminPrincipalArns ?? [])].forEach((arn) => this.grantAdmin(`admin-${arn.split("/").pop()!.replace(/[^A-Za-z0-9-]/g, "-")}`, arn));
 
     this.networkingAddons = ["vpc-cni", "kube-proxy", "eks-pod-identity-agent"].map((addon) => this.addon(addon));
   }

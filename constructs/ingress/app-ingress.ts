@@ -5,6 +5,7 @@ import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
 import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
+import { LOAD_BALANCER_TAG, loadBalancerId } from "../../config/names";
 
 export interface OidcSettings {
   issuer: string;
@@ -19,6 +20,8 @@ export interface OidcSettings {
 export interface AppIngressProps {
   /** Prefix of the ALB group names: `<env>-internal`, `<env>-public`. */
   readonly environment: string;
+  /** The EKS cluster the Ingresses live in (part of each load balancer's lookup tag). */
+  readonly clusterName: string;
   readonly privateDomain: string;
   readonly publicDomain?: string;
   /**
@@ -118,8 +121,8 @@ export class AppIngress extends Construct {
       "alb.ingress.kubernetes.io/certificate-arn": certificate,
       "alb.ingress.kubernetes.io/ssl-policy": ALB_SSL_POLICY,
       "alb.ingress.kubernetes.io/load-balancer-attributes": "routing.http.drop_invalid_header_fields.enabled=true",
-      // Tags must agree across every Ingress of a group: only group-wide ones here (route53 looks them up).
-      "alb.ingress.kubernetes.io/tags": `Environment=${this.props.environment},IngressGroup=${group}`,
+      // Tags must agree across every Ingress of a group: only the group's lookup tag (config/names.ts), which route53 uses.
+      "alb.ingress.kubernetes.io/tags": `${LOAD_BALANCER_TAG}=${loadBalancerId({ name: this.props.environment }, this.props.clusterName, `alb-${group}`)}`,
       ...extra,
     };
     if (this.props.oidc && authenticate) {

@@ -78,7 +78,7 @@ export class DashboardsProxy extends Construct {
         },
       },
     });
-    new PodDisruptionBudgetV1(this, "pdb", { metadata: { name: DASHBOARDS_PROXY, namespace: ns }, spec: { minAvailable: "1", selector: { matchLabels: labels } } });
+    new PodDisruptionBudgetV1(this, "pdb", { metadata: { name: DASHBOARDS_PROXY, namespace: ns }, spec: { minAvailable: "1", selector: { matchLabels: labels } }, dependsOn: props.after });
     const service = new ServiceV1(this, "service", {
       metadata: { name: DASHBOARDS_PROXY, namespace: ns, labels },
       spec: { selector: labels, port: [{ name: "http", port: 8080, targetPort: "http" }] },

@@ -106,11 +106,13 @@ export class PrometheusStack extends Construct {
           // Kubernetes cannot limit `create` by name; it is kept so the Lambda can recreate a deleted map.
           { apiGroups: [""], resources: ["configmaps"], verbs: ["create"] },
         ],
+        dependsOn: props.after,
       });
       new RoleBindingV1(this, "federation-writer-binding", {
         metadata: { name: "dns-registration", namespace: ns },
         roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
         subject: [{ kind: "Group", name: props.federation.writerGroup, apiGroup: "rbac.authorization.k8s.io" }],
+        dependsOn: props.after,
       });
       prometheusSpec.configMaps = [FEDERATION_CONFIGMAP];
       prometheusSpec.additionalScrapeConfigs = [

@@ -1,17 +1,15 @@
-import { DataAwsSecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-secret-version";
 import { DeploymentV1 } from "@cdktf/provider-kubernetes/lib/deployment-v1";
 import { IngressV1 } from "@cdktf/provider-kubernetes/lib/ingress-v1";
-import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { PodDisruptionBudgetV1 } from "@cdktf/provider-kubernetes/lib/pod-disruption-budget-v1";
-import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
-import { Fn, type ITerraformDependable } from "cdktf";
+import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { IMAGES } from "../../config/versions";
 import { PostgresDatabase } from "../data/postgres";
 import { ClusterOidc, IrsaRole, type PolicyStatement } from "../eks/irsa-role";
+import { ManifestsRelease } from "../helm/manifests-release";
 import type { AppIngress } from "../ingress/app-ingress";
 import { PlatformKey } from "../security/kms-key";
 import { SecureBucket } from "../storage/secure-bucket";
@@ -19,6 +17,19 @@ import { SecureBucket } from "../storage/secure-bucket";
 export const PROVISIONER_NAMESPACE = "provisioner";
 export const PROVISIONER_SERVICE_ACCOUNT = "provisioner";
 const API_PORT = 8075;
+/** The binary in the pinned image; not on its PATH (reference/mattermost-cloud-v0.90.0.md). */
+const CLOUD_BINARY = "/mattermost-cloud/cloud";
+/**
+ * Wraps every provisioner container: reads the RDS-managed master secret with the pod's IRSA role
+ * and exports the DSN as CP_DATABASE (the server's --database), then runs the given command. The
+ * image's AWS CLI brings python3, which URL-encodes the credentials.
+ */
+export const START_WITH_DATABASE = [
+  'secret=$(aws secretsmanager get-secret-value --secret-id "$DB_SECRET_ARN" --query SecretString --output text)',
+  'CP_DATABASE=$(printf %s "$secret" | python3 -c \'import json,os,sys,urllib.parse as u; s=json.load(sys.stdin); q=lambda v: u.quote(v, safe=""); print("postgres://%s:%s@%s/cloud?sslmode=require&connect_timeout=10" % (q(s["username"]), q(s["password"]), os.environ["DB_ENDPOINT"]))\')',
+  "export CP_DATABASE",
+  'exec "$@"',
+].join("\n");
 const METRICS_PORT = 8076;
 
 export interface ProvisionerProps {
@@ -154,8 +165,12 @@ export function provisionerStatements(p: { accountId: string; region: string; en
  * bucket, an IRSA role (no IAM users, no keys), the server Deployment (schema migration in an
  * init container first) and the installation supervisor Deployment, TCP probes on the API port,
  * a Service with a ServiceMonitor, an internal-only ingress, non-root with a read-only root
- * filesystem. The database DSN is assembled at deploy time from the RDS endpoint and the
- * RDS-managed secret: no password in code.
+ * filesystem.
+ *
+ * The database password never passes through Terraform: RDS creates and rotates it in Secrets
+ * Manager, and each container reads it when it starts, with its IRSA role (the image ships the
+ * AWS CLI), to build `CP_DATABASE` in its own environment. Nothing is in Terraform state or a
+ * Kubernetes Secret, and after a rotation a pod restart (not a deploy) picks up the new password.
  */
 export class Provisioner extends Construct {
   readonly role: IrsaRole;
@@ -196,6 +211,9 @@ export class Provisioner extends Construct {
       statements: [
         ...provisionerStatements({ accountId: props.accountId, region: props.region, environment: props.environment, stateStoreArn: this.stateStore.arn, zoneIds: props.zoneIds }),
         { Sid: "StateKey", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: stateKey.arn },
+        // Its own database credentials, read by the containers at start (START_WITH_DATABASE).
+        { Sid: "DatabaseCredentials", Effect: "Allow", Action: ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], Resource: this.database.masterSecretArn },
+        { Sid: "DatabaseCredentialsKey", Effect: "Allow", Action: ["kms:Decrypt"], Resource: this.database.keyArn },
       ],
     });
 
@@ -204,15 +222,6 @@ export class Provisioner extends Construct {
       metadata: { name: PROVISIONER_SERVICE_ACCOUNT, namespace: PROVISIONER_NAMESPACE, annotations: { "eks.amazonaws.com/role-arn": this.role.arn } },
       dependsOn: [ns],
     });
-    const master = Fn.jsondecode(new DataAwsSecretsmanagerSecretVersion(this, "db-master", { secretId: this.database.masterSecretArn }).secretString);
-    const env = new SecretV1(this, "env", {
-      metadata: { name: "provisioner-env", namespace: PROVISIONER_NAMESPACE },
-      data: {
-        CP_DATABASE: `postgres://${Fn.urlencode(Fn.lookup(master, "username", ""))}:${Fn.urlencode(Fn.lookup(master, "password", ""))}@${this.database.instance.endpoint}/cloud?sslmode=require&connect_timeout=10`,
-      },
-      dependsOn: [ns],
-    });
-
     const image = `${IMAGES.provisioner.repository}:${props.imageTag}`;
     const flags = [
       `--listen=:${API_PORT}`,
@@ -230,12 +239,17 @@ export class Provisioner extends Construct {
       { name: "home", mountPath: "/home/cloud" },
       { name: "work", mountPath: "/mattermost-cloud/clusters" },
     ];
+    const databaseEnv = [
+      { name: "DB_SECRET_ARN", value: this.database.masterSecretArn },
+      { name: "DB_ENDPOINT", value: this.database.instance.endpoint },
+      { name: "AWS_REGION", value: props.region },
+    ];
     const container = (role: "server" | "supervisor", extra: string[]) => ({
       name: role,
       image,
-      args: ["server", ...flags, ...extra],
-      envFrom: [{ secretRef: { name: env.metadata.name } }],
-      env: [{ name: "HOME", value: "/home/cloud" }, { name: "AWS_REGION", value: props.region }],
+      command: ["/bin/sh", "-ec", START_WITH_DATABASE, "start-with-database"],
+      args: [CLOUD_BINARY, "server", ...flags, ...extra],
+      env: [{ name: "HOME", value: "/home/cloud" }, ...databaseEnv],
       port: [
         { name: "api", containerPort: API_PORT },
         { name: "metrics", containerPort: METRICS_PORT },
@@ -255,9 +269,9 @@ export class Provisioner extends Construct {
             {
               name: "schema-migrate",
               image,
-              command: ["cloud"],
-              args: ["schema", "migrate", "--database", "$(CP_DATABASE)"],
-              envFrom: [{ secretRef: { name: env.metadata.name } }],
+              command: ["/bin/sh", "-ec", START_WITH_DATABASE, "start-with-database"],
+              args: [CLOUD_BINARY, "schema", "migrate"],
+              env: [{ name: "HOME", value: "/tmp" }, ...databaseEnv],
               resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } },
               securityContext,
               volumeMount: [{ name: "tmp", mountPath: "/tmp" }],
@@ -276,7 +290,7 @@ export class Provisioner extends Construct {
           strategy: { type: role === "server" ? "Recreate" : "RollingUpdate" },
           template: { metadata: { labels: { "app.kubernetes.io/name": "provisioner", "app.kubernetes.io/component": role } }, spec: podSpec(role, extra, init) },
         },
-        dependsOn: [env, sa],
+        dependsOn: [sa],
       });
     // One server runs the cluster supervisor and migrates the schema first; the others only supervise installations.
     this.server = deployment("server", 1, [], true);
@@ -285,6 +299,7 @@ export class Provisioner extends Construct {
       new PodDisruptionBudgetV1(this, "supervisor-pdb", {
         metadata: { name: "provisioner-supervisor", namespace: PROVISIONER_NAMESPACE },
         spec: { minAvailable: "1", selector: { matchLabels: { "app.kubernetes.io/component": "supervisor" } } },
+        dependsOn: [ns],
       });
     }
 
@@ -299,14 +314,19 @@ export class Provisioner extends Construct {
       },
       dependsOn: [ns],
     });
-    new Manifest(this, "service-monitor", {
-      manifest: {
-        apiVersion: "monitoring.coreos.com/v1",
-        kind: "ServiceMonitor",
-        metadata: { name: "provisioner", namespace: PROVISIONER_NAMESPACE },
-        spec: { selector: { matchLabels: { "app.kubernetes.io/name": "provisioner" } }, endpoints: [{ port: "metrics", interval: "30s" }] },
-      },
-      dependsOn: [service, ...(props.after ?? [])],
+    // Through Helm, after the Prometheus operator's release: its CRD does not exist at plan time.
+    new ManifestsRelease(this, "service-monitor", {
+      releaseName: "provisioner-monitoring",
+      namespace: PROVISIONER_NAMESPACE,
+      manifests: [
+        {
+          apiVersion: "monitoring.coreos.com/v1",
+          kind: "ServiceMonitor",
+          metadata: { name: "provisioner", namespace: PROVISIONER_NAMESPACE },
+          spec: { selector: { matchLabels: { "app.kubernetes.io/name": "provisioner" } }, endpoints: [{ port: "metrics", interval: "30s" }] },
+        },
+      ],
+      dependsOn: [ns, service, ...(props.after ?? [])],
     });
     // Internal only, and no browser login: API clients (the cloud CLI) reach it over the VPN.
     new IngressV1(this, "ingress", {
@@ -319,6 +339,7 @@ export class Provisioner extends Construct {
         ingressClassName: "alb",
         rule: [{ host: `provisioner.${props.privateDomain}`, http: { path: [{ path: "/", pathType: "Prefix", backend: { service: { name: service.metadata.name, port: { number: API_PORT } } } }] } }],
       },
+      dependsOn: [ns],
     });
   }
 }

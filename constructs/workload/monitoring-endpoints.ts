@@ -10,6 +10,9 @@ import { Construct } from "constructs";
 export const THANOS_GRPC_PORT = 10901;
 export const PROMETHEUS_PORT = 9090;
 
+/** Target group names (the apps phase finds them by name to bind the pods). */
+export const monitoringTargetGroupName = (clusterName: string, key: "grpc" | "prom") => `${clusterName}-${key}`.slice(0, 32);
+
 export interface MonitoringEndpointsProps {
   /** Cluster name (`<env>-<workload>`), and the workload's short name used in DNS. */
   readonly clusterName: string;
@@ -67,11 +70,12 @@ export class MonitoringEndpoints extends Construct {
       subnets: props.subnetIds,
       securityGroups: [sg.id],
       enableCrossZoneLoadBalancing: true,
-      tags: { App: "monitoring-endpoints" },
+      // Not the controller's lookup tag (config/names.ts): nothing looks this one up by tag.
+      tags: { "platform/terraform-load-balancer": `${props.clusterName}/monitoring` },
     });
-    const target = (name: string, port: number) =>
+    const target = (name: "grpc" | "prom", port: number) =>
       new LbTargetGroup(this, `tg-${name}`, {
-        name: `${props.clusterName}-${name}`.slice(0, 32),
+        name: monitoringTargetGroupName(props.clusterName, name),
         port,
         protocol: "TCP",
         targetType: "ip",

@@ -20,6 +20,8 @@ const environment: EnvironmentInput = {
   cluster: {
     kubernetesVersion: "1.34",
     adminCidrs: ["192.168.100.0/24"],
+    // Roles only (EKS access entries refuse STS session ARNs); the deploy runner's role is added by the stacks.
+    deployRoleArns: ["arn:aws:iam::123456789012:role/local-deploy"],
     adminPrincipalArns: ["arn:aws:iam::123456789012:role/local-admin"],
     logRetentionDays: 7,
     nodeGroups: [{ name: "general", instanceTypes: ["t3.large"], minSize: 1, maxSize: 2, desiredSize: 1, diskSizeGiB: 30 }],
@@ -50,10 +52,17 @@ const environment: EnvironmentInput = {
   provisioner: {
     imageTag: "v0.90.0",
     supervisorReplicas: 1,
-    postgresVersion: "17.5",
+    postgresVersion: "17",
     dbInstanceClass: "db.t4g.micro",
     backupRetentionDays: 1,
     utilitiesGitUrl: "https://gitlab.local.example.com",
+  },
+  // The emulator holds the runner's project and role; the GitHub connection is a placeholder.
+  deployRunner: {
+    repositoryUrl: "https://github.com/example/cnc-platform",
+    connectionArn: "arn:aws:codeconnections:us-east-1:123456789012:connection/00000000-0000-0000-0000-000000000000",
+    computeType: "BUILD_GENERAL1_SMALL",
+    logRetentionDays: 7,
   },
   workloads: [
     { name: "alpha", cidr: "10.1.0.0/16", nodeGroups: [{ name: "general", instanceTypes: ["t3.large"], minSize: 1, maxSize: 2, desiredSize: 1 }] },

@@ -23,6 +23,8 @@ const environment: EnvironmentInput = {
     kubernetesVersion: "1.34",
     endpointPublicAccess: false,
     adminCidrs: ["10.200.0.0/16"],
+    // Roles only: for an SSO permission set give arn:aws:iam::<account>:role/aws-reserved/sso.amazonaws.com/<AWSReservedSSO_...>.
+    deployRoleArns: ["arn:aws:iam::111111111111:role/platform-deploy"],
     adminPrincipalArns: ["arn:aws:iam::111111111111:role/platform-admin"],
     logRetentionDays: 365,
     nodeGroups: [{ name: "general", instanceTypes: ["m6i.xlarge", "m6a.xlarge"], minSize: 3, maxSize: 9, desiredSize: 3, diskSizeGiB: 100 }],
@@ -56,10 +58,17 @@ const environment: EnvironmentInput = {
   provisioner: {
     imageTag: "v0.90.0",
     supervisorReplicas: 3,
-    postgresVersion: "17.5",
+    postgresVersion: "17",
     dbInstanceClass: "db.r6g.large",
     backupRetentionDays: 30,
     utilitiesGitUrl: "https://gitlab.example.com",
+  },
+  // Deploys after the cluster layer run on this runner (README "Where deploys run").
+  deployRunner: {
+    repositoryUrl: "https://github.com/example/cnc-platform",
+    connectionArn: "arn:aws:codeconnections:us-east-1:111111111111:connection/00000000-0000-0000-0000-000000000000",
+    computeType: "BUILD_GENERAL1_MEDIUM",
+    logRetentionDays: 365,
   },
   workloads: [
     { name: "alpha", cidr: "10.20.0.0/16", nodeGroups: [{ name: "general", instanceTypes: ["m6i.2xlarge"], minSize: 3, maxSize: 12, desiredSize: 3 }], redis: true, efs: true },

@@ -1,0 +1,204 @@
+import { DataAwsKmsAlias } from "@cdktf/provider-aws/lib/data-aws-kms-alias";
+import { DataAwsLbTargetGroup } from "@cdktf/provider-aws/lib/data-aws-lb-target-group";
+import { DataAwsOpensearchDomain } from "@cdktf/provider-aws/lib/data-aws-opensearch-domain";
+import { DataAwsS3Bucket } from "@cdktf/provider-aws/lib/data-aws-s3-bucket";
+import { DataAwsSecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-secret-version";
+import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
+import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
+import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
+import { TerraformOutput } from "cdktf";
+import type { Construct } from "constructs";
+import { NAMESPACES, bucketName, clusterAdminRoleArns, installationDatabaseSecretName, workloadClusterName } from "../config/names";
+import type { Environment, WorkloadConfig } from "../config/schema";
+import { ClusterConnection } from "../constructs/eks/cluster-connection";
+import { IrsaRole } from "../constructs/eks/irsa-role";
+import { Gp3StorageClass } from "../constructs/eks/storage-class";
+import { HelmAddon } from "../constructs/helm/addon";
+import { ManifestsRelease } from "../constructs/helm/manifests-release";
+import { LoadBalancerController } from "../constructs/ingress/load-balancer-controller";
+import { FluentBit } from "../constructs/logging/fluent-bit";
+import { KPS_RELEASE, OBJSTORE_KEY, OBJSTORE_SECRET, PrometheusStack, SIDECAR_DISCOVERY } from "../constructs/monitoring/prometheus-stack";
+import { THANOS_RELEASE } from "../constructs/monitoring/thanos";
+import { PROMETHEUS_PORT, THANOS_GRPC_PORT, monitoringTargetGroupName } from "../constructs/workload/monitoring-endpoints";
+import { PlatformStack } from "./platform-stack";
+import { THANOS_IMAGE_TAG } from "./post-install-stack";
+
+const OPERATOR_NAMESPACE = "mattermost-operator";
+
+/**
+ * `<env>-workload-<name>-apps`: the Kubernetes phase of one workload cluster, applied after its
+ * AWS phase (`<env>-workload-<name>`) and found by name, like C&C layer 2 after layer 1. The
+ * providers authenticate with `aws eks get-token`, and the cluster is never created here.
+ *
+ * It installs the monitoring agent (Prometheus with the Thanos sidecar into the environment's
+ * bucket, a Thanos query behind the AWS phase's NLB), fluent-bit to the C&C's OpenSearch, the AWS
+ * Load Balancer Controller, the Mattermost operator and the declared installations. Custom
+ * resources (TargetGroupBindings, `Mattermost`) go through Helm releases that wait for the charts
+ * installing their CRDs.
+ */
+export class WorkloadAppsStack extends PlatformStack {
+  readonly workload: WorkloadConfig;
+
+  constructor(scope: Construct, id: string, env: Environment, workload: WorkloadConfig) {
+    super(scope, id, { env });
+    this.workload = workload;
+    const name = workloadClusterName(env, workload.name);
+
+    const conn = new ClusterConnection(this, "cluster", { clusterName: name, region: env.region, adminRoleArns: clusterAdminRoleArns(env) });
+    // What the C&C and the AWS phase made, found by name.
+    const metricsBucket = new DataAwsS3Bucket(this, "metrics-bucket", { bucket: bucketName(env, "metrics") });
+    const metricsKey = new DataAwsKmsAlias(this, "metrics-key", { name: `alias/${bucketName(env, "metrics")}` });
+    const logs = new DataAwsOpensearchDomain(this, "logs", { domainName: `${env.name}-logs` });
+    const filestoreBucket = new DataAwsS3Bucket(this, "filestore", { bucket: bucketName(env, `${workload.name}-files`) });
+    const filestoreKey = new DataAwsKmsAlias(this, "filestore-key", { name: `alias/${name}-filestore` });
+
+    const storage = new Gp3StorageClass(this, "storage", { after: conn.adminAccess });
+    const ns = Object.fromEntries(
+      (["monitoring", "logging", "mattermost"] as const).map((key) => [
+        key,
+        new NamespaceV1(this, `ns-${key}`, {
+          metadata: { name: key === "mattermost" ? OPERATOR_NAMESPACE : NAMESPACES[key], labels: { "pod-security.kubernetes.io/enforce": key === "mattermost" ? "restricted" : "privileged" } },
+          dependsOn: conn.adminAccess,
+        }),
+      ]),
+    ) as Record<"monitoring" | "logging" | "mattermost", NamespaceV1>;
+
+    // Monitoring agent: Prometheus + sidecar into the environment's bucket, and a query for the C&C.
+    const objstore = new SecretV1(this, "objstore", {
+      metadata: { name: OBJSTORE_SECRET, namespace: NAMESPACES.monitoring },
+      data: {
+        [OBJSTORE_KEY]: `type: S3\nconfig:\n  bucket: ${metricsBucket.bucket}\n  endpoint: s3.${env.region}.amazonaws.com\n  region: ${env.region}\n  aws_sdk_auth: true\n`,
+      },
+      dependsOn: [ns.monitoring],
+    });
+    const prometheus = new PrometheusStack(this, "prometheus", {
+      version: env.versions["kube-prometheus-stack"],
+      namespace: NAMESPACES.monitoring,
+      clusterLabel: workload.name,
+      environment: env.name,
+      oidc: conn.oidc,
+      rolePrefix: name,
+      sidecarStatements: [
+        { Sid: "ListBlocks", Effect: "Allow", Action: ["s3:ListBucket"], Resource: metricsBucket.arn },
+        { Sid: "Blocks", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], Resource: `${metricsBucket.arn}/*` },
+        { Sid: "BlockKey", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: metricsKey.targetKeyArn },
+      ],
+      objstoreSecret: objstore,
+      storageGiB: env.monitoring.prometheusStorageGiB,
+      retention: env.monitoring.prometheusRetention,
+      after: [ns.monitoring, storage.storageClass],
+    });
+    const query = new HelmAddon(this, "thanos-query", {
+      app: "thanos",
+      version: env.versions.thanos,
+      namespace: NAMESPACES.monitoring,
+      releaseName: THANOS_RELEASE,
+      values: {
+        fullnameOverride: THANOS_RELEASE,
+        image: { tag: THANOS_IMAGE_TAG },
+        objstoreConfig: { create: false, name: OBJSTORE_SECRET, key: OBJSTORE_KEY },
+        additionalReplicaLabels: ["prometheus_replica"],
+        additionalEndpoints: [SIDECAR_DISCOVERY(NAMESPACES.monitoring)],
+        query: { enabled: true, replicas: 2, resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi" } }, podDisruptionBudget: { enabled: true, minAvailable: 1 } },
+        storeGateway: { enabled: false },
+        compact: { enabled: false },
+        rule: { enabled: false },
+      },
+      dependsOn: [prometheus.addon],
+      after: [ns.monitoring, objstore],
+    });
+    const lbc = new LoadBalancerController(this, "load-balancer-controller", {
+      version: env.versions["aws-load-balancer-controller"],
+      clusterName: name,
+      region: env.region,
+      vpcId: conn.vpcId,
+      oidc: conn.oidc,
+      rolePrefix: name,
+      after: conn.adminAccess,
+    });
+    // The controller registers the pods behind the AWS phase's NLB (target groups found by name).
+    const bindings = ([["thanos-grpc", "grpc", `${THANOS_RELEASE}-query`, THANOS_GRPC_PORT], ["prometheus", "prom", `${KPS_RELEASE}-prometheus`, PROMETHEUS_PORT]] as const).map(
+      ([key, tg, service, port]) => ({
+        apiVersion: "elbv2.k8s.aws/v1beta1",
+        kind: "TargetGroupBinding",
+        metadata: { name: key, namespace: NAMESPACES.monitoring },
+        spec: { serviceRef: { name: service, port }, targetGroupARN: new DataAwsLbTargetGroup(this, `tg-${key}`, { name: monitoringTargetGroupName(name, tg) }).arn, targetType: "ip" },
+      }),
+    );
+    new ManifestsRelease(this, "target-group-bindings", {
+      releaseName: "monitoring-target-groups",
+      namespace: NAMESPACES.monitoring,
+      manifests: bindings,
+      dependsOn: [ns.monitoring, lbc.addon.release, query.release, prometheus.addon.release],
+    });
+
+    new FluentBit(this, "fluent-bit", {
+      version: env.versions["fluent-bit"],
+      namespace: NAMESPACES.logging,
+      clusterName: name,
+      region: env.region,
+      accountId: env.accountId,
+      oidc: conn.oidc,
+      opensearchHost: logs.endpoint,
+      domainName: `${env.name}-logs`,
+      after: [ns.logging],
+    });
+
+    const operator = new HelmAddon(this, "mattermost-operator", {
+      app: "mattermost-operator",
+      version: env.versions["mattermost-operator"],
+      namespace: OPERATOR_NAMESPACE,
+      values: { mattermostOperator: { replicas: 1 } },
+      dependsOn: [lbc.addon],
+      after: [ns.mattermost],
+    });
+
+    // Declared installations: a namespace, a ServiceAccount whose IRSA role reaches only its own
+    // prefix of the filestore, its own database connection as a Secret, and the Mattermost resource.
+    for (const inst of workload.installations) {
+      const nsName = `mm-${inst.name}`;
+      const instNs = new NamespaceV1(this, `ns-${inst.name}`, { metadata: { name: nsName, labels: { "pod-security.kubernetes.io/enforce": "baseline" } }, dependsOn: conn.adminAccess });
+      const role = new IrsaRole(this, `filestore-role-${inst.name}`, {
+        roleName: `${name}-${inst.name}-files`.slice(0, 64),
+        oidc: conn.oidc,
+        namespace: nsName,
+        serviceAccount: inst.name,
+        statements: [
+          { Sid: "List", Effect: "Allow", Action: ["s3:ListBucket"], Resource: filestoreBucket.arn, Condition: { StringLike: { "s3:prefix": [`${inst.name}/*`] } } },
+          { Sid: "Files", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], Resource: `${filestoreBucket.arn}/${inst.name}/*` },
+          { Sid: "Key", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: filestoreKey.targetKeyArn },
+        ],
+      });
+      new ServiceAccountV1(this, `sa-${inst.name}`, { metadata: { name: inst.name, namespace: nsName, annotations: { "eks.amazonaws.com/role-arn": role.arn } }, dependsOn: [instNs] });
+      // Each installation has its own database user; its DSN is read from Secrets Manager at deploy
+      // time (the master credentials never reach an installation).
+      const dsn = new DataAwsSecretsmanagerSecretVersion(this, `db-dsn-${inst.name}`, { secretId: installationDatabaseSecretName(env, workload.name, inst.name) });
+      const dbSecret = new SecretV1(this, `db-${inst.name}`, {
+        metadata: { name: `${inst.name}-database`, namespace: nsName },
+        data: { DB_CONNECTION_STRING: dsn.secretString },
+        dependsOn: [instNs],
+      });
+      new ManifestsRelease(this, `installation-${inst.name}`, {
+        releaseName: `installation-${inst.name}`,
+        namespace: nsName,
+        manifests: [
+          {
+            apiVersion: "installation.mattermost.com/v1beta1",
+            kind: "Mattermost",
+            metadata: { name: inst.name, namespace: nsName },
+            spec: {
+              size: inst.size,
+              version: inst.version,
+              ingress: { enabled: true, host: inst.dns, ingressClass: "alb" },
+              database: { external: { secret: dbSecret.metadata.name } },
+              fileStore: { external: { url: `s3.${env.region}.amazonaws.com`, bucket: filestoreBucket.bucket, useServiceAccount: true } },
+            },
+          },
+        ],
+        dependsOn: [instNs, dbSecret, operator.release],
+      });
+    }
+
+    new TerraformOutput(this, "helm_releases", { value: HelmAddon.registryOf(this).map((a) => `${a.releaseName}=${a.app}@${a.version}`) });
+  }
+}
