@@ -1,7 +1,7 @@
 # The platform's entry points. Everything takes ENVIRONMENT (a folder under environments/).
 #   make all                       bundle, then every layer of the embedded `local` default (AWS emulator)
 #   make all ENVIRONMENT=prod      the same against the real account of environments/prod
-#   make diff STACK=post-install   cdktf diff of one stack (bootstrap|cluster|post-install|route53|workload-<name>)
+#   make diff STACK=post-install   plan of one stack (bootstrap|cluster|post-install|route53|workload-<name>|workload-<name>-apps)
 #   make destroy AUTO_APPROVE=1    every stack in reverse order, without asking
 ENVIRONMENT ?= local
 STACK ?= cluster
@@ -27,10 +27,10 @@ $(TSX):
 bundle: $(TSX) ## build the Lambda and CronJob bundles with esbuild (dist/)
 	$(TSX) scripts/bundle.ts
 
-synth: $(TSX) ## synthesize the stacks of ENVIRONMENT into cdktf.out/ and list them
+synth: bundle ## synthesize the stacks of ENVIRONMENT into cdktf.out/ and list them
 	$(TSX) main.ts
 
-validate: $(TSX) ## terraform init + validate every stack of ENVIRONMENT against the offline AWS provider
+validate: bundle ## deploy-order check + terraform init + validate every stack of ENVIRONMENT against the offline AWS provider
 	$(TSX) scripts/validate.ts
 
 test: $(TSX) ## the full test suite (typecheck, bundle, jest, terraform validate of all environments)
@@ -51,10 +51,10 @@ post-install: bundle ## C&C layer 2: monitoring, logging, ingress/auth, provisio
 route53: $(TSX) ## C&C layer 3: DNS names for every app (prints the URLs)
 	$(DEPLOY) apply route53
 
-workloads: bundle ## every workload cluster of ENVIRONMENT
+workloads: bundle ## every workload cluster of ENVIRONMENT: its AWS phase, then its -apps phase
 	$(DEPLOY) apply workloads
 
-all: bundle ## bundle, then bootstrap, cluster, post-install, route53 and the workloads, in order
+all: bundle ## bundle, then bootstrap, cluster, post-install, route53 and each workload (AWS phase, then apps), in order
 	$(DEPLOY) apply all
 
 destroy: $(TSX) ## destroy every stack of ENVIRONMENT in reverse order (asks unless AUTO_APPROVE=1)

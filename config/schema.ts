@@ -382,9 +382,12 @@ const deployRunner = z
 const workload = z
   .object({
     /** Cluster name suffix: `<env>-workload-<name>`; must be a DNS label (it becomes `<name>-grpc.<domain>`). */
-    name: z.string().regex(DNS_LABEL, {
-      error: (iss) => `expected a lower-case DNS label (letters, digits, hyphens; starts with a letter), got ${JSON.stringify(iss.input)}`,
-    }),
+    name: z
+      .string()
+      .regex(DNS_LABEL, {
+        error: (iss) => `expected a lower-case DNS label (letters, digits, hyphens; starts with a letter), got ${JSON.stringify(iss.input)}`,
+      })
+      .refine((n) => !n.endsWith("-apps"), { error: (iss) => `must not end in "-apps" (the Kubernetes phase of each workload is the stack <env>-workload-<name>-apps), got ${JSON.stringify(iss.input)}` }),
     /** The workload VPC block; must not overlap the C&C VPC or another workload. */
     cidr: cidr(),
     azs: z.array(z.string()).min(2).optional(),

@@ -14,18 +14,33 @@
  * same stacks against moto, with what the emulator cannot hold (Kubernetes/Helm resources, AWS
  * APIs moto lacks) held back by name, an idempotency re-plan, and dry runs of both services.
  */
+import { PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { EnvironmentError, loadEnvironment } from "../config/load";
+import { clusterAdminRoleArns } from "../config/names";
 import type { Environment } from "../config/schema";
 import { EMULATOR_ROUND_TRIP_GAPS, emulatorHoldReason } from "./lib/emulator-support";
 import { emulatorEnv, ensureEmulator, runningEmulator, stopEmulator, type Emulator } from "./lib/emulator";
 import { synthesize, type SynthesizedStack } from "./lib/synth";
 import { REPO_ROOT, ToolError, checkTerraform, findProviderMirror, mapLimit, terraform, writeCliConfig } from "./lib/terraform";
 import { prune, type HeldBack } from "./lib/tf-json";
+import {
+  callerIsAdmin,
+  callerMessage,
+  checkAwsCli,
+  clusterOfStack,
+  reachable,
+  secretsMessage,
+  secretsReadBy,
+  unfilledSecrets,
+  unreachableMessage,
+  usesKubernetes,
+} from "./lib/preflight";
 
 interface StackReport {
   stack: string;
@@ -56,11 +71,13 @@ function selectStacks(env: Environment, stacks: SynthesizedStack[], target: stri
   return found;
 }
 
-async function checkAwsCredentials(env: Environment): Promise<void> {
+async function checkAwsCredentials(env: Environment): Promise<string> {
   let account: string | undefined;
+  let arn = "";
   try {
     const out = await new STSClient({ region: env.region }).send(new GetCallerIdentityCommand({}));
     account = out.Account;
+    arn = out.Arn ?? "";
   } catch (err) {
     throw new ToolError(
       `No usable AWS credentials for environment ${env.name} (${(err as Error).name}: ${(err as Error).message}). ` +
@@ -70,6 +87,7 @@ async function checkAwsCredentials(env: Environment): Promise<void> {
   if (account !== env.accountId) {
     throw new ToolError(`Your AWS credentials are for account ${account}, but environment ${env.name} lives in ${env.accountId}. Switch AWS_PROFILE and run the command again.`);
   }
+  return arn;
 }
 
 async function confirm(question: string): Promise<boolean> {
@@ -102,11 +120,19 @@ function prepare(stack: SynthesizedStack, emulated: boolean): { dir: string; hel
   return { dir, heldBack: pruned.heldBack, kept: pruned.kept.length, ignored };
 }
 
-/** The layers that must go in order, and the stacks that only need them. */
+/**
+ * The layers that must go in order, and the stacks that only need them. Each workload cluster is
+ * a chain: its AWS phase, then its apps phase (`-apps`); chains of different clusters are independent.
+ */
 function splitStacks(env: Environment, stacks: SynthesizedStack[]) {
   const isWorkload = (s: SynthesizedStack) => s.name.startsWith(`${env.name}-workload-`);
   const isRoute53 = (s: SynthesizedStack) => s.name === `${env.name}-route53`;
-  return { first: stacks.filter((s) => !isWorkload(s) && !isRoute53(s)), route53: stacks.filter(isRoute53), workloads: stacks.filter(isWorkload) };
+  const chains = new Map<string, SynthesizedStack[]>();
+  for (const s of stacks.filter(isWorkload)) {
+    const key = s.name.replace(/-apps$/, "");
+    chains.set(key, [...(chains.get(key) ?? []), s].sort((a, b) => a.order - b.order));
+  }
+  return { first: stacks.filter((s) => !isWorkload(s) && !isRoute53(s)), route53: stacks.filter(isRoute53), workloads: [...chains.values()] };
 }
 
 function stateFile(env: Environment, stack: string): string {
@@ -161,13 +187,62 @@ async function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, prefix: 
 interface Context {
   env: Environment;
   emulated: boolean;
+  /** Who runs this (STS caller ARN; real AWS only). */
+  callerArn?: string;
+  secrets?: SecretsManagerClient;
   cliConfig?: string;
   tfEnv: NodeJS.ProcessEnv;
   emulator?: Emulator;
 }
 
+/**
+ * The checks before a stack is planned: its secrets are filled; for Kubernetes stacks on AWS, the
+ * AWS CLI exists, the caller is a cluster admin role, and the API endpoint answers from here.
+ */
+async function preflight(ctx: Context, stack: SynthesizedStack): Promise<void> {
+  const tag = `[${stack.name}] `;
+  const names = secretsReadBy(stack.json);
+  if (names.length && ctx.secrets) {
+    const problems = await unfilledSecrets(ctx.secrets, names);
+    if (problems.length) throw new ToolError(secretsMessage(stack.name, problems, ctx.env.name));
+    say(`${tag}preflight: ${names.length} secret(s) it reads are filled (${names.join(", ")})`);
+  }
+  if (!usesKubernetes(stack.json)) return;
+  if (ctx.emulated) {
+    say(`${tag}preflight: AWS CLI, caller role and API reachability not checked: the emulator has no Kubernetes API (its objects are held back below)`);
+    return;
+  }
+  const cli = checkAwsCli();
+  const admins = clusterAdminRoleArns(ctx.env);
+  if (!ctx.callerArn || !callerIsAdmin(ctx.callerArn, admins)) throw new ToolError(callerMessage(stack.name, ctx.callerArn ?? "(unknown)", admins));
+  const cluster = clusterOfStack(stack.json);
+  if (!cluster) return;
+  const described = spawnSync(process.env.AWS_CLI_BINARY || "aws", ["eks", "describe-cluster", "--name", cluster, "--region", ctx.env.region, "--query", "cluster.endpoint", "--output", "text"], { encoding: "utf8" });
+  if (described.status !== 0) {
+    throw new ToolError(`${stack.name} needs cluster ${cluster}, which could not be described (${(described.stderr || "").trim().split("\n").pop()}); apply the layer that creates it first (make all applies them in order).`);
+  }
+  const endpoint = described.stdout.trim();
+  if (!(await reachable(new URL(endpoint).hostname, 443))) throw new ToolError(unreachableMessage(stack.name, cluster, endpoint));
+  say(`${tag}preflight: ${cli}, caller ${ctx.callerArn} is a cluster admin, ${endpoint} answers`);
+}
+
+/**
+ * Rehearsal only: bootstrap created the secret containers empty; here, like the operator on a
+ * real account, a placeholder value goes into each one the stacks read (never a real secret).
+ */
+async function fillRehearsalSecrets(ctx: Context, stacks: SynthesizedStack[]): Promise<void> {
+  if (!ctx.secrets) return;
+  const names = [...new Set(stacks.flatMap((s) => secretsReadBy(s.json)))];
+  const empty = (await unfilledSecrets(ctx.secrets, names)).filter((p) => p.problem === "empty");
+  for (const { name } of empty) {
+    await ctx.secrets.send(new PutSecretValueCommand({ SecretId: name, SecretString: JSON.stringify({ placeholder: "rehearsal", user: "admin", password: "rehearsal-only", clientId: "rehearsal", clientSecret: "rehearsal-only" }) }));
+  }
+  if (empty.length) say(`\nrehearsal: put a placeholder value into ${empty.length} empty secret(s), as an operator would (aws secretsmanager put-secret-value): ${empty.map((e) => e.name).join(", ")}`);
+}
+
 async function applyStack(ctx: Context, stack: SynthesizedStack): Promise<StackReport> {
   const started = Date.now();
+  await preflight(ctx, stack);
   const { dir, heldBack, kept, ignored } = prepare(stack, ctx.emulated);
   const tag = `[${stack.name}] `;
   say(`\n==> ${stack.name}: terraform init + apply (${kept} resources${heldBack.length ? `, ${heldBack.length} held back` : ""})`);
@@ -276,7 +351,8 @@ async function main(): Promise<void> {
     ctx.cliConfig = writeCliConfig(findProviderMirror());
   } else {
     if (process.env.TF_PROVIDER_MIRROR) ctx.cliConfig = writeCliConfig(findProviderMirror());
-    await checkAwsCredentials(env);
+    ctx.callerArn = await checkAwsCredentials(env);
+    ctx.secrets = new SecretsManagerClient({ region: env.region });
   }
   say(`environment ${env.name} (${env.target}, ${env.region}), terraform ${version}`);
 
@@ -288,6 +364,7 @@ async function main(): Promise<void> {
     if (!before) clearStaleEmulatorState(env, stacks);
     ctx.emulator = before ?? (await ensureEmulator(env.name));
     ctx.tfEnv = emulatorEnv(ctx.emulator, env.region);
+    ctx.secrets = new SecretsManagerClient({ region: env.region, endpoint: ctx.emulator.endpoint, credentials: { accessKeyId: "testing", secretAccessKey: "testing" } });
     say(`local AWS emulator: ${ctx.emulator.endpoint} (${ctx.emulator.started ? "started by this run" : "already running"})`);
   }
 
@@ -295,6 +372,7 @@ async function main(): Promise<void> {
   try {
     if (command === "diff") {
       for (const stack of selected) {
+        await preflight(ctx, stack);
         const { dir } = prepare(stack, emulated);
         await terraform(["init", "-input=false", "-no-color"], dir, ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv);
         const code = await run("terraform", ["-chdir=" + dir, "plan", "-input=false", "-lock=false"], { ...ctx.tfEnv, ...(ctx.cliConfig ? { TF_CLI_CONFIG_FILE: ctx.cliConfig } : {}) }, `[${stack.name}] `);
@@ -325,7 +403,12 @@ async function main(): Promise<void> {
         reports.push({ stack: stack.name, applied: -inState, heldBack: 0, seconds: (Date.now() - started) / 1000 });
       };
       const { first, route53, workloads } = splitStacks(env, selected);
-      await Promise.all([Promise.all(route53.map(destroyOne)), mapLimit(workloads, emulated ? 1 : 2, destroyOne)]);
+      await Promise.all([
+        Promise.all(route53.map(destroyOne)),
+        mapLimit(workloads, emulated ? 1 : 2, async (chain) => {
+          for (const stack of [...chain].reverse()) await destroyOne(stack);
+        }),
+      ]);
       for (const stack of [...first].reverse()) await destroyOne(stack);
       table(reports.map((r) => ({ ...r, applied: Math.abs(r.applied) })), "destroyed");
       say(`\nEvery stack of ${env.name} is destroyed; no resources are left in its state.`);
@@ -341,12 +424,19 @@ async function main(): Promise<void> {
     // depend on nothing of each other and run side by side (workloads two at a time on AWS; one at
     // a time on the emulator, where concurrent RDS creations lose instances).
     const { first, route53, workloads } = splitStacks(env, selected);
-    for (const stack of first) reports.push(await applyStack(ctx, stack));
+    for (const stack of first) {
+      reports.push(await applyStack(ctx, stack));
+      if (emulated && stack.name === `${env.name}-bootstrap`) await fillRehearsalSecrets(ctx, stacks);
+    }
     const late = await Promise.all([
       Promise.all(route53.map((stack) => applyStack(ctx, stack))),
-      mapLimit(workloads, emulated ? 1 : 2, (stack) => applyStack(ctx, stack)),
+      mapLimit(workloads, emulated ? 1 : 2, async (chain) => {
+        const done: StackReport[] = [];
+        for (const stack of chain) done.push(await applyStack(ctx, stack));
+        return done;
+      }),
     ]);
-    reports.push(...late.flat());
+    reports.push(...late.flat(2));
 
     if (emulated) {
       say("\n==> idempotency: a second plan of every applied stack must show no changes");

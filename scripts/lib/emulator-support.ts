@@ -12,6 +12,7 @@ export const EMULATOR_UNSUPPORTED: Record<string, string> = {
   aws_eks_addon: "moto does not implement EKS CreateAddon",
   aws_eks_access_entry: "moto does not implement EKS CreateAccessEntry",
   aws_eks_access_policy_association: "moto does not implement EKS AssociateAccessPolicy",
+  aws_codebuild_webhook: "the webhook is registered with GitHub through the CodeConnections connection, which the emulator cannot reach",
   aws_route53_zone_association: "moto stores zones created by the provider as public and refuses VPC associations",
   aws_elasticache_replication_group: "moto loses the member cache clusters (CacheClusterNotFound) and never finishes deleting the group",
   aws_elasticache_subnet_group: "moto answers HTTP 500 on delete and the provider retries for over 10 minutes",
@@ -23,7 +24,8 @@ export const EMULATOR_UNSUPPORTED: Record<string, string> = {
 export const EMULATOR_UNREAD_DATA: Record<string, string> = {
   aws_lb: "the load balancers are created by the AWS Load Balancer Controller inside Kubernetes, which the emulator does not run",
   aws_opensearch_domain: "the OpenSearch domain is held back in the rehearsal (see aws_opensearch_domain)",
-  aws_secretsmanager_secret_version: "secret values are put in by operators, never by Terraform; the emulator's secrets have none",
+  aws_secretsmanager_secret_version: "secret values are put in by operators, never by Terraform; the rehearsal's are placeholders",
+  aws_eks_access_entry: "moto does not implement EKS access entries (the admins' entries are held back in the cluster layers too)",
 };
 
 /** Types the emulator can hold for the C&C cluster but not again for a workload cluster. */

@@ -21,15 +21,17 @@ describe("the cluster stack (prod)", () => {
     expect(eks.version).toBe("1.34");
     const apiSg = ref("aws_security_group", stack, (b) => b.name === "prod-cnc-api");
     const apiIngress = resourcesOf(stack, "aws_vpc_security_group_ingress_rule").filter((r) => r.security_group_id === `\${${apiSg}.id}`);
-    // nodes, the one admin network, and the Lambda
-    expect(apiIngress).toHaveLength(3);
+    // nodes, the one admin network, the Lambda and the deploy runner
+    expect(apiIngress).toHaveLength(4);
     for (const rule of apiIngress) {
       expect(rule).toMatchObject({ ip_protocol: "tcp", from_port: 443, to_port: 443 });
       expect(rule.cidr_ipv4 ?? "").not.toBe("0.0.0.0/0");
     }
     expect(apiIngress.map((r) => r.cidr_ipv4).filter(Boolean)).toEqual(["10.200.0.0/16"]);
     const sources = apiIngress.map((r) => r.referenced_security_group_id).filter(Boolean).sort();
-    expect(sources).toEqual([`\${${ref("aws_security_group", stack, (b) => b.name === "prod-cnc-nodes")}.id}`, `\${${ref("aws_security_group", stack, (b) => b.name === "prod-dns-registration")}.id}`].sort());
+    expect(sources).toEqual(
+      ["prod-cnc-nodes", "prod-dns-registration", "prod-deploy-runner"].map((n) => `\${${ref("aws_security_group", stack, (b) => b.name === n)}.id}`).sort(),
+    );
     expect(JSON.stringify(resourcesOf(stack, "aws_security_group_rule"))).not.toContain("0.0.0.0/0");
   });
 
@@ -46,10 +48,17 @@ describe("the cluster stack (prod)", () => {
     expect(eks.enabled_cluster_log_types).toEqual(["api", "audit", "authenticator"]);
     expect(resourcesOf(stack, "aws_cloudwatch_log_group").find((g) => g.name === "/aws/eks/prod-cnc/cluster")).toMatchObject({ retention_in_days: 365 });
     expect(eks.access_config).toEqual({ authentication_mode: "API", bootstrap_cluster_creator_admin_permissions: false });
+    // Admins by construction: the deploy role, the deploy runner (by reference: created here) and the named admin.
     const admins = resourcesOf(stack, "aws_eks_access_policy_association");
-    expect(admins).toHaveLength(1);
-    expect(admins[0]).toMatchObject({ principal_arn: "arn:aws:iam::111111111111:role/platform-admin", access_scope: { type: "cluster" } });
-    expect(admins[0].policy_arn).toMatch(/:eks::aws:cluster-access-policy\/AmazonEKSClusterAdminPolicy$/);
+    expect(admins.map((a) => a.principal_arn).sort()).toEqual([
+      "${aws_iam_role.deploy-runner_role_A2684055.arn}",
+      "arn:aws:iam::111111111111:role/platform-admin",
+      "arn:aws:iam::111111111111:role/platform-deploy",
+    ]);
+    for (const a of admins) {
+      expect(a.access_scope).toEqual({ type: "cluster" });
+      expect(a.policy_arn).toMatch(/:eks::aws:cluster-access-policy\/AmazonEKSClusterAdminPolicy$/);
+    }
   });
 
   it("requires IMDSv2 and encrypted gp3 root volumes on every node, in private subnets only", () => {

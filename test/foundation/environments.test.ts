@@ -37,7 +37,7 @@ describe("environment discovery", () => {
     expect(run.status).toBe(0);
     const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
     expect(Object.keys(manifest.stacks).sort()).toEqual(
-      ["staging-bootstrap", "staging-cluster", "staging-post-install", "staging-route53", "staging-workload-alpha", "staging-workload-beta"].sort(),
+      ["staging-bootstrap", "staging-cluster", "staging-post-install", "staging-route53", "staging-workload-alpha", "staging-workload-alpha-apps", "staging-workload-beta", "staging-workload-beta-apps"].sort(),
     );
     rmSync(out, { recursive: true, force: true });
   });

@@ -9,15 +9,37 @@ describe("stacks of an environment", () => {
     local = synthShipped("local");
   });
 
-  it("are named <env>-<layer> and <env>-workload-<name>, in deployment order", () => {
+  it("are named <env>-<layer>, <env>-workload-<name> and its -apps phase, in deployment order", () => {
     expect(prod.stacks.ordered.map((s) => s.node.id)).toEqual([
       "prod-bootstrap",
       "prod-cluster",
       "prod-post-install",
       "prod-route53",
       "prod-workload-alpha",
+      "prod-workload-alpha-apps",
       "prod-workload-beta",
+      "prod-workload-beta-apps",
     ]);
+  });
+
+  it("never configure kubernetes/helm providers in a stack that creates a cluster, and authenticate them by exec", () => {
+    for (const [name, stack] of Object.entries(prod.json) as [string, any][]) {
+      const createsCluster = !!stack.resource?.aws_eks_cluster;
+      const k8s = stack.provider?.kubernetes?.[0];
+      const helm = stack.provider?.helm?.[0];
+      if (createsCluster) {
+        expect({ name, k8s, helm }).toEqual({ name, k8s: undefined, helm: undefined });
+        continue;
+      }
+      if (!k8s) continue;
+      for (const cfg of [k8s, helm.kubernetes]) {
+        expect(cfg.token).toBeUndefined();
+        const exec = Array.isArray(cfg.exec) ? cfg.exec[0] : cfg.exec;
+        expect(exec).toMatchObject({ api_version: "client.authentication.k8s.io/v1beta1", command: "aws" });
+        expect(exec.args.slice(0, 3)).toEqual(["eks", "get-token", "--cluster-name"]);
+      }
+      expect(stack.data?.aws_eks_cluster_auth).toBeUndefined();
+    }
   });
 
   it("keep real-AWS state in S3, one key per stack, encrypted, with S3-native locking", () => {

@@ -1,3 +1,5 @@
+import { load } from "js-yaml";
+import { START_WITH_DATABASE } from "../../constructs/provisioner/provisioner";
 import { parsePolicy, resourcesOf, rejection, synthShipped } from "../support/synth";
 
 /** Actions that accept resource ARNs (checked against the service authorization reference). */
@@ -42,7 +44,8 @@ describe("the provisioner (prod)", () => {
     const db = resourcesOf(stack, "aws_db_instance").find((d) => d.identifier === "prod-provisioner");
     expect(db).toMatchObject({
       engine: "postgres",
-      engine_version: "17.5",
+      engine_version: "17",
+      auto_minor_version_upgrade: true,
       storage_encrypted: true,
       publicly_accessible: false,
       deletion_protection: true,
@@ -71,9 +74,10 @@ describe("the provisioner (prod)", () => {
   it("migrates the schema in an init container before the server starts", () => {
     const server = deployment("provisioner-server");
     const [init] = server.spec.template.spec.init_container;
-    expect(init.command).toEqual(["cloud"]);
-    expect(init.args).toEqual(["schema", "migrate", "--database", "$(CP_DATABASE)"]);
-    expect(server.spec.template.spec.container[0].args[0]).toBe("server");
+    // The binary is not on the image's PATH; the wrapper puts the DSN in CP_DATABASE first.
+    expect(init.command).toEqual(["/bin/sh", "-ec", START_WITH_DATABASE, "start-with-database"]);
+    expect(init.args).toEqual(["/mattermost-cloud/cloud", "schema", "migrate"]);
+    expect(server.spec.template.spec.container[0].args.slice(0, 2)).toEqual(["/mattermost-cloud/cloud", "server"]);
     expect(deployment("provisioner-supervisor").spec.template.spec.init_container).toBeUndefined();
   });
 
@@ -103,22 +107,41 @@ describe("the provisioner (prod)", () => {
     expect(c.resources.limits.memory).toBeDefined();
     const volumes = deployment("provisioner-server").spec.template.spec.volume;
     expect(volumes.every((v: any) => v.empty_dir)).toBe(true);
-    expect(c.env_from[0].secret_ref.name).toMatch(/^\$\{kubernetes_secret_v1\.provisioner_env_[^.]+\.metadata\[0\]\.name\}$/);
+    expect(c.env_from).toBeUndefined();
   });
 
-  it("builds its DSN at deploy time from the RDS endpoint and the RDS-managed secret", () => {
-    const env = resourcesOf(stack, "kubernetes_secret_v1").find((s) => s.metadata.name === "provisioner-env");
-    expect(env.data.CP_DATABASE).toMatch(/^postgres:\/\/\$\{urlencode\(jsondecode\(data\.aws_secretsmanager_secret_version\.[^)]+\)\.username\)\}:\$\{urlencode\(/);
-    expect(env.data.CP_DATABASE).toMatch(/@\$\{aws_db_instance\.[^.]+\.endpoint\}\/cloud\?sslmode=require/);
-    const version = Object.values(stack.data.aws_secretsmanager_secret_version).find((v: any) => String(v.secret_id).includes("master_user_secret")) as any;
-    expect(version.secret_id).toMatch(/aws_db_instance\.[^.]+\.master_user_secret\[0\]\.secret_arn/);
+  it("reads its database password at start with its IRSA role: never in Terraform state or a Kubernetes Secret", () => {
+    // No Terraform read of the RDS-managed secret, and no Secret holding a DSN.
+    expect(JSON.stringify(stack.data.aws_secretsmanager_secret_version ?? {})).not.toContain("master_user_secret");
+    expect(resourcesOf(stack, "kubernetes_secret_v1").filter((s) => s.metadata.namespace === "provisioner")).toEqual([]);
+    for (const name of ["provisioner-server", "provisioner-supervisor"]) {
+      const c = deployment(name).spec.template.spec.container[0];
+      expect(c.command).toEqual(["/bin/sh", "-ec", START_WITH_DATABASE, "start-with-database"]);
+      const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value]));
+      expect(env.DB_SECRET_ARN).toMatch(/^\$\{aws_db_instance\.[^.]+\.master_user_secret\[0\]\.secret_arn\}$/);
+      expect(env.DB_ENDPOINT).toMatch(/^\$\{aws_db_instance\.[^.]+\.endpoint\}$/);
+    }
+    expect(START_WITH_DATABASE).toContain('aws secretsmanager get-secret-value --secret-id "$DB_SECRET_ARN"');
+    expect(START_WITH_DATABASE).toContain("sslmode=require");
+    expect(START_WITH_DATABASE.split("\n").pop()).toBe('exec "$@"');
+    // The role may read exactly that secret (and decrypt with the instance's key).
+    const role = resourcesOf(stack, "aws_iam_role_policy").find((p) => p.name?.includes("provisioner") || String(p.role).includes("provisioner"));
+    const creds = parsePolicy(role.policy).Statement.find((s: any) => s.Sid === "DatabaseCredentials");
+    expect(creds.Action).toEqual(["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]);
+    expect(creds.Resource).toMatch(/master_user_secret\[0\]\.secret_arn/);
   });
 
   it("serves the API and metrics on a Service scraped by a ServiceMonitor, behind an internal-only ingress", () => {
     const svc = resourcesOf(stack, "kubernetes_service_v1").find((s) => s.metadata.name === "provisioner");
     expect(svc.spec.port.map((p: any) => [p.name, p.port])).toEqual([["api", 8075], ["metrics", 8076]]);
-    const sm = resourcesOf(stack, "kubernetes_manifest").find((m) => m.manifest.kind === "ServiceMonitor");
-    expect(sm.manifest.spec.endpoints).toEqual([{ port: "metrics", interval: "30s" }]);
+    // Through the in-repo manifests chart, after the Prometheus operator's release (no kubernetes_manifest).
+    expect(resourcesOf(stack, "kubernetes_manifest")).toEqual([]);
+    const release = resourcesOf(stack, "helm_release").find((r) => r.name === "provisioner-monitoring");
+    const [sm] = (load(release.values[0]) as any).manifests;
+    expect(sm).toMatchObject({ apiVersion: "monitoring.coreos.com/v1", kind: "ServiceMonitor", metadata: { namespace: "provisioner" } });
+    expect(sm.spec.endpoints).toEqual([{ port: "metrics", interval: "30s" }]);
+    const kps = Object.entries(stack.resource.helm_release).find(([, r]: any) => r.chart === "kube-prometheus-stack")![0];
+    expect(release.depends_on).toContain(`helm_release.${kps}`);
     const ing = resourcesOf(stack, "kubernetes_ingress_v1").find((i) => i.metadata.name === "provisioner");
     expect(ing.metadata.annotations["alb.ingress.kubernetes.io/scheme"]).toBe("internal");
     expect(ing.spec.rule[0].host).toBe("provisioner.internal.cloud.example.com");
@@ -129,5 +152,5 @@ describe("bad provisioner input fails at synth with a clear sentence", () => {
   const reject = rejection;
   it("an image tag of latest", () => expect(reject((e) => (e.provisioner.imageTag = "latest"))).toMatch(/provisioner\.imageTag: must be a pinned tag, not "latest"/));
   it("a replica count below 1", () => expect(reject((e) => (e.provisioner.supervisorReplicas = 0))).toMatch(/provisioner\.supervisorReplicas: must be at least 1/));
-  it("an unsupported database version", () => expect(reject((e) => (e.provisioner.postgresVersion = "11.22"))).toMatch(/provisioner\.postgresVersion: expected one of "16\.8", "17\.4", "17\.5", got "11\.22"/));
+  it("an unsupported database version", () => expect(reject((e) => (e.provisioner.postgresVersion = "11.22"))).toMatch(/provisioner\.postgresVersion: expected one of "16", "17", got "11\.22"/));
 });

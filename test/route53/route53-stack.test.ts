@@ -8,7 +8,8 @@ describe("the route53 stack (prod)", () => {
   });
   const records = () => resourcesOf(stack, "aws_route53_record");
   const lbAddress = (group: string) => {
-    const [name] = Object.entries(stack.data.aws_lb).find(([, lb]: any) => lb.tags.IngressGroup === group || lb.tags.App === group)!;
+    const purpose = group === "thanos-grpc" ? "nlb-thanos-grpc" : `alb-${group}`;
+    const [name] = Object.entries(stack.data.aws_lb).find(([, lb]: any) => lb.tags["platform/load-balancer"] === `prod/prod-cnc/${purpose}`)!;
     return `data.aws_lb.${name}`;
   };
 
@@ -37,11 +38,20 @@ describe("the route53 stack (prod)", () => {
   it("finds the load balancers by the tags layer 2 gives them", () => {
     expect(Object.values(stack.data.aws_lb).map((lb: any) => lb.tags)).toEqual(
       expect.arrayContaining([
-        { "elbv2.k8s.aws/cluster": "prod-cnc", Environment: "prod", IngressGroup: "internal" },
-        { "elbv2.k8s.aws/cluster": "prod-cnc", Environment: "prod", IngressGroup: "public" },
-        { "elbv2.k8s.aws/cluster": "prod-cnc", Environment: "prod", App: "thanos-grpc" },
+        { "elbv2.k8s.aws/cluster": "prod-cnc", "platform/load-balancer": "prod/prod-cnc/alb-internal" },
+        { "elbv2.k8s.aws/cluster": "prod-cnc", "platform/load-balancer": "prod/prod-cnc/alb-public" },
+        { "elbv2.k8s.aws/cluster": "prod-cnc", "platform/load-balancer": "prod/prod-cnc/nlb-thanos-grpc" },
       ]),
     );
+  });
+
+  it("uses lookup tags that layer 2 puts on exactly one load balancer each", () => {
+    const post = synthShipped("prod").json["prod-post-install"];
+    const grpc = Object.values(post.resource.kubernetes_service_v1).find((s: any) => s.metadata.name === "thanos-query-grpc") as any;
+    expect(grpc.metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags"]).toBe("platform/load-balancer=prod/prod-cnc/nlb-thanos-grpc");
+    // The ALB groups' tag is not on the NLB, so the internal lookup cannot also find it.
+    expect(JSON.stringify(post)).toContain("platform/load-balancer=prod/prod-cnc/alb-internal");
+    expect(grpc.metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags"]).not.toContain("alb-internal");
   });
 
   it("publishes only the listed apps, each with a health check and an alarm to the alert topic", () => {

@@ -1,17 +1,42 @@
 import { load } from "js-yaml";
 import { environment, parsePolicy, resourcesOf, synthEnvironment, rejection, synthShipped } from "../support/synth";
 
-describe("a workload stack (prod-workload-alpha)", () => {
+describe("a workload cluster (prod-workload-alpha, then prod-workload-alpha-apps)", () => {
   let stack: any;
+  let apps: any;
   let names: string[];
   beforeAll(() => {
     const s = synthShipped("prod");
     stack = s.json["prod-workload-alpha"];
+    apps = s.json["prod-workload-alpha-apps"];
     names = Object.keys(s.json);
   });
 
-  it("exists for each workload in the environment, and only those", () => {
-    expect(names.filter((n) => n.startsWith("prod-workload-"))).toEqual(["prod-workload-alpha", "prod-workload-beta"]);
+  it("is an AWS phase and a Kubernetes phase for each workload in the environment, and only those", () => {
+    expect(names.filter((n) => n.startsWith("prod-workload-"))).toEqual(["prod-workload-alpha", "prod-workload-alpha-apps", "prod-workload-beta", "prod-workload-beta-apps"]);
+    // The AWS phase creates the cluster and has no Kubernetes provider or object.
+    expect(stack.provider.kubernetes).toBeUndefined();
+    expect(stack.provider.helm).toBeUndefined();
+    expect(Object.keys(stack.resource).filter((t) => t.startsWith("kubernetes_") || t.startsWith("helm_"))).toEqual([]);
+    // The apps phase finds that cluster by name and creates none.
+    expect(apps.resource.aws_eks_cluster).toBeUndefined();
+    expect(Object.values(apps.data.aws_eks_cluster)[0]).toMatchObject({ name: "prod-alpha" });
+  });
+
+  it("applies the TargetGroupBindings through Helm after the controller, never as kubernetes_manifest", () => {
+    expect(resourcesOf(apps, "kubernetes_manifest")).toEqual([]);
+    const release = resourcesOf(apps, "helm_release").find((r) => r.name === "monitoring-target-groups");
+    const manifests = (load(release.values[0]) as any).manifests;
+    expect(manifests.map((m: any) => [m.kind, m.metadata.name, m.spec.targetType])).toEqual([
+      ["TargetGroupBinding", "thanos-grpc", "ip"],
+      ["TargetGroupBinding", "prometheus", "ip"],
+    ]);
+    for (const m of manifests) expect(m.spec.targetGroupARN).toMatch(/^\$\{data\.aws_lb_target_group\.[^.]+\.arn\}$/);
+    const lbc = Object.entries(apps.resource.helm_release).find(([, r]: any) => r.chart === "aws-load-balancer-controller")![0];
+    expect(release.depends_on).toContain(`helm_release.${lbc}`);
+    // The names it looks up are the AWS phase's target groups.
+    const tgNames = resourcesOf(stack, "aws_lb_target_group").map((t) => t.name).sort();
+    expect(Object.values(apps.data.aws_lb_target_group).map((t: any) => t.name).sort()).toEqual(tgNames);
   });
 
   it("builds the cluster with the same secure defaults as the C&C", () => {
@@ -58,16 +83,16 @@ describe("a workload stack (prod-workload-alpha)", () => {
   });
 
   it("labels its Prometheus with its own cluster name and the environment, and uploads through IRSA", () => {
-    const kps: any = load(resourcesOf(stack, "helm_release").find((r) => r.name === "kps").values[0]);
+    const kps: any = load(resourcesOf(apps, "helm_release").find((r) => r.name === "kps").values[0]);
     expect(kps.prometheus.prometheusSpec.externalLabels).toEqual({ cluster: "alpha", environment: "prod" });
     expect(kps.alertmanager.enabled).toBe(false);
-    const role = resourcesOf(stack, "aws_iam_role").find((r) => r.name === "prod-alpha-thanos-sidecar");
+    const role = resourcesOf(apps, "aws_iam_role").find((r) => r.name === "prod-alpha-thanos-sidecar");
     const trust = parsePolicy(role.assume_role_policy).Statement[0].Condition.StringEquals;
     expect(Object.values(trust)).toEqual(expect.arrayContaining(["system:serviceaccount:monitoring:prometheus", "sts.amazonaws.com"]));
   });
 
   it("ships logs with a role the C&C's domain maps as a backend role", () => {
-    expect(resourcesOf(stack, "aws_iam_role").find((r) => r.name === "prod-alpha-fluent-bit")).toBeDefined();
+    expect(resourcesOf(apps, "aws_iam_role").find((r) => r.name === "prod-alpha-fluent-bit")).toBeDefined();
   });
 
   it("keeps installations' data encrypted and private, with optional Redis and EFS", () => {
@@ -91,11 +116,15 @@ describe("a workload stack (prod-workload-alpha)", () => {
   it("creates declared installations wired to the database and filestore, each with its own IRSA role", () => {
     const s = synthEnvironment(
       environment("prod", (e: any) => (e.workloads[0].installations = [{ name: "acme", dns: "acme.cloud.example.com", size: "1000users", version: "10.11.2" }])),
-    ).json["prod-workload-alpha"];
-    const mm = resourcesOf(s, "kubernetes_manifest").find((m) => m.manifest.kind === "Mattermost");
-    expect(mm.manifest.spec).toMatchObject({ size: "1000users", version: "10.11.2", fileStore: { external: { useServiceAccount: true } } });
+    ).json["prod-workload-alpha-apps"];
+    const release = resourcesOf(s, "helm_release").find((r) => r.name === "installation-acme");
+    const [mm] = (load(release.values[0]) as any).manifests;
+    expect(mm).toMatchObject({ apiVersion: "installation.mattermost.com/v1beta1", kind: "Mattermost", metadata: { name: "acme", namespace: "mm-acme" } });
+    expect(mm.spec).toMatchObject({ size: "1000users", version: "10.11.2", fileStore: { external: { useServiceAccount: true } } });
     const secretAddress = Object.entries(s.resource.kubernetes_secret_v1).find(([, x]: any) => x.metadata.name === "acme-database")![0];
-    expect(mm.manifest.spec.database.external.secret).toBe(`\${kubernetes_secret_v1.${secretAddress}.metadata[0].name}`);
+    expect(mm.spec.database.external.secret).toBe(`\${kubernetes_secret_v1.${secretAddress}.metadata[0].name}`);
+    const operator = Object.entries(s.resource.helm_release).find(([, r]: any) => r.chart === "mattermost-operator")![0];
+    expect(release.depends_on).toContain(`helm_release.${operator}`);
     const role = resourcesOf(s, "aws_iam_role").find((r) => r.name === "prod-alpha-acme-files");
     expect(Object.values(parsePolicy(role.assume_role_policy).Statement[0].Condition.StringEquals)).toContain("system:serviceaccount:mm-acme:acme");
     const secret = resourcesOf(s, "kubernetes_secret_v1").find((x) => x.metadata.name === "acme-database");
@@ -112,12 +141,13 @@ describe("workload input is checked at synth", () => {
   it("rejects overlapping CIDRs and names that are not DNS labels", () => {
     expect(reject((e) => (e.workloads[1].cidr = "10.20.128.0/17"))).toMatch(/workloads\[1\]\.cidr: 10\.20\.128\.0\/17 overlaps workloads\[0\] \("alpha", 10\.20\.0\.0\/16\)/);
     expect(reject((e) => (e.workloads[0].name = "alpha.one"))).toMatch(/workloads\[0\]\.name: expected a lower-case DNS label/);
+    expect(reject((e) => (e.workloads[0].name = "alpha-apps"))).toMatch(/workloads\[0\]\.name: must not end in "-apps"/);
   });
   it("needs only an entry in the environment to get a new stack", () => {
     const s = synthEnvironment(
       environment("prod", (e: any) => e.workloads.push({ name: "gamma", cidr: "10.22.0.0/16", nodeGroups: [{ name: "general", instanceTypes: ["m6i.large"], minSize: 1, maxSize: 3, desiredSize: 1 }] })),
     );
-    expect(Object.keys(s.json)).toContain("prod-workload-gamma");
+    expect(Object.keys(s.json)).toEqual(expect.arrayContaining(["prod-workload-gamma", "prod-workload-gamma-apps"]));
     expect(resourcesOf(s.json["prod-workload-gamma"], "aws_route53_record").map((r) => r.name)).toContain("gamma-grpc.internal.cloud.example.com");
   });
 });

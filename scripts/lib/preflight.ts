@@ -1,0 +1,125 @@
+/**
+ * Checks run before a stack is planned or applied, each failing with one paragraph that says what
+ * to do. Clients come in as parameters, so tests run them against moto.
+ *
+ * - secrets: every Secrets Manager secret the stack reads has a current value;
+ * - Kubernetes stacks: the AWS CLI is installed (the providers' exec auth runs it), the caller is
+ *   one of the environment's cluster admin roles, and the cluster's API endpoint answers from here.
+ */
+import { DescribeSecretCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { spawnSync } from "node:child_process";
+import { connect } from "node:net";
+import { ToolError } from "./terraform";
+import type { TfJson } from "./tf-json";
+
+/** Names of the secrets a stack reads (literal ids of data.aws_secretsmanager_secret_version). */
+export function secretsReadBy(json: TfJson): string[] {
+  const reads = Object.values(json.data?.aws_secretsmanager_secret_version ?? {}) as { secret_id?: string }[];
+  // Ids made at apply time (an RDS-managed secret's ARN) are not operator secrets.
+  return [...new Set(reads.map((r) => r.secret_id).filter((id): id is string => !!id && !id.includes("${")))].sort();
+}
+
+export interface SecretProblem {
+  name: string;
+  problem: "missing" | "empty";
+}
+
+/** The secrets among `names` that do not exist or have no current value (values are never read). */
+export async function unfilledSecrets(client: SecretsManagerClient, names: string[]): Promise<SecretProblem[]> {
+  const problems: SecretProblem[] = [];
+  for (const name of names) {
+    try {
+      const out = await client.send(new DescribeSecretCommand({ SecretId: name }));
+      const current = Object.values(out.VersionIdsToStages ?? {}).some((stages) => stages.includes("AWSCURRENT"));
+      if (!current) problems.push({ name, problem: "empty" });
+    } catch (err) {
+      if ((err as Error).name === "ResourceNotFoundException") problems.push({ name, problem: "missing" });
+      else throw new ToolError(`Could not check Secrets Manager secret ${name} (${(err as Error).name}: ${(err as Error).message}); check the credentials' secretsmanager:DescribeSecret permission and run the command again.`);
+    }
+  }
+  return problems;
+}
+
+/** The one-paragraph refusal for unfilled secrets, with the command that fills each. */
+export function secretsMessage(stack: string, problems: SecretProblem[], env: string): string {
+  const lines = problems.map((p) =>
+    p.problem === "missing"
+      ? `  - ${p.name}: does not exist; apply ${env}-bootstrap first (make bootstrap ENVIRONMENT=${env}), which creates it`
+      : `  - ${p.name}: has no value; fill it: aws secretsmanager put-secret-value --secret-id '${p.name}' --secret-string file://value.json`,
+  );
+  return `${stack} reads ${problems.length} secret(s) that are not filled yet, so its plan would fail (or configure an app with nothing). Fill each, then run the command again:\n${lines.join("\n")}`;
+}
+
+/**
+ * The IAM role behind a caller ARN: `arn:aws:sts::A:assumed-role/R/session` -> role name R in
+ * account A; a role ARN stays as it is. Undefined for IAM users and anything else.
+ */
+export function roleOfCaller(callerArn: string): { account: string; roleName: string } | undefined {
+  const session = /^arn:aws[a-z-]*:sts::(\d{12}):assumed-role\/([^/]+)\/.+$/.exec(callerArn);
+  if (session) return { account: session[1], roleName: session[2] };
+  const role = /^arn:aws[a-z-]*:iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(callerArn);
+  return role ? { account: role[1], roleName: role[2] } : undefined;
+}
+
+/** Whether the caller is one of the admin roles (compared by account and role name; paths vary). */
+export function callerIsAdmin(callerArn: string, adminRoleArns: string[]): boolean {
+  const caller = roleOfCaller(callerArn);
+  return !!caller && adminRoleArns.some((arn) => {
+    const admin = roleOfCaller(arn);
+    return admin?.account === caller.account && admin.roleName === caller.roleName;
+  });
+}
+
+export function callerMessage(stack: string, callerArn: string, adminRoleArns: string[]): string {
+  return (
+    `${stack} applies Kubernetes objects, and only the clusters' admin roles may (EKS access entries); you are ${callerArn}. ` +
+    `Assume one of ${adminRoleArns.join(", ")} (or run from the deploy runner), or add your role to cluster.deployRoleArns in the environment and apply the cluster layers first.`
+  );
+}
+
+/** Whether the Kubernetes stacks' exec auth can run: the AWS CLI on PATH. */
+export function checkAwsCli(binary = process.env.AWS_CLI_BINARY || "aws"): string {
+  const out = spawnSync(binary, ["--version"], { encoding: "utf8" });
+  if (out.error || out.status !== 0) {
+    throw new ToolError(
+      `The AWS CLI ("${binary}") is not on PATH. The Kubernetes and Helm providers authenticate by running \`aws eks get-token\`, so every stack with Kubernetes objects needs it: ` +
+        `install AWS CLI v2 (https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html) and run the command again.`,
+    );
+  }
+  return (out.stdout || out.stderr).trim().split(/\s+/)[0];
+}
+
+/** Resolves when host:port accepts a TCP connection within `timeoutMs`, rejects otherwise. */
+export function reachable(host: string, port = 443, timeoutMs = 5000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+}
+
+export function unreachableMessage(stack: string, cluster: string, endpoint: string): string {
+  return (
+    `${stack} needs the Kubernetes API of ${cluster} (${endpoint}), which does not answer from this machine: the endpoint is private. ` +
+    `Run the deploy from the deploy runner (the GitHub workflows do; README "Where deploys run"), or from the VPN into the C&C VPC for the C&C cluster; ` +
+    `workload APIs are reachable only from inside the C&C VPC.`
+  );
+}
+
+/** Whether a stack configures Kubernetes or Helm providers. */
+export function usesKubernetes(json: TfJson): boolean {
+  return !!(json.provider && ("kubernetes" in json.provider || "helm" in json.provider));
+}
+
+/** The cluster name a Kubernetes stack connects to (from its exec args). */
+export function clusterOfStack(json: TfJson): string | undefined {
+  const k8s = (json.provider as Record<string, { exec?: { args?: string[] }[] }[]> | undefined)?.kubernetes?.[0];
+  const args = k8s?.exec?.[0]?.args ?? [];
+  const i = args.indexOf("--cluster-name");
+  return i >= 0 ? args[i + 1] : undefined;
+}
