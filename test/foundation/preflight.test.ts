@@ -1,0 +1,111 @@
+/**
+ * The preflight checks: secrets against moto through the real SDK, the caller-role rule, the AWS
+ * CLI check with a missing binary, API reachability against a local listener, and the sentences
+ * the user gets.
+ */
+import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { createServer, type Server } from "node:net";
+import {
+  callerIsAdmin,
+  callerMessage,
+  checkAwsCli,
+  clusterOfStack,
+  reachable,
+  roleOfCaller,
+  secretsMessage,
+  secretsReadBy,
+  unfilledSecrets,
+  unreachableMessage,
+} from "../../scripts/lib/preflight";
+import { clientOptions, freePort, startMoto, type Moto } from "../support/moto";
+import { rejection, synthShipped } from "../support/synth";
+
+describe("preflight: secrets a layer reads", () => {
+  let moto: Moto;
+  let sm: SecretsManagerClient;
+  beforeAll(async () => {
+    moto = await startMoto();
+    sm = new SecretsManagerClient(clientOptions(moto));
+  });
+  afterAll(() => moto.stop());
+
+  it("lists the operator secrets each stack reads, not ids made at apply time", () => {
+    const { json } = synthShipped("prod");
+    expect(secretsReadBy(json["prod-post-install"])).toEqual(["prod/cnc/grafana-admin", "prod/cnc/mattermost-alerts-webhook", "prod/cnc/oidc-client"]);
+    expect(secretsReadBy(json["prod-workload-alpha"])).toEqual(["prod/alpha/redis-auth-token"]);
+    expect(secretsReadBy(json["prod-route53"])).toEqual([]);
+  });
+
+  it("stops on an empty container and a missing secret, naming each with what to do, and passes once filled", async () => {
+    await sm.send(new CreateSecretCommand({ Name: "t/empty" }));
+    await sm.send(new CreateSecretCommand({ Name: "t/filled", SecretString: "{}" }));
+    const problems = await unfilledSecrets(sm, ["t/empty", "t/filled", "t/missing"]);
+    expect(problems).toEqual([
+      { name: "t/empty", problem: "empty" },
+      { name: "t/missing", problem: "missing" },
+    ]);
+    const message = secretsMessage("t-post-install", problems, "t");
+    expect(message).toMatch(/t-post-install reads 2 secret\(s\) that are not filled yet/);
+    expect(message).toContain("aws secretsmanager put-secret-value --secret-id 't/empty' --secret-string file://value.json");
+    expect(message).toContain("t/missing: does not exist; apply t-bootstrap first");
+    await sm.send(new PutSecretValueCommand({ SecretId: "t/empty", SecretString: "{}" }));
+    expect(await unfilledSecrets(sm, ["t/empty", "t/filled"])).toEqual([]);
+  });
+});
+
+describe("preflight: who runs the Kubernetes phase", () => {
+  const admins = ["arn:aws:iam::111111111111:role/platform-deploy", "arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123"];
+
+  it("accepts a session of an admin role (paths and session names vary), refuses anyone else", () => {
+    expect(roleOfCaller("arn:aws:sts::111111111111:assumed-role/platform-deploy/ci-1234")).toEqual({ account: "111111111111", roleName: "platform-deploy" });
+    expect(callerIsAdmin("arn:aws:sts::111111111111:assumed-role/platform-deploy/ci-1234", admins)).toBe(true);
+    expect(callerIsAdmin("arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Admin_0123/jane@example.com", admins)).toBe(true);
+    expect(callerIsAdmin("arn:aws:sts::222222222222:assumed-role/platform-deploy/x", admins)).toBe(false);
+    expect(callerIsAdmin("arn:aws:sts::111111111111:assumed-role/ReadOnly/x", admins)).toBe(false);
+    expect(callerIsAdmin("arn:aws:iam::111111111111:user/jane", admins)).toBe(false);
+    expect(callerMessage("prod-post-install", "arn:aws:sts::111111111111:assumed-role/ReadOnly/x", admins)).toMatch(/only the clusters' admin roles may .* you are arn:aws:sts::111111111111:assumed-role\/ReadOnly\/x\. Assume one of/);
+  });
+
+  it("names the cluster a Kubernetes stack connects to", () => {
+    const { json } = synthShipped("prod");
+    expect(clusterOfStack(json["prod-post-install"])).toBe("prod-cnc");
+    expect(clusterOfStack(json["prod-workload-beta-apps"])).toBe("prod-beta");
+  });
+
+  it("refuses a missing AWS CLI with what to install", () => {
+    expect(() => checkAwsCli("/nonexistent/aws")).toThrow(/The AWS CLI \("\/nonexistent\/aws"\) is not on PATH\. The Kubernetes and Helm providers authenticate by running `aws eks get-token`/);
+  });
+
+  it("tells a reachable API endpoint from an unreachable one", async () => {
+    const server: Server = createServer((s) => s.end());
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const open = (server.address() as { port: number }).port;
+    const closed = await freePort();
+    await expect(reachable("127.0.0.1", open, 2000)).resolves.toBe(true);
+    await expect(reachable("127.0.0.1", closed, 2000)).resolves.toBe(false);
+    server.close();
+    expect(unreachableMessage("prod-workload-alpha-apps", "prod-alpha", "https://ABC.gr7.us-east-1.eks.amazonaws.com")).toMatch(/Run the deploy from the deploy runner/);
+  });
+});
+
+describe("deployer identity in the environment", () => {
+  it("refuses an STS session ARN and says which role ARN to use instead", () => {
+    expect(rejection((e) => (e.cluster.deployRoleArns = ["arn:aws:sts::111111111111:assumed-role/platform-deploy/ci"]))).toMatch(
+      /cluster\.deployRoleArns\[0\]: "arn:aws:sts::111111111111:assumed-role\/platform-deploy\/ci" is an STS session \(assumed-role\) ARN, which EKS access entries refuse; use the role itself: arn:aws:iam::111111111111:role\/platform-deploy/,
+    );
+    expect(rejection((e) => (e.cluster.adminPrincipalArns = ["arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Admin_0123/jane"]))).toMatch(
+      /use the role itself: arn:aws:iam::111111111111:role\/aws-reserved\/sso\.amazonaws\.com\/AWSReservedSSO_Admin_0123/,
+    );
+  });
+
+  it("refuses IAM users, roles of another account, and an empty deploy-role list", () => {
+    expect(rejection((e) => (e.cluster.adminPrincipalArns = ["arn:aws:iam::111111111111:user/jane"]))).toMatch(/is an IAM user; this platform deploys and administers through roles only/);
+    expect(rejection((e) => (e.cluster.deployRoleArns = ["arn:aws:iam::999999999999:role/deploy"]))).toMatch(/cluster\.deployRoleArns\[0\]: names a role in account 999999999999, but the environment lives in 111111111111/);
+    expect(rejection((e) => (e.cluster.deployRoleArns = []))).toMatch(/cluster\.deployRoleArns: expected at least one IAM role ARN that runs deploys/);
+    expect(rejection((e) => delete e.cluster.deployRoleArns)).toMatch(/cluster\.deployRoleArns/);
+  });
+
+  it("refuses a PostgreSQL minor version (AWS upgrades minors itself)", () => {
+    expect(rejection((e) => (e.provisioner.postgresVersion = "17.5"))).toMatch(/provisioner\.postgresVersion: expected one of "16", "17", got "17\.5"/);
+  });
+});
