@@ -6,6 +6,7 @@
 import { App } from "cdktf";
 import { HelmAddon } from "./constructs/helm/addon";
 import { EnvironmentError, loadEnvironments } from "./config/load";
+import { MissingBundleError } from "./constructs/bundle";
 import { buildEnvironment } from "./stacks";
 
 function main(): void {
@@ -31,7 +32,7 @@ function main(): void {
 try {
   main();
 } catch (err) {
-  if (err instanceof EnvironmentError) {
+  if (err instanceof EnvironmentError || err instanceof MissingBundleError) {
     console.error(`\nError: ${err.message}\n`);
     process.exit(1);
   }

@@ -21,6 +21,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { MissingBundleError } from "../constructs/bundle";
 import { EnvironmentError, loadEnvironment } from "../config/load";
 import { clusterAdminRoleArns } from "../config/names";
 import type { Environment } from "../config/schema";
@@ -467,7 +468,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  if (err instanceof ToolError || err instanceof EnvironmentError) {
+  if (err instanceof ToolError || err instanceof EnvironmentError || err instanceof MissingBundleError) {
     process.stderr.write(`\nError: ${err.message}\n`);
     process.exit(1);
   }

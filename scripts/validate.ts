@@ -10,6 +10,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { MissingBundleError } from "../constructs/bundle";
 import { EnvironmentError } from "../config/load";
 import { synthesize, type SynthesizedStack } from "./lib/synth";
 import { ToolError, checkTerraform, findProviderMirror, mirroredProviders, terraform, writeCliConfig } from "./lib/terraform";
@@ -111,7 +112,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err) => {
-    if (err instanceof ToolError || err instanceof EnvironmentError) {
+    if (err instanceof ToolError || err instanceof EnvironmentError || err instanceof MissingBundleError) {
       console.error(`\nError: ${err.message}\n`);
       process.exit(1);
     }

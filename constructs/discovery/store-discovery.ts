@@ -5,6 +5,7 @@ import { RoleV1 } from "@cdktf/provider-kubernetes/lib/role-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import { AssetType, Fn, TerraformAsset, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
+import { MissingBundleError } from "../bundle";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { CRONJOB_NODE_IMAGE } from "../../config/versions";
@@ -49,7 +50,7 @@ export class StoreDiscoveryCronJob extends Construct {
     super(scope, id);
     const bundle = props.bundlePath ?? STORE_DISCOVERY_BUNDLE;
     if (!existsSync(bundle)) {
-      throw new Error(`The store-discovery bundle is missing (${bundle}). Run \`make bundle\` (or \`npm run build\`) before synthesizing; stacks never bundle code themselves.`);
+      throw new MissingBundleError("store-discovery CronJob", bundle);
     }
     const ns = props.namespace;
     this.role = new IrsaRole(this, "role", {

@@ -12,6 +12,7 @@ import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 import { AssetType, TerraformAsset } from "cdktf";
 import { Construct } from "constructs";
+import { MissingBundleError } from "../bundle";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { LAMBDA_NODE_RUNTIME } from "../../config/versions";
@@ -82,9 +83,7 @@ export class DnsRegistrationFunction extends Construct {
     super(scope, id);
     const bundleDir = props.bundleDir ?? DNS_REGISTRATION_BUNDLE_DIR;
     if (!existsSync(join(bundleDir, "index.js"))) {
-      throw new Error(
-        `The DNS-registration Lambda bundle is missing (${join(bundleDir, "index.js")}). Run \`make bundle\` (or \`npm run build\`) before synthesizing; stacks never bundle code themselves.`,
-      );
+      throw new MissingBundleError("DNS-registration Lambda", join(bundleDir, "index.js"));
     }
     const name = props.functionName;
 
