@@ -13,7 +13,7 @@ TSX := $(NODE_BIN)/tsx
 DEPLOY := $(TSX) scripts/deploy.ts
 
 .DEFAULT_GOAL := help
-.PHONY: help install bundle synth validate test diff bootstrap cluster post-install route53 workloads all destroy local-down clean bench
+.PHONY: help install bundle synth validate test diff bootstrap cluster post-install route53 workloads register-workloads all destroy local-down clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -51,8 +51,11 @@ post-install: bundle ## C&C layer 2: monitoring, logging, ingress/auth, provisio
 route53: $(TSX) ## C&C layer 3: DNS names for every app (prints the URLs)
 	$(DEPLOY) apply route53
 
-workloads: bundle ## every workload cluster of ENVIRONMENT: its AWS phase, then its -apps phase
+workloads: bundle ## every workload cluster of ENVIRONMENT: its AWS phase, its -apps phase, then registration with the provisioner
 	$(DEPLOY) apply workloads
+
+register-workloads: $(TSX) ## store each workload's kubeconfig in Secrets Manager and import it into the provisioner (idempotent; DRY_RUN=1 prints only)
+	$(DEPLOY) register all
 
 all: bundle ## bundle, then bootstrap, cluster, post-install, route53 and each workload (AWS phase, then apps), in order
 	$(DEPLOY) apply all

@@ -33,6 +33,21 @@ export const dnsRegistrationFunctionName = (env: Pick<Environment, "name">) => `
 /** The provisioner's IRSA role in the C&C (workload clusters grant it admin through an access entry). */
 export const provisionerRoleName = (env: Pick<Environment, "name">) => `${env.name}-cnc-provisioner`;
 
+/**
+ * The IAM account alias the provisioner reads at start; `mattermost-cloud-<env>` must have exactly
+ * three dash-separated parts, so an environment name with a dash needs provisioner.accountAlias.
+ */
+export function provisionerAccountAlias(env: Pick<Environment, "name" | "provisioner">): string {
+  const alias = env.provisioner.accountAlias ?? `mattermost-cloud-${env.name}`;
+  if (!/^mattermost-cloud-[a-z0-9]+$/.test(alias)) {
+    throw new Error(`${env.name}: the provisioner's account alias would be "${alias}", but it must be mattermost-cloud-<env> with no further dash; set provisioner.accountAlias in the environment.`);
+  }
+  return alias;
+}
+
+/** Secrets Manager secret a workload cluster's kubeconfig is registered with the provisioner by. */
+export const workloadKubeconfigSecretName = (env: Pick<Environment, "name">, workload: string) => `${env.name}/provisioner/clusters/${workload}/kubeconfig`;
+
 /** Secrets Manager secret with a workload cluster's Redis AUTH token (bootstrap creates it empty). */
 export const redisAuthSecretName = (env: Pick<Environment, "name">, workload: string) => `${env.name}/${workload}/redis-auth-token`;
 

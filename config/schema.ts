@@ -354,6 +354,34 @@ const provisioner = z
     backupRetentionDays: z.number().int().min(1).max(35).default(14),
     /** Git URL of the utility Helm values the provisioner applies to workload clusters (the server refuses to start without it). */
     utilitiesGitUrl: z.string().url({ error: "expected the https URL of the utilities Helm values repository" }),
+    /** Path of the utilities repository on that host, e.g. /gitops/gitops.git (`--utilities-git-path`; required at start). */
+    utilitiesGitPath: z.string().regex(/^\/[\w./-]+$/, { error: "expected the repository path on the git host, such as /gitops/gitops.git" }),
+    /**
+     * IAM account alias the server reads at start (`mattermost-cloud-<env>`: exactly three
+     * dash-separated parts; `<env>` becomes its environment name). Default `mattermost-cloud-<environment name>`.
+     * Aliases are unique across all of AWS and an account has one: pick another if it is taken.
+     */
+    accountAlias: z.string().regex(/^mattermost-cloud-[a-z0-9]+$/, { error: "expected mattermost-cloud-<env> (three dash-separated parts, <env> lower-case letters and digits): the provisioner reads its environment from it" }).optional(),
+    /** Secrets Manager secret holding the SSH public key kops and the server's start-up check need (bootstrap creates it empty). */
+    sshPublicKeySecretName: secretName,
+    /** Manage RDS databases for installations (adds the RDS and KMS rights the database backends use). */
+    rdsDatabases: z.boolean().default(true),
+    /**
+     * JWT verification of every API call (`--issuer`, `--audience`, `--jwks-url`): without it the
+     * API is open to anyone who reaches it. The issuer defaults to auth.oidc.issuer. The client
+     * secret ({"clientId", "clientSecret"}) is what `make register-workloads` gets its token with
+     * (OAuth2 client credentials at auth.oidc.tokenEndpoint).
+     */
+    apiAuth: z
+      .object({
+        issuer: z.string().url({ error: "expected the IdP issuer URL" }).optional(),
+        audience: z.string().min(1, { error: "expected the audience the provisioner's tokens are issued for" }),
+        jwksUrl: z.string().url({ error: "expected the IdP's JWKS URL" }),
+        /** OAuth2 scope asked for with client credentials; default `<audience>/.default`. */
+        scope: z.string().optional(),
+        clientSecretName: secretName,
+      })
+      .strict(),
     /** Networks allowed to reach installations' private ingress (`--allow-list-cidr-range`); default the C&C VPC. */
     allowListCidrs: z.array(cidr()).optional(),
   })
@@ -463,6 +491,12 @@ export const environmentSchema = z
   })
   .strict()
   .superRefine((e, ctx) => {
+    if (!e.provisioner.apiAuth.issuer && !e.auth.oidc?.issuer) {
+      ctx.addIssue({ code: "custom", path: ["provisioner", "apiAuth", "issuer"], message: "is required when auth.oidc.issuer is not set (the provisioner verifies tokens of this issuer)" });
+    }
+    if (!e.auth.oidc?.tokenEndpoint) {
+      ctx.addIssue({ code: "custom", path: ["auth", "oidc", "tokenEndpoint"], message: "is required: make register-workloads gets its API token there (client credentials)" });
+    }
     if (!e.auth.enabled && e.dns.publicApps.length > 0) {
       ctx.addIssue({
         code: "custom",

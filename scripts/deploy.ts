@@ -4,6 +4,7 @@
  *   tsx scripts/deploy.ts apply  <bootstrap|cluster|post-install|route53|workloads|workload-<name>|all>
  *   tsx scripts/deploy.ts destroy all
  *   tsx scripts/deploy.ts diff   <stack suffix>
+ *   tsx scripts/deploy.ts register [all|<workload>]   workload clusters -> the provisioner (DRY_RUN=1: print only)
  *   tsx scripts/deploy.ts local-down
  *
  * Environment: ENVIRONMENT (default local), AUTO_APPROVE=1 (no prompts), KEEP_EMULATOR=1 (leave a
@@ -14,7 +15,10 @@
  * same stacks against moto, with what the emulator cannot hold (Kubernetes/Helm resources, AWS
  * APIs moto lacks) held back by name, an idempotency re-plan, and dry runs of both services.
  */
-import { PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { EKSClient } from "@aws-sdk/client-eks";
+import { IAMClient } from "@aws-sdk/client-iam";
+import { Route53Client } from "@aws-sdk/client-route-53";
+import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { spawn, spawnSync } from "node:child_process";
 
@@ -23,7 +27,8 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { MissingBundleError } from "../constructs/bundle";
 import { EnvironmentError, loadEnvironment } from "../config/load";
-import { clusterAdminRoleArns } from "../config/names";
+import { clusterAdminRoleArns, provisionerAccountAlias, workloadClusterName, workloadKubeconfigSecretName } from "../config/names";
+import { HttpProvisionerApi, clientCredentialsToken, registerWorkloads } from "./lib/registration";
 import type { Environment } from "../config/schema";
 import { EMULATOR_ROUND_TRIP_GAPS, emulatorHoldReason } from "./lib/emulator-support";
 import { emulatorEnv, ensureEmulator, runningEmulator, stopEmulator, type Emulator } from "./lib/emulator";
@@ -31,6 +36,9 @@ import { synthesize, type SynthesizedStack } from "./lib/synth";
 import { REPO_ROOT, ToolError, checkTerraform, findProviderMirror, mapLimit, terraform, writeCliConfig } from "./lib/terraform";
 import { prune, type HeldBack } from "./lib/tf-json";
 import {
+  accountAliasProblem,
+  environmentZones,
+  zoneTagProblems,
   callerIsAdmin,
   callerMessage,
   checkAwsCli,
@@ -191,6 +199,9 @@ interface Context {
   /** Who runs this (STS caller ARN; real AWS only). */
   callerArn?: string;
   secrets?: SecretsManagerClient;
+  iam?: IAMClient;
+  eks?: EKSClient;
+  route53?: Route53Client;
   cliConfig?: string;
   tfEnv: NodeJS.ProcessEnv;
   emulator?: Emulator;
@@ -200,13 +211,26 @@ interface Context {
  * The checks before a stack is planned: its secrets are filled; for Kubernetes stacks on AWS, the
  * AWS CLI exists, the caller is a cluster admin role, and the API endpoint answers from here.
  */
+/** Secrets a stack needs filled: what Terraform reads, plus what its pods read at start. */
+function secretsNeededBy(env: Environment, stack: SynthesizedStack): string[] {
+  const atStart = stack.name === `${env.name}-post-install` ? [env.provisioner.sshPublicKeySecretName] : [];
+  return [...new Set([...secretsReadBy(stack.json), ...atStart])].sort();
+}
+
 async function preflight(ctx: Context, stack: SynthesizedStack): Promise<void> {
   const tag = `[${stack.name}] `;
-  const names = secretsReadBy(stack.json);
+  const names = secretsNeededBy(ctx.env, stack);
   if (names.length && ctx.secrets) {
     const problems = await unfilledSecrets(ctx.secrets, names);
     if (problems.length) throw new ToolError(secretsMessage(stack.name, problems, ctx.env.name));
-    say(`${tag}preflight: ${names.length} secret(s) it reads are filled (${names.join(", ")})`);
+    say(`${tag}preflight: ${names.length} secret(s) it needs are filled (${names.join(", ")})`);
+  }
+  if (stack.name === `${ctx.env.name}-post-install` && ctx.iam && ctx.route53) {
+    // The provisioner's start-up prerequisites.
+    const alias = provisionerAccountAlias(ctx.env);
+    const problems = [await accountAliasProblem(ctx.iam, alias, ctx.env.name), ...(await zoneTagProblems(ctx.route53, await environmentZones(ctx.route53, ctx.env)))].filter((p): p is string => !!p);
+    if (problems.length) throw new ToolError(`${stack.name} installs the provisioner, which would not start:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    say(`${tag}preflight: account alias ${alias} and the zones' ${"MattermostCloudDNS"} tags are in place`);
   }
   if (!usesKubernetes(stack.json)) return;
   if (ctx.emulated) {
@@ -233,12 +257,46 @@ async function preflight(ctx: Context, stack: SynthesizedStack): Promise<void> {
  */
 async function fillRehearsalSecrets(ctx: Context, stacks: SynthesizedStack[]): Promise<void> {
   if (!ctx.secrets) return;
-  const names = [...new Set(stacks.flatMap((s) => secretsReadBy(s.json)))];
+  const names = [...new Set(stacks.flatMap((s) => secretsNeededBy(ctx.env, s)))];
   const empty = (await unfilledSecrets(ctx.secrets, names)).filter((p) => p.problem === "empty");
   for (const { name } of empty) {
     await ctx.secrets.send(new PutSecretValueCommand({ SecretId: name, SecretString: JSON.stringify({ placeholder: "rehearsal", user: "admin", password: "rehearsal-only", clientId: "rehearsal", clientSecret: "rehearsal-only" }) }));
   }
   if (empty.length) say(`\nrehearsal: put a placeholder value into ${empty.length} empty secret(s), as an operator would (aws secretsmanager put-secret-value): ${empty.map((e) => e.name).join(", ")}`);
+}
+
+/**
+ * `make register-workloads` (and the last step of `make workloads` / `make all`): each workload
+ * cluster's kubeconfig into Secrets Manager, and an import into the provisioner unless it knows
+ * the cluster. On the emulator a dry run: nothing is written, and the import it would send is printed.
+ */
+async function registerStep(ctx: Context, only?: string): Promise<void> {
+  const env = ctx.env;
+  const workloads = env.workloads.filter((w) => !only || w.name === only);
+  if (!workloads.length || !ctx.eks || !ctx.secrets) return;
+  const dryRun = ctx.emulated || process.env.DRY_RUN === "1";
+  say(`\n==> register workload clusters with the provisioner${dryRun ? " (dry run: nothing is written or imported)" : ""}`);
+  let api: HttpProvisionerApi | undefined;
+  if (!ctx.emulated) {
+    const auth = env.provisioner.apiAuth;
+    const client = await ctx.secrets.send(new GetSecretValueCommand({ SecretId: auth.clientSecretName })).then(
+      (v) => JSON.parse(v.SecretString ?? "{}") as { clientId: string; clientSecret: string },
+      (err: Error) => {
+        throw new ToolError(`The provisioner API client secret ${auth.clientSecretName} could not be read (${err.name}); fill it with {"clientId": "...", "clientSecret": "..."} and run make register-workloads again.`);
+      },
+    );
+    let token: string | undefined;
+    api = new HttpProvisionerApi(`https://provisioner.${env.dns.privateDomain}`, async () => (token ??= await clientCredentialsToken(env.auth.oidc!.tokenEndpoint!, client, auth.scope ?? `${auth.audience}/.default`)));
+  }
+  await registerWorkloads({
+    eks: ctx.eks,
+    secrets: ctx.secrets,
+    api,
+    dryRun,
+    environment: env.name,
+    clusters: workloads.map((w) => ({ workload: w.name, clusterName: workloadClusterName(env, w.name), region: env.region, secretName: workloadKubeconfigSecretName(env, w.name) })),
+    log: (line) => say(`[register] ${line}`),
+  });
 }
 
 async function applyStack(ctx: Context, stack: SynthesizedStack): Promise<StackReport> {
@@ -342,7 +400,7 @@ async function main(): Promise<void> {
     say(stopped ? `Stopped the local AWS emulator of ${envName}.` : `No local AWS emulator of ${envName} is running.`);
     return;
   }
-  if (!["apply", "destroy", "diff"].includes(command)) throw new ToolError(`Unknown command "${command}": use apply, destroy, diff or local-down.`);
+  if (!["apply", "destroy", "diff", "register"].includes(command)) throw new ToolError(`Unknown command "${command}": use apply, destroy, diff, register or local-down.`);
 
   const env = loadEnvironment(envName);
   const emulated = env.target === "emulator";
@@ -354,23 +412,34 @@ async function main(): Promise<void> {
     if (process.env.TF_PROVIDER_MIRROR) ctx.cliConfig = writeCliConfig(findProviderMirror());
     ctx.callerArn = await checkAwsCredentials(env);
     ctx.secrets = new SecretsManagerClient({ region: env.region });
+    ctx.iam = new IAMClient({ region: env.region });
+    ctx.eks = new EKSClient({ region: env.region });
+    ctx.route53 = new Route53Client({ region: env.region });
   }
   say(`environment ${env.name} (${env.target}, ${env.region}), terraform ${version}`);
 
   const stacks = synthesize({ outdir: join(REPO_ROOT, "cdktf.out"), only: env.name });
-  const selected = selectStacks(env, stacks, target);
+  const selected = command === "register" ? [] : selectStacks(env, stacks, target);
 
   if (emulated) {
     const before = await runningEmulator(env.name);
     if (!before) clearStaleEmulatorState(env, stacks);
     ctx.emulator = before ?? (await ensureEmulator(env.name));
     ctx.tfEnv = emulatorEnv(ctx.emulator, env.region);
-    ctx.secrets = new SecretsManagerClient({ region: env.region, endpoint: ctx.emulator.endpoint, credentials: { accessKeyId: "testing", secretAccessKey: "testing" } });
+    const local = { region: env.region, endpoint: ctx.emulator.endpoint, credentials: { accessKeyId: "testing", secretAccessKey: "testing" } };
+    ctx.secrets = new SecretsManagerClient(local);
+    ctx.iam = new IAMClient(local);
+    ctx.eks = new EKSClient(local);
+    ctx.route53 = new Route53Client(local);
     say(`local AWS emulator: ${ctx.emulator.endpoint} (${ctx.emulator.started ? "started by this run" : "already running"})`);
   }
 
   const reports: StackReport[] = [];
   try {
+    if (command === "register") {
+      await registerStep(ctx, target === "all" ? undefined : target);
+      return;
+    }
     if (command === "diff") {
       for (const stack of selected) {
         await preflight(ctx, stack);
@@ -451,6 +520,7 @@ async function main(): Promise<void> {
       const cluster = stacks.find((s) => s.name === `${env.name}-cluster`);
       if (cluster && target === "all") await serviceDryRuns(ctx, cluster);
     }
+    if (target === "all" || target === "workloads") await registerStep(ctx);
     table(reports);
     const held = reports.reduce((n, r) => n + r.heldBack, 0);
     if (held) say(`\n${held} resources were held back (listed above with their reasons); everything else was applied.`);

@@ -35,6 +35,8 @@ export class BootstrapStack extends PlatformStack {
       ["alerts-webhook", "Mattermost incoming-webhook URL for platform alerts", env.alerts.webhookSecretName],
       ["grafana-admin", 'Grafana admin credentials as {"user": "...", "password": "..."}', env.secrets.grafanaAdmin],
       ["oidc-client", 'OIDC client of the app login as {"clientId": "...", "clientSecret": "..."}', env.auth.enabled ? env.auth.oidc?.clientSecretName : undefined],
+      ["provisioner-ssh-key", "SSH public key of the provisioner (kops and its start-up check read $HOME/.ssh)", env.provisioner.sshPublicKeySecretName],
+      ["provisioner-api-client", 'OAuth2 client that calls the provisioner API as {"clientId": "...", "clientSecret": "..."}', env.provisioner.apiAuth.clientSecretName],
       ...env.workloads
         .filter((w) => w.redis)
         .map((w): [string, string, string] => [`redis-auth-${w.name}`, `Redis AUTH token of workload cluster ${w.name} (16-128 printable characters)`, redisAuthSecretName(env, w.name)]),

@@ -1,7 +1,8 @@
 import { DataAwsSecretsmanagerSecret } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-secret";
+import { IamAccountAlias } from "@cdktf/provider-aws/lib/iam-account-alias";
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
-import { alertsTopicName, clusterAdminRoleArns, cncClusterName, deployRunnerName, deployRunnerRoleArn, dnsRegistrationFunctionName } from "../config/names";
+import { alertsTopicName, clusterAdminRoleArns, cncClusterName, deployRunnerName, deployRunnerRoleArn, dnsRegistrationFunctionName, provisionerAccountAlias } from "../config/names";
 import type { Environment } from "../config/schema";
 import { AlertsTopic } from "../constructs/alerts/topic";
 import { DeployRunner } from "../constructs/deploy/runner";
@@ -67,6 +68,9 @@ export class ClusterStack extends PlatformStack {
       this.cluster.allowApiFrom("deploy-runner", { referencedSecurityGroupId: runner.securityGroup.id });
       this.cluster.grantAdmin("deploy-runner", runner.role.arn);
     }
+
+    // The provisioner reads its environment name from the account alias at start (mattermost-cloud-<env>).
+    new IamAccountAlias(this, "account-alias", { accountAlias: provisionerAccountAlias(env) });
 
     const zones = new PlatformZones(this, "zones", { env, vpcId: this.network.vpcId, associate: !env.network.existing });
     const alerts = new AlertsTopic(this, "alerts", { topicName: alertsTopicName(env), accountId: env.accountId, keyDeletionWindowDays: throwaway ? 7 : 30 });

@@ -303,6 +303,12 @@ export class PostInstallStack extends PlatformStack {
       production: !throwaway,
       stateStoreBucketName: bucketName(env, "kops-state"),
       utilitiesGitUrl: env.provisioner.utilitiesGitUrl,
+      utilitiesGitPath: env.provisioner.utilitiesGitPath,
+      sshPublicKeySecretName: env.provisioner.sshPublicKeySecretName,
+      rdsDatabases: env.provisioner.rdsDatabases,
+      apiAuth: { issuer: env.provisioner.apiAuth.issuer ?? env.auth.oidc!.issuer!, audience: env.provisioner.apiAuth.audience, jwksUrl: env.provisioner.apiAuth.jwksUrl },
+      // The VPN and the C&C VPC (where the deploy runner, which registers workload clusters, runs).
+      apiClientCidrs: [...new Set([...env.cluster.adminCidrs, env.network.cidr])],
       privateDomain: env.dns.privateDomain,
       zoneIds: [privateZone.zoneId, ...(publicZone ? [publicZone.zoneId] : [])],
       allowListCidrs: env.provisioner.allowListCidrs ?? [env.network.cidr],

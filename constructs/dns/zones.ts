@@ -4,6 +4,9 @@ import { Route53ZoneAssociation } from "@cdktf/provider-aws/lib/route53-zone-ass
 import { Construct } from "constructs";
 import type { Environment } from "../../config/schema";
 
+/** The zone tag the provisioner finds its private and public zones by (value `private` / `public`). */
+export const PROVISIONER_ZONE_TAG = "MattermostCloudDNS";
+
 export interface PlatformZonesProps {
   readonly env: Environment;
   /** The C&C VPC: it must resolve the private zone. */
@@ -16,6 +19,10 @@ export interface PlatformZonesProps {
  * The hosted zones of an environment, as the cluster stack sees them. Real accounts already own
  * their zones (ids in the environment): the private zone is associated with the new C&C VPC.
  * On the emulator there is nothing to look up, so stand-in zones with the same domains are made.
+ *
+ * The provisioner finds its zones by the tag `MattermostCloudDNS=private|public` at start. Zones
+ * made here carry it; existing zones are not Terraform's to tag, so the preflight of the
+ * post-install layer checks the tag on them and says how to add it.
  */
 export class PlatformZones extends Construct {
   readonly privateZoneId: string;
@@ -30,10 +37,11 @@ export class PlatformZones extends Construct {
         comment: `${env.name} private zone (emulator stand-in)`,
         vpc: [{ vpcId: props.vpcId, vpcRegion: env.region }],
         forceDestroy: true,
+        tags: { [PROVISIONER_ZONE_TAG]: "private" },
       });
       this.privateZoneId = priv.zoneId;
       if (env.dns.publicDomain) {
-        this.publicZoneId = new Route53Zone(this, "public", { name: env.dns.publicDomain, comment: `${env.name} public zone (emulator stand-in)`, forceDestroy: true }).zoneId;
+        this.publicZoneId = new Route53Zone(this, "public", { name: env.dns.publicDomain, comment: `${env.name} public zone (emulator stand-in)`, forceDestroy: true, tags: { [PROVISIONER_ZONE_TAG]: "public" } }).zoneId;
       }
     } else {
       this.privateZoneId = env.dns.privateZoneId!;

@@ -74,7 +74,8 @@ export class IrsaRole extends Construct {
     if (!props.statements?.length && !props.managedPolicyArns?.length) {
       throw new Error(`IrsaRole ${props.roleName}: give it permissions (statements or managedPolicyArns); a role with none is a mistake`);
     }
-    for (const s of props.statements ?? []) {
+    // Wildcards are refused in what a role may do; a Deny of a whole service only narrows it.
+    for (const s of (props.statements ?? []).filter((st) => st.Effect === "Allow")) {
       const actions = ([] as string[]).concat(s.Action);
       if (actions.some((a) => a === "*" || a.endsWith(":*"))) {
         throw new Error(`IrsaRole ${props.roleName}: wildcard action ${actions.join(", ")}; list the actions it needs`);

@@ -6,7 +6,9 @@ import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
+import { PROVISIONER_ACTIONS, provisionerFeatures } from "../../config/provisioner/iam-actions";
 import { IMAGES } from "../../config/versions";
+import CLOUD_FLAGS from "../../config/provisioner/cloud-flags-v0.90.0.json";
 import { PostgresDatabase } from "../data/postgres";
 import { ClusterOidc, IrsaRole, type PolicyStatement } from "../eks/irsa-role";
 import { ManifestsRelease } from "../helm/manifests-release";
@@ -17,14 +19,25 @@ import { SecureBucket } from "../storage/secure-bucket";
 export const PROVISIONER_NAMESPACE = "provisioner";
 export const PROVISIONER_SERVICE_ACCOUNT = "provisioner";
 const API_PORT = 8075;
+/** HOME of the containers (an emptyDir): the image sets none, and the server needs $HOME/.ssh. */
+const HOME = "/home/cloud";
+/**
+ * Probe: lists one cluster. With JWT verification on, an unauthenticated call answers 401 after
+ * routing, so 200 or 401 both prove the API serves; anything else (or no answer) fails. busybox
+ * wget prints the status line with -S.
+ */
+export const API_PROBE = ["/bin/sh", "-c", `wget -S -q -O /dev/null "http://127.0.0.1:${API_PORT}/api/clusters?page=0&per_page=1" 2>&1 | grep -Eq "HTTP/1\\.[01] (200|401)"`];
 /** The binary in the pinned image; not on its PATH (reference/mattermost-cloud-v0.90.0.md). */
 const CLOUD_BINARY = "/mattermost-cloud/cloud";
 /**
- * Wraps every provisioner container: reads the RDS-managed master secret with the pod's IRSA role
- * and exports the DSN as CP_DATABASE (the server's --database), then runs the given command. The
- * image's AWS CLI brings python3, which URL-encodes the credentials.
+ * Wraps every provisioner container, with the pod's IRSA role: puts the SSH public key from Secrets
+ * Manager in $HOME/.ssh (the server's start-up check and kops need one), reads the RDS-managed
+ * master secret and exports the DSN as CP_DATABASE (the server's --database), then runs the given
+ * command. The image's AWS CLI brings python3, which URL-encodes the credentials.
  */
 export const START_WITH_DATABASE = [
+  'mkdir -p "$HOME/.ssh"',
+  'aws secretsmanager get-secret-value --secret-id "$SSH_PUBLIC_KEY_SECRET" --query SecretString --output text > "$HOME/.ssh/id_rsa.pub"',
   'secret=$(aws secretsmanager get-secret-value --secret-id "$DB_SECRET_ARN" --query SecretString --output text)',
   'CP_DATABASE=$(printf %s "$secret" | python3 -c \'import json,os,sys,urllib.parse as u; s=json.load(sys.stdin); q=lambda v: u.quote(v, safe=""); print("postgres://%s:%s@%s/cloud?sslmode=require&connect_timeout=10" % (q(s["username"]), q(s["password"]), os.environ["DB_ENDPOINT"]))\')',
   "export CP_DATABASE",
@@ -46,6 +59,16 @@ export interface ProvisionerProps {
   readonly production: boolean;
   readonly stateStoreBucketName: string;
   readonly utilitiesGitUrl: string;
+  /** `--utilities-git-path` (required at start). */
+  readonly utilitiesGitPath: string;
+  /** Secrets Manager secret with the SSH public key (read at start into $HOME/.ssh). */
+  readonly sshPublicKeySecretName: string;
+  /** Add the RDS/KMS rights of the database backends. */
+  readonly rdsDatabases: boolean;
+  /** JWT verification of the API (`--issuer`, `--audience`, `--jwks-url`). */
+  readonly apiAuth: { issuer: string; audience: string; jwksUrl: string };
+  /** Networks allowed through the internal ingress to the API (VPN, the deploy runner's VPC). */
+  readonly apiClientCidrs: string[];
   readonly privateDomain: string;
   /** Hosted zones the provisioner writes installation records in. */
   readonly zoneIds: string[];
@@ -62,102 +85,86 @@ export interface ProvisionerProps {
 }
 
 /**
- * The provisioner's AWS rights: what it needs to create workload clusters and installations,
- * limited to this account and region (and, for S3, Route53 and IAM, to this environment's
- * resources) wherever the action accepts a resource ARN. Actions that accept none (Describe*,
- * List*, Create* of new resources without tags) are the only ones on "*".
+ * The `cloud server` command line: every flag must exist in the pinned version's flag set
+ * (config/provisioner/cloud-flags-<version>.json, read from the tag; cobra exits on an unknown
+ * flag) and every flag the server refuses to start without must be set. `--database` is the
+ * exception: it comes from CP_DATABASE at start (START_WITH_DATABASE). Undefined values are left out.
  */
-export function provisionerStatements(p: { accountId: string; region: string; environment: string; stateStoreArn: string; zoneIds: string[] }): PolicyStatement[] {
+export function serverFlags(values: Record<string, string | undefined>, flagSet: { version: string; server: Record<string, string>; requiredAtStart: Record<string, string> } = CLOUD_FLAGS): string[] {
+  const unknown = Object.keys(values).filter((f) => !(f in flagSet.server));
+  if (unknown.length) {
+    throw new Error(`Provisioner: ${unknown.map((f) => `--${f}`).join(", ")} is not a flag of cloud server ${flagSet.version} (the server would exit at start); see config/provisioner/cloud-flags-${flagSet.version}.json.`);
+  }
+  const missing = Object.keys(flagSet.requiredAtStart).filter((f) => f !== "database" && !values[f]);
+  if (missing.length) {
+    throw new Error(`Provisioner: cloud server ${flagSet.version} refuses to start without ${missing.map((f) => `--${f} (${flagSet.requiredAtStart[f]})`).join(", ")}.`);
+  }
+  for (const [flag, value] of Object.entries(values)) {
+    if (value !== undefined && flagSet.server[flag] === "bool" && !["true", "false"].includes(value)) throw new Error(`Provisioner: --${flag} takes true or false, got "${value}"`);
+  }
+  return Object.entries(values)
+    .filter((e): e is [string, string] => e[1] !== undefined)
+    .map(([flag, value]) => `--${flag}=${value}`);
+}
+
+/**
+ * The provisioner's AWS rights, built from the action lists kept as data
+ * (config/provisioner/iam-actions.ts, read from the v0.90.0 source) for the features the
+ * environment turns on. Each action is scoped to this account and region, and to this
+ * environment's zones and the installations' resources, wherever the action accepts a resource
+ * ARN; only lookups that accept none (Describe*, List*, CreateKey, tag:GetResources) are on "*".
+ */
+export function provisionerStatements(p: { accountId: string; region: string; environment: string; stateStoreArn: string; zoneIds: string[]; rdsDatabases: boolean }): PolicyStatement[] {
   const r = p.region;
   const a = p.accountId;
-  return [
+  const on = new Set(provisionerFeatures({ rdsDatabases: p.rdsDatabases }));
+  const A = PROVISIONER_ACTIONS;
+  const pick = (list: readonly string[], test: (action: string) => boolean) => list.filter(test);
+  // Lookups that accept no resource ARN (or must see everything); the rest are scoped below.
+  const scopedLookups = new Set(["route53:ListTagsForResource", "acm:ListTagsForCertificate", "kms:DescribeKey"]);
+  const anyResource = (action: string) => /:(Describe|List)|^kms:CreateKey$|^tag:GetResources$/.test(action) && !scopedLookups.has(action);
+  const statements: PolicyStatement[] = [
     {
-      Sid: "DescribeAndList",
+      Sid: "LookupsWithoutResourceArns",
       Effect: "Allow",
       Action: [
-        "ec2:Describe*", "rds:Describe*", "elasticloadbalancing:Describe*", "autoscaling:Describe*", "acm:ListCertificates",
-        "route53:ListHostedZones", "route53:ListHostedZonesByName", "route53:GetChange", "kms:ListAliases", "kms:CreateKey",
-        "secretsmanager:ListSecrets", "iam:ListAccountAliases", "iam:ListRoles", "iam:ListInstanceProfiles", "iam:ListPolicies",
-        "dynamodb:ListTables", "tag:GetResources", "sts:GetCallerIdentity",
+        ...A.startup.filter(anyResource),
+        ...A.ec2Read,
+        ...pick(A.lookups, anyResource),
+        ...(on.has("rds") ? pick(A.rds, anyResource) : []),
+        ...(on.has("kms") ? pick(A.kms, anyResource) : []),
       ],
       Resource: "*",
     },
-    { Sid: "OwnZones", Effect: "Allow", Action: ["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "route53:GetHostedZone", "route53:ListTagsForResource"], Resource: p.zoneIds.map((z) => `arn:aws:route53:::hostedzone/${z}`) },
+    // The server reads the tags of every zone of the account at start to find its own.
+    { Sid: "ZoneTagsOfAllZones", Effect: "Allow", Action: ["route53:ListTagsForResource"], Resource: "arn:aws:route53:::hostedzone/*" },
+    { Sid: "InstallationRecords", Effect: "Allow", Action: [...A.route53Records], Resource: p.zoneIds.map((z) => `arn:aws:route53:::hostedzone/${z}`) },
     {
-      Sid: "ClusterNetworkAndCompute",
+      Sid: "EksClusters",
       Effect: "Allow",
-      Action: [
-        "ec2:CreateVpc", "ec2:DeleteVpc", "ec2:ModifyVpcAttribute", "ec2:CreateSubnet", "ec2:DeleteSubnet", "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup",
-        "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress",
-        "ec2:CreateTags", "ec2:DeleteTags", "ec2:RunInstances", "ec2:TerminateInstances", "ec2:CreateLaunchTemplate", "ec2:CreateLaunchTemplateVersion",
-        "ec2:DeleteLaunchTemplate", "ec2:CreateVolume", "ec2:DeleteVolume", "ec2:AttachVolume", "ec2:DetachVolume", "ec2:CreateNetworkInterface",
-        "ec2:DeleteNetworkInterface", "ec2:CreateRouteTable", "ec2:DeleteRouteTable", "ec2:CreateRoute", "ec2:DeleteRoute", "ec2:AssociateRouteTable",
-        "ec2:DisassociateRouteTable", "ec2:CreateInternetGateway", "ec2:DeleteInternetGateway", "ec2:AttachInternetGateway", "ec2:DetachInternetGateway",
-        "ec2:AllocateAddress", "ec2:ReleaseAddress", "ec2:CreateNatGateway", "ec2:DeleteNatGateway", "ec2:ImportKeyPair", "ec2:DeleteKeyPair",
-      ],
-      Resource: `arn:aws:ec2:${r}:${a}:*`,
+      Action: A.eks.filter((x) => x.startsWith("eks:")),
+      Resource: [`arn:aws:eks:${r}:${a}:cluster/*`, `arn:aws:eks:${r}:${a}:nodegroup/*/*/*`, `arn:aws:eks:${r}:${a}:addon/*/*/*`],
     },
-    { Sid: "PublicImages", Effect: "Allow", Action: ["ec2:RunInstances"], Resource: `arn:aws:ec2:${r}::image/*` },
+    { Sid: "PassClusterRoles", Effect: "Allow", Action: ["iam:PassRole"], Resource: `arn:aws:iam::${a}:role/*`, Condition: { StringEquals: { "iam:PassedToService": ["eks.amazonaws.com", "ec2.amazonaws.com"] } } },
+    { Sid: "NodeLaunchTemplatesAndTags", Effect: "Allow", Action: [...A.ec2Write], Resource: `arn:aws:ec2:${r}:${a}:*` },
+    { Sid: "ClusterAndInstallationSecrets", Effect: "Allow", Action: [...A.secrets], Resource: `arn:aws:secretsmanager:${r}:${a}:secret:*` },
+    { Sid: "StateStore", Effect: "Allow", Action: ["s3:ListBucket", "s3:ListBucketVersions", "s3:GetBucketVersioning"], Resource: p.stateStoreArn },
+    { Sid: "StateStoreObjects", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"], Resource: `${p.stateStoreArn}/*` },
+    // Installation filestores are named cloud-<installation id>.
+    { Sid: "InstallationFilestores", Effect: "Allow", Action: [...A.s3], Resource: ["arn:aws:s3:::cloud-*", "arn:aws:s3:::cloud-*/*"] },
+    // ... which must never reach the platform's own buckets (state, metrics) under that prefix.
     {
-      Sid: "InstallationDatabases",
-      Effect: "Allow",
-      Action: [
-        "rds:CreateDBCluster", "rds:DeleteDBCluster", "rds:ModifyDBCluster", "rds:CreateDBInstance", "rds:DeleteDBInstance", "rds:ModifyDBInstance",
-        "rds:CreateDBSubnetGroup", "rds:DeleteDBSubnetGroup", "rds:CreateDBClusterParameterGroup", "rds:DeleteDBClusterParameterGroup",
-        "rds:CreateDBClusterSnapshot", "rds:DeleteDBClusterSnapshot", "rds:RestoreDBClusterFromSnapshot", "rds:AddTagsToResource", "rds:ListTagsForResource",
-      ],
-      Resource: `arn:aws:rds:${r}:${a}:*`,
+      Sid: "NotThePlatformBuckets",
+      Effect: "Deny",
+      Action: ["s3:*"],
+      Resource: [`arn:aws:s3:::cloud-${p.environment}-tfstate-*`, `arn:aws:s3:::cloud-${p.environment}-tfstate-*/*`, `arn:aws:s3:::cloud-${p.environment}-metrics-*`, `arn:aws:s3:::cloud-${p.environment}-metrics-*/*`],
     },
-    { Sid: "StateStore", Effect: "Allow", Action: ["s3:ListBucket", "s3:GetBucketLocation"], Resource: p.stateStoreArn },
-    { Sid: "StateStoreObjects", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], Resource: `${p.stateStoreArn}/*` },
-    {
-      Sid: "InstallationFilestores",
-      Effect: "Allow",
-      Action: ["s3:CreateBucket", "s3:DeleteBucket", "s3:PutBucketTagging", "s3:PutBucketPolicy", "s3:PutEncryptionConfiguration", "s3:PutBucketPublicAccessBlock", "s3:PutBucketVersioning", "s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-      Resource: [`arn:aws:s3:::cloud-${p.environment}-*`, `arn:aws:s3:::cloud-${p.environment}-*/*`],
-    },
-    {
-      Sid: "InstallationSecrets",
-      Effect: "Allow",
-      Action: ["secretsmanager:CreateSecret", "secretsmanager:DeleteSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:TagResource"],
-      Resource: `arn:aws:secretsmanager:${r}:${a}:secret:*`,
-    },
-    {
-      Sid: "Keys",
-      Effect: "Allow",
-      Action: ["kms:DescribeKey", "kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*", "kms:CreateAlias", "kms:DeleteAlias", "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:CreateGrant"],
-      Resource: [`arn:aws:kms:${r}:${a}:key/*`, `arn:aws:kms:${r}:${a}:alias/*`],
-    },
-    { Sid: "Certificates", Effect: "Allow", Action: ["acm:DescribeCertificate", "acm:GetCertificate", "acm:ListTagsForCertificate"], Resource: `arn:aws:acm:${r}:${a}:certificate/*` },
-    {
-      Sid: "ClusterRoles",
-      Effect: "Allow",
-      Action: [
-        "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:TagRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:GetRolePolicy",
-        "iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:CreateInstanceProfile", "iam:DeleteInstanceProfile", "iam:GetInstanceProfile",
-        "iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:CreatePolicy", "iam:DeletePolicy", "iam:GetPolicy",
-      ],
-      Resource: [`arn:aws:iam::${a}:role/*`, `arn:aws:iam::${a}:instance-profile/*`, `arn:aws:iam::${a}:policy/*`],
-    },
-    { Sid: "PassClusterRoles", Effect: "Allow", Action: ["iam:PassRole"], Resource: `arn:aws:iam::${a}:role/*`, Condition: { StringEquals: { "iam:PassedToService": ["ec2.amazonaws.com", "eks.amazonaws.com"] } } },
-    {
-      Sid: "AutoScaling",
-      Effect: "Allow",
-      Action: ["autoscaling:CreateAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup", "autoscaling:DeleteAutoScalingGroup", "autoscaling:CreateOrUpdateTags", "autoscaling:DeleteTags", "autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
-      Resource: `arn:aws:autoscaling:${r}:${a}:autoScalingGroup:*`,
-    },
-    {
-      Sid: "LoadBalancers",
-      Effect: "Allow",
-      Action: [
-        "elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:DeleteTargetGroup",
-        "elasticloadbalancing:CreateListener", "elasticloadbalancing:DeleteListener", "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags",
-        "elasticloadbalancing:ModifyLoadBalancerAttributes", "elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets",
-      ],
-      Resource: `arn:aws:elasticloadbalancing:${r}:${a}:*`,
-    },
-    { Sid: "LockTables", Effect: "Allow", Action: ["dynamodb:CreateTable", "dynamodb:DeleteTable", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], Resource: `arn:aws:dynamodb:${r}:${a}:table/*` },
+    { Sid: "CertificateTags", Effect: "Allow", Action: ["acm:ListTagsForCertificate"], Resource: `arn:aws:acm:${r}:${a}:certificate/*` },
+    { Sid: "LoadBalancerTags", Effect: "Allow", Action: ["elasticloadbalancing:AddTags"], Resource: [`arn:aws:elasticloadbalancing:${r}:${a}:loadbalancer/*`, `arn:aws:elasticloadbalancing:${r}:${a}:targetgroup/*`] },
   ];
+  if (on.has("rds")) statements.push({ Sid: "InstallationDatabases", Effect: "Allow", Action: A.rds.filter((x) => !anyResource(x)), Resource: `arn:aws:rds:${r}:${a}:*` });
+  if (on.has("kms")) statements.push({ Sid: "InstallationDatabaseKeys", Effect: "Allow", Action: A.kms.filter((x) => !anyResource(x)), Resource: `arn:aws:kms:${r}:${a}:key/*` });
+  return statements;
 }
 
 /**
@@ -209,11 +216,12 @@ export class Provisioner extends Construct {
       namespace: PROVISIONER_NAMESPACE,
       serviceAccount: PROVISIONER_SERVICE_ACCOUNT,
       statements: [
-        ...provisionerStatements({ accountId: props.accountId, region: props.region, environment: props.environment, stateStoreArn: this.stateStore.arn, zoneIds: props.zoneIds }),
+        ...provisionerStatements({ accountId: props.accountId, region: props.region, environment: props.environment, stateStoreArn: this.stateStore.arn, zoneIds: props.zoneIds, rdsDatabases: props.rdsDatabases }),
         { Sid: "StateKey", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: stateKey.arn },
         // Its own database credentials, read by the containers at start (START_WITH_DATABASE).
         { Sid: "DatabaseCredentials", Effect: "Allow", Action: ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], Resource: this.database.masterSecretArn },
         { Sid: "DatabaseCredentialsKey", Effect: "Allow", Action: ["kms:Decrypt"], Resource: this.database.keyArn },
+        { Sid: "SshPublicKey", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: `arn:aws:secretsmanager:${props.region}:${props.accountId}:secret:${props.sshPublicKeySecretName}-*` },
       ],
     });
 
@@ -223,23 +231,29 @@ export class Provisioner extends Construct {
       dependsOn: [ns],
     });
     const image = `${IMAGES.provisioner.repository}:${props.imageTag}`;
-    const flags = [
-      `--listen=:${API_PORT}`,
-      `--metrics-port=${METRICS_PORT}`,
-      `--state-store=${props.stateStoreBucketName}`,
-      `--utilities-git-url=${props.utilitiesGitUrl}`,
-      `--private-dns=${props.privateDomain}`,
-      `--allow-list-cidr-range=${props.allowListCidrs.join(",")}`,
-      ...(props.vpnCidrs.length ? [`--vpn-list-cidr=${props.vpnCidrs.join(",")}`] : []),
-      "--machine-readable-logs",
-    ];
-    const securityContext = { runAsNonRoot: true, runAsUser: "65532", runAsGroup: "65532", allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } };
+    const flags = serverFlags({
+      listen: `:${API_PORT}`,
+      "metrics-port": String(METRICS_PORT),
+      "state-store": props.stateStoreBucketName,
+      "utilities-git-url": props.utilitiesGitUrl,
+      "utilities-git-path": props.utilitiesGitPath,
+      "installation-enable-route53": "true",
+      "allow-list-cidr-range": props.allowListCidrs.join(","),
+      "vpn-list-cidr": props.vpnCidrs.length ? props.vpnCidrs.join(",") : undefined,
+      issuer: props.apiAuth.issuer,
+      audience: props.apiAuth.audience,
+      "jwks-url": props.apiAuth.jwksUrl,
+      "machine-readable-logs": "true",
+    });
+    // The image's own user (10001, owner of /mattermost-cloud); writable paths are emptyDirs.
+    const securityContext = { runAsNonRoot: true, runAsUser: "10001", runAsGroup: "10001", allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } };
     const writable = [
       { name: "tmp", mountPath: "/tmp" },
-      { name: "home", mountPath: "/home/cloud" },
+      { name: "home", mountPath: HOME },
       { name: "work", mountPath: "/mattermost-cloud/clusters" },
     ];
     const databaseEnv = [
+      { name: "SSH_PUBLIC_KEY_SECRET", value: props.sshPublicKeySecretName },
       { name: "DB_SECRET_ARN", value: this.database.masterSecretArn },
       { name: "DB_ENDPOINT", value: this.database.instance.endpoint },
       { name: "AWS_REGION", value: props.region },
@@ -249,14 +263,14 @@ export class Provisioner extends Construct {
       image,
       command: ["/bin/sh", "-ec", START_WITH_DATABASE, "start-with-database"],
       args: [CLOUD_BINARY, "server", ...flags, ...extra],
-      env: [{ name: "HOME", value: "/home/cloud" }, ...databaseEnv],
+      env: [{ name: "HOME", value: HOME }, { name: "TMPDIR", value: "/tmp" }, ...databaseEnv],
       port: [
         { name: "api", containerPort: API_PORT },
         { name: "metrics", containerPort: METRICS_PORT },
       ],
-      // The API has no health endpoint: a TCP check on its port is the honest probe.
-      readinessProbe: { tcpSocket: [{ port: String(API_PORT) }], periodSeconds: 10, failureThreshold: 3 },
-      livenessProbe: { tcpSocket: [{ port: String(API_PORT) }], initialDelaySeconds: 30, periodSeconds: 20, failureThreshold: 6 },
+      // No health endpoint exists; this lists one cluster (a real route, through the database).
+      readinessProbe: { exec: { command: API_PROBE }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+      livenessProbe: { exec: { command: API_PROBE }, initialDelaySeconds: 30, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 6 },
       resources: { requests: { cpu: "250m", memory: "512Mi" }, limits: { cpu: "2", memory: "2Gi" } },
       securityContext,
       volumeMount: writable.map((w) => ({ name: w.name, mountPath: w.mountPath })),
@@ -271,10 +285,10 @@ export class Provisioner extends Construct {
               image,
               command: ["/bin/sh", "-ec", START_WITH_DATABASE, "start-with-database"],
               args: [CLOUD_BINARY, "schema", "migrate"],
-              env: [{ name: "HOME", value: "/tmp" }, ...databaseEnv],
+              env: [{ name: "HOME", value: HOME }, { name: "TMPDIR", value: "/tmp" }, ...databaseEnv],
               resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } },
               securityContext,
-              volumeMount: [{ name: "tmp", mountPath: "/tmp" }],
+              volumeMount: [{ name: "tmp", mountPath: "/tmp" }, { name: "home", mountPath: HOME }],
             },
           ]
         : undefined,
@@ -333,7 +347,19 @@ export class Provisioner extends Construct {
       metadata: {
         name: "provisioner",
         namespace: PROVISIONER_NAMESPACE,
-        annotations: props.ingress.annotations("provisioner", "internal", { "alb.ingress.kubernetes.io/healthcheck-port": String(API_PORT) }, false),
+        annotations: props.ingress.annotations(
+          "provisioner",
+          "internal",
+          {
+            "alb.ingress.kubernetes.io/healthcheck-port": String(API_PORT),
+            // A real route: 200 without API auth, 401 with it (both mean it serves).
+            "alb.ingress.kubernetes.io/healthcheck-path": "/api/clusters",
+            "alb.ingress.kubernetes.io/success-codes": "200,401",
+            // Only the VPN and the deploy runner's VPC reach the API through the shared internal ALB.
+            "alb.ingress.kubernetes.io/conditions.provisioner": JSON.stringify([{ field: "source-ip", sourceIpConfig: { values: props.apiClientCidrs } }]),
+          },
+          false,
+        ),
       },
       spec: {
         ingressClassName: "alb",

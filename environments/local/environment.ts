@@ -56,6 +56,10 @@ const environment: EnvironmentInput = {
     dbInstanceClass: "db.t4g.micro",
     backupRetentionDays: 1,
     utilitiesGitUrl: "https://gitlab.local.example.com",
+    utilitiesGitPath: "/gitops/gitops.git",
+    sshPublicKeySecretName: "local/cnc/provisioner-ssh-public-key",
+    // The API verifies JWTs of the environment's IdP; make register-workloads authenticates with this client.
+    apiAuth: { audience: "api://local-provisioner", jwksUrl: "https://idp.local.example.com/.well-known/jwks.json", clientSecretName: "local/cnc/provisioner-api-client" },
   },
   // The emulator holds the runner's project and role; the GitHub connection is a placeholder.
   deployRunner: {

@@ -62,6 +62,10 @@ const environment: EnvironmentInput = {
     dbInstanceClass: "db.r6g.large",
     backupRetentionDays: 30,
     utilitiesGitUrl: "https://gitlab.example.com",
+    utilitiesGitPath: "/gitops/gitops.git",
+    sshPublicKeySecretName: "prod/cnc/provisioner-ssh-public-key",
+    // The API verifies JWTs of the environment's IdP; make register-workloads authenticates with this client.
+    apiAuth: { audience: "api://prod-provisioner", jwksUrl: "https://idp.example.com/.well-known/jwks.json", clientSecretName: "prod/cnc/provisioner-api-client" },
   },
   // Deploys after the cluster layer run on this runner (README "Where deploys run").
   deployRunner: {

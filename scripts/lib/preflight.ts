@@ -4,11 +4,16 @@
  *
  * - secrets: every Secrets Manager secret the stack reads has a current value;
  * - Kubernetes stacks: the AWS CLI is installed (the providers' exec auth runs it), the caller is
- *   one of the environment's cluster admin roles, and the cluster's API endpoint answers from here.
+ *   one of the environment's cluster admin roles, and the cluster's API endpoint answers from here;
+ * - the layer with the provisioner: the account alias and the zone tags it needs at start.
  */
+import { ListAccountAliasesCommand, type IAMClient } from "@aws-sdk/client-iam";
+import { ListHostedZonesByNameCommand, ListTagsForResourceCommand, type Route53Client } from "@aws-sdk/client-route-53";
 import { DescribeSecretCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { spawnSync } from "node:child_process";
 import { connect } from "node:net";
+import type { Environment } from "../../config/schema";
+import { PROVISIONER_ZONE_TAG } from "../../constructs/dns/zones";
 import { ToolError } from "./terraform";
 import type { TfJson } from "./tf-json";
 
@@ -122,4 +127,51 @@ export function clusterOfStack(json: TfJson): string | undefined {
   const args = k8s?.exec?.[0]?.args ?? [];
   const i = args.indexOf("--cluster-name");
   return i >= 0 ? args[i + 1] : undefined;
+}
+
+/** The provisioner's start-up prerequisite: the account alias (one sentence when it is not there). */
+export async function accountAliasProblem(iam: IAMClient, wanted: string, env: string): Promise<string | undefined> {
+  const out = await iam.send(new ListAccountAliasesCommand({}));
+  const aliases = out.AccountAliases ?? [];
+  if (aliases.includes(wanted)) return undefined;
+  return (
+    `The provisioner reads its environment from the account alias and needs "${wanted}", but the account's alias is ${aliases.length ? `"${aliases[0]}"` : "not set"}: ` +
+    `apply ${env}-cluster (it sets the alias), or set provisioner.accountAlias to another free mattermost-cloud-<name> (aliases are unique across AWS; an account has one).`
+  );
+}
+
+/** The provisioner's other start-up prerequisite: its zones tagged MattermostCloudDNS=private|public. */
+export async function zoneTagProblems(route53: Route53Client, zones: { id: string; domain: string; value: "private" | "public" }[]): Promise<string[]> {
+  const problems: string[] = [];
+  for (const zone of zones) {
+    const out = await route53.send(new ListTagsForResourceCommand({ ResourceType: "hostedzone", ResourceId: zone.id }));
+    const tag = out.ResourceTagSet?.Tags?.find((t) => t.Key === PROVISIONER_ZONE_TAG);
+    if (tag?.Value !== zone.value) {
+      problems.push(
+        `Zone ${zone.domain} (${zone.id}) lacks the tag ${PROVISIONER_ZONE_TAG}=${zone.value} the provisioner finds it by at start: ` +
+          `aws route53 change-tags-for-resource --resource-type hostedzone --resource-id ${zone.id} --add-tags Key=${PROVISIONER_ZONE_TAG},Value=${zone.value}`,
+      );
+    }
+  }
+  return problems;
+}
+
+/** The environment's zones: by id on real AWS, by domain on the emulator (its stand-in zones). */
+export async function environmentZones(route53: Route53Client, env: Environment): Promise<{ id: string; domain: string; value: "private" | "public" }[]> {
+  const wanted: { domain: string; id?: string; value: "private" | "public" }[] = [
+    { domain: env.dns.privateDomain, id: env.dns.privateZoneId, value: "private" },
+    ...(env.dns.publicDomain ? [{ domain: env.dns.publicDomain, id: env.dns.publicZoneId, value: "public" as const }] : []),
+  ];
+  const out: { id: string; domain: string; value: "private" | "public" }[] = [];
+  for (const w of wanted) {
+    let id = env.target === "emulator" ? undefined : w.id;
+    if (!id) {
+      const listed = await route53.send(new ListHostedZonesByNameCommand({ DNSName: w.domain, MaxItems: 1 }));
+      const zone = listed.HostedZones?.find((z) => z.Name?.replace(/\.$/, "") === w.domain);
+      if (!zone?.Id) throw new ToolError(`No hosted zone for ${w.domain} exists: apply ${env.name}-cluster first (make cluster).`);
+      id = zone.Id.replace("/hostedzone/", "");
+    }
+    out.push({ id, domain: w.domain, value: w.value });
+  }
+  return out;
 }

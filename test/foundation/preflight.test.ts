@@ -3,9 +3,14 @@
  * CLI check with a missing binary, API reachability against a local listener, and the sentences
  * the user gets.
  */
+import { CreateAccountAliasCommand, DeleteAccountAliasCommand, IAMClient } from "@aws-sdk/client-iam";
+import { ChangeTagsForResourceCommand, CreateHostedZoneCommand, Route53Client } from "@aws-sdk/client-route-53";
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { createServer, type Server } from "node:net";
 import {
+  accountAliasProblem,
+  environmentZones,
+  zoneTagProblems,
   callerIsAdmin,
   callerMessage,
   checkAwsCli,
@@ -17,8 +22,9 @@ import {
   unfilledSecrets,
   unreachableMessage,
 } from "../../scripts/lib/preflight";
+import { provisionerAccountAlias } from "../../config/names";
 import { clientOptions, freePort, startMoto, type Moto } from "../support/moto";
-import { rejection, synthShipped } from "../support/synth";
+import { environment, rejection, resourcesOf, synthShipped } from "../support/synth";
 
 describe("preflight: secrets a layer reads", () => {
   let moto: Moto;
@@ -50,6 +56,51 @@ describe("preflight: secrets a layer reads", () => {
     expect(message).toContain("t/missing: does not exist; apply t-bootstrap first");
     await sm.send(new PutSecretValueCommand({ SecretId: "t/empty", SecretString: "{}" }));
     expect(await unfilledSecrets(sm, ["t/empty", "t/filled"])).toEqual([]);
+  });
+});
+
+describe("preflight: the provisioner's start-up prerequisites", () => {
+  let moto: Moto;
+  let iam: IAMClient;
+  let route53: Route53Client;
+  beforeAll(async () => {
+    moto = await startMoto();
+    iam = new IAMClient(clientOptions(moto));
+    route53 = new Route53Client(clientOptions(moto));
+  });
+  afterAll(() => moto.stop());
+
+  it("refuses a missing or different account alias in one sentence, and passes once it is set", async () => {
+    expect(await accountAliasProblem(iam, "mattermost-cloud-t", "t")).toMatch(/needs "mattermost-cloud-t", but the account's alias is not set: apply t-cluster \(it sets the alias\)/);
+    await iam.send(new CreateAccountAliasCommand({ AccountAlias: "someone-else" }));
+    expect(await accountAliasProblem(iam, "mattermost-cloud-t", "t")).toMatch(/the account's alias is "someone-else"/);
+    await iam.send(new DeleteAccountAliasCommand({ AccountAlias: "someone-else" }));
+    await iam.send(new CreateAccountAliasCommand({ AccountAlias: "mattermost-cloud-t" }));
+    expect(await accountAliasProblem(iam, "mattermost-cloud-t", "t")).toBeUndefined();
+  });
+
+  it("finds the environment's zones and names each one lacking its MattermostCloudDNS tag, with the command", async () => {
+    const env = environment("local");
+    for (const domain of [env.dns.privateDomain, env.dns.publicDomain!]) await route53.send(new CreateHostedZoneCommand({ Name: domain, CallerReference: domain }));
+    const zones = await environmentZones(route53, env);
+    expect(zones.map((z) => [z.domain, z.value])).toEqual([[env.dns.privateDomain, "private"], [env.dns.publicDomain, "public"]]);
+    const problems = await zoneTagProblems(route53, zones);
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(new RegExp(`Zone internal\\.local\\.example\\.com \\(${zones[0].id}\\) lacks the tag MattermostCloudDNS=private .*aws route53 change-tags-for-resource --resource-type hostedzone --resource-id ${zones[0].id} --add-tags Key=MattermostCloudDNS,Value=private`));
+    // A wrong value is as bad as none.
+    await route53.send(new ChangeTagsForResourceCommand({ ResourceType: "hostedzone", ResourceId: zones[0].id, AddTags: [{ Key: "MattermostCloudDNS", Value: "private" }] }));
+    await route53.send(new ChangeTagsForResourceCommand({ ResourceType: "hostedzone", ResourceId: zones[1].id, AddTags: [{ Key: "MattermostCloudDNS", Value: "private" }] }));
+    expect(await zoneTagProblems(route53, zones)).toEqual([expect.stringMatching(/local\.example\.com .* lacks the tag MattermostCloudDNS=public/)]);
+    await route53.send(new ChangeTagsForResourceCommand({ ResourceType: "hostedzone", ResourceId: zones[1].id, AddTags: [{ Key: "MattermostCloudDNS", Value: "public" }] }));
+    expect(await zoneTagProblems(route53, zones)).toEqual([]);
+  });
+
+  it("derives the alias from the environment, and refuses one the provisioner could not parse", () => {
+    expect(resourcesOf(synthShipped("prod").json["prod-cluster"], "aws_iam_account_alias")).toEqual([{ account_alias: "mattermost-cloud-prod" }]);
+    expect(rejection((e) => (e.provisioner.accountAlias = "mattermost-cloud-us-prod"))).toMatch(/provisioner\.accountAlias: expected mattermost-cloud-<env> \(three dash-separated parts/);
+    expect(() => provisionerAccountAlias(environment("prod", undefined, "us-prod"))).toThrow(/would be "mattermost-cloud-us-prod", but it must be mattermost-cloud-<env> with no further dash; set provisioner\.accountAlias/);
+    const zones = resourcesOf(synthShipped("local").json["local-cluster"], "aws_route53_zone");
+    expect(zones.map((z) => z.tags)).toEqual([{ MattermostCloudDNS: "private" }, { MattermostCloudDNS: "public" }]);
   });
 });
 

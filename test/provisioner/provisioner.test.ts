@@ -1,6 +1,8 @@
 import { load } from "js-yaml";
-import { START_WITH_DATABASE } from "../../constructs/provisioner/provisioner";
-import { parsePolicy, resourcesOf, rejection, synthShipped } from "../support/synth";
+import CLOUD_FLAGS from "../../config/provisioner/cloud-flags-v0.90.0.json";
+import { PROVISIONER_ACTIONS, provisionerFeatures, type ProvisionerFeature } from "../../config/provisioner/iam-actions";
+import { API_PROBE, START_WITH_DATABASE, serverFlags } from "../../constructs/provisioner/provisioner";
+import { environment, parsePolicy, resourcesOf, rejection, synthEnvironment, synthShipped } from "../support/synth";
 
 /** Actions that accept resource ARNs (checked against the service authorization reference). */
 const ACCEPTS_ARNS = /^(route53:(ChangeResourceRecordSets|ListResourceRecordSets|GetHostedZone)|ec2:(RunInstances|TerminateInstances|Create(Tags|Volume|NetworkInterface|RouteTable|Route)|Delete\w+|Attach\w+|Detach\w+|Authorize\w+|Revoke\w+)|rds:(?!Describe)\w+|s3:\w+|secretsmanager:(?!ListSecrets)\w+|kms:(?!CreateKey|ListAliases)\w+|acm:(Describe|Get|ListTags)\w*|iam:(?!List)\w+|autoscaling:(?!Describe)\w+|elasticloadbalancing:(?!Describe)\w+|dynamodb:(?!ListTables)\w+)$/;
@@ -22,22 +24,38 @@ describe("the provisioner (prod)", () => {
     expect(sa.metadata.annotations["eks.amazonaws.com/role-arn"]).toMatch(/^\$\{aws_iam_role\./);
   });
 
-  it("never grants '*' on an action that accepts resource ARNs, and covers every service it needs", () => {
-    const policy = JSON.parse(resourcesOf(stack, "aws_iam_role_policy").find((p) => JSON.stringify(p.policy).includes("ClusterNetworkAndCompute")).policy);
-    const services = new Set<string>();
+  const policyOf = (st: any) => JSON.parse(resourcesOf(st, "aws_iam_role_policy").find((p) => JSON.stringify(p.policy).includes("LookupsWithoutResourceArns")).policy);
+
+  it("never grants '*' on an action that accepts resource ARNs, and scopes the rest to this account", () => {
+    const policy = policyOf(stack);
     for (const st of policy.Statement) {
       const actions: string[] = [].concat(st.Action);
-      actions.forEach((a) => services.add(a.split(":")[0]));
       const resources: string[] = [].concat(st.Resource);
       if (resources.includes("*")) {
         const scoped = actions.filter((a) => ACCEPTS_ARNS.test(a));
         expect({ sid: st.Sid, scoped }).toEqual({ sid: st.Sid, scoped: [] });
       }
-      for (const r of resources) expect(r === "*" || r.includes("111111111111") || r.startsWith("arn:aws:s3:::") || r.startsWith("arn:aws:route53:::") || r.startsWith("${") || r.startsWith("arn:aws:ec2:us-east-1::image/")).toBe(true);
+      for (const r of resources) expect(r === "*" || r.includes("111111111111") || r.startsWith("arn:aws:s3:::") || r.startsWith("arn:aws:route53:::") || r.startsWith("${")).toBe(true);
     }
-    for (const s of ["route53", "ec2", "rds", "s3", "secretsmanager", "kms", "acm", "iam", "autoscaling", "elasticloadbalancing", "dynamodb"]) expect(services).toContain(s);
-    expect(policy.Statement.flatMap((s: any) => [].concat(s.Action))).toContain("iam:ListAccountAliases");
-    expect(policy.Statement.find((s: any) => s.Sid === "InstallationFilestores").Resource).toEqual(["arn:aws:s3:::cloud-prod-*", "arn:aws:s3:::cloud-prod-*/*"]);
+    // The platform's own buckets are out of reach of the installation-bucket grant.
+    const deny = policy.Statement.find((s: any) => s.Effect === "Deny");
+    expect(deny.Resource).toEqual(expect.arrayContaining(["arn:aws:s3:::cloud-prod-tfstate-*", "arn:aws:s3:::cloud-prod-metrics-*/*"]));
+    expect(policy.Statement.find((s: any) => s.Sid === "InstallationRecords").Resource).toEqual(["arn:aws:route53:::hostedzone/${data.aws_route53_zone.private-zone.zone_id}", "arn:aws:route53:::hostedzone/${data.aws_route53_zone.public-zone.zone_id}"]);
+  });
+
+  it("allows exactly the actions the v0.90.0 server calls for the features on (the list kept as data)", () => {
+    const allowed = (p: any) => new Set(p.Statement.filter((s: any) => s.Effect === "Allow").flatMap((s: any) => [].concat(s.Action)));
+    // The platform's own additions: its state key, its database credentials, its SSH key.
+    const own = ["kms:Decrypt", "kms:GenerateDataKey", "secretsmanager:DescribeSecret"];
+    const expected = (features: ProvisionerFeature[]) => new Set([...features.flatMap((f) => [...PROVISIONER_ACTIONS[f]]), ...own]);
+    expect([...allowed(policyOf(stack))].sort()).toEqual([...expected(provisionerFeatures({ rdsDatabases: true }))].sort());
+    // Turning the RDS database backends off takes their RDS and KMS rights away.
+    const noRds = synthEnvironment(environment("prod", (e: any) => (e.provisioner.rdsDatabases = false))).json["prod-post-install"];
+    const without = allowed(policyOf(noRds));
+    expect([...without].sort()).toEqual([...expected(provisionerFeatures({ rdsDatabases: false }))].sort());
+    expect(without.has("rds:CreateDBCluster")).toBe(false);
+    expect(without.has("kms:CreateKey")).toBe(false);
+    for (const a of ["eks:CreateCluster", "eks:CreateNodegroup", "route53:ListTagsForResource", "iam:ListAccountAliases", "secretsmanager:CreateSecret"]) expect(without.has(a)).toBe(true);
   });
 
   it("runs its PostgreSQL encrypted, private, deletion-protected with a final snapshot in prod, password managed by RDS", () => {
@@ -88,25 +106,46 @@ describe("the provisioner (prod)", () => {
     expect(resourcesOf(stack, "kubernetes_pod_disruption_budget_v1").find((p) => p.metadata.name === "provisioner-supervisor")).toBeDefined();
   });
 
-  it("sets its flags from the environment, probes the API port, and runs non-root on a read-only filesystem", () => {
+  it("runs the pinned binary with flags that all exist in v0.90.0, the required ones set, and API auth on", () => {
     const c = deployment("provisioner-server").spec.template.spec.container[0];
     expect(c.image).toBe("mattermost/mattermost-cloud:v0.90.0");
+    expect(c.args.slice(0, 2)).toEqual(["/mattermost-cloud/cloud", "server"]);
+    const flags = c.args.slice(2).map((a: string) => /^--([a-z0-9-]+)=/.exec(a)![1]);
+    for (const f of flags) expect(Object.keys(CLOUD_FLAGS.server)).toContain(f);
+    for (const f of Object.keys(CLOUD_FLAGS.requiredAtStart).filter((f) => f !== "database")) expect(flags).toContain(f);
     expect(c.args).toEqual(
       expect.arrayContaining([
         "--state-store=cloud-prod-kops-state-111111111111",
         "--utilities-git-url=https://gitlab.example.com",
-        "--private-dns=internal.cloud.example.com",
+        "--utilities-git-path=/gitops/gitops.git",
+        "--installation-enable-route53=true",
         "--allow-list-cidr-range=10.10.0.0/16",
         "--vpn-list-cidr=10.200.0.0/16",
-        "--machine-readable-logs",
+        "--issuer=https://idp.example.com",
+        "--audience=api://prod-provisioner",
+        "--jwks-url=https://idp.example.com/.well-known/jwks.json",
+        "--machine-readable-logs=true",
       ]),
     );
-    expect(c.readiness_probe.tcp_socket[0].port).toBe("8075");
-    expect(c.liveness_probe.tcp_socket[0].port).toBe("8075");
-    expect(c.security_context).toMatchObject({ run_as_non_root: true, read_only_root_filesystem: true, allow_privilege_escalation: false });
+    expect(c.args.join(" ")).not.toContain("--private-dns");
+  });
+
+  it("gets HOME, a writable work directory and its SSH key; probes a real API route; metrics on 8076", () => {
+    const spec = deployment("provisioner-server").spec.template.spec;
+    const c = spec.container[0];
+    const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value]));
+    expect(env.HOME).toBe("/home/cloud");
+    expect(env.SSH_PUBLIC_KEY_SECRET).toBe("prod/cnc/provisioner-ssh-public-key");
+    expect(c.volume_mount.map((m: any) => m.mount_path).sort()).toEqual(["/home/cloud", "/mattermost-cloud/clusters", "/tmp"]);
+    expect(spec.volume.every((v: any) => v.empty_dir)).toBe(true);
+    expect(START_WITH_DATABASE).toContain('> "$HOME/.ssh/id_rsa.pub"');
+    expect(c.readiness_probe.exec.command).toEqual(API_PROBE);
+    expect(c.liveness_probe.exec.command).toEqual(API_PROBE);
+    expect(API_PROBE.join(" ")).toContain("http://127.0.0.1:8075/api/clusters?page=0&per_page=1");
+    expect(API_PROBE.join(" ")).toMatch(/\(200\|401\)/);
+    expect(c.port.map((p: any) => [p.name, p.container_port])).toEqual([["api", 8075], ["metrics", 8076]]);
+    expect(c.security_context).toMatchObject({ run_as_non_root: true, run_as_user: "10001", read_only_root_filesystem: true, allow_privilege_escalation: false });
     expect(c.resources.limits.memory).toBeDefined();
-    const volumes = deployment("provisioner-server").spec.template.spec.volume;
-    expect(volumes.every((v: any) => v.empty_dir)).toBe(true);
     expect(c.env_from).toBeUndefined();
   });
 
@@ -145,6 +184,27 @@ describe("the provisioner (prod)", () => {
     const ing = resourcesOf(stack, "kubernetes_ingress_v1").find((i) => i.metadata.name === "provisioner");
     expect(ing.metadata.annotations["alb.ingress.kubernetes.io/scheme"]).toBe("internal");
     expect(ing.spec.rule[0].host).toBe("provisioner.internal.cloud.example.com");
+  });
+});
+
+describe("the server's command line is checked against the pinned flag set", () => {
+  const required = { "utilities-git-url": "https://git", "utilities-git-path": "/g.git", "installation-enable-route53": "true" };
+  it("refuses a flag v0.90.0 does not have (cobra would exit at start)", () => {
+    expect(() => serverFlags({ ...required, "private-dns": "internal.example.com" })).toThrow(/--private-dns is not a flag of cloud server v0\.90\.0 \(the server would exit at start\)/);
+  });
+  it("refuses to leave out a flag the server will not start without", () => {
+    expect(() => serverFlags({ "utilities-git-url": "https://git", "installation-enable-route53": "true" })).toThrow(/refuses to start without --utilities-git-path \(server\.go:129/);
+    expect(() => serverFlags({ "utilities-git-url": "https://git", "utilities-git-path": "/g.git" })).toThrow(/--installation-enable-route53 .*invalid DNS providers configuration/);
+  });
+  it("refuses a non-boolean value for a boolean flag, and writes --flag=value for the rest", () => {
+    expect(() => serverFlags({ ...required, "installation-enable-route53": "yes" })).toThrow(/--installation-enable-route53 takes true or false/);
+    expect(serverFlags({ ...required, issuer: undefined })).toEqual(["--utilities-git-url=https://git", "--utilities-git-path=/g.git", "--installation-enable-route53=true"]);
+  });
+  it("is the flag set of the tag: the flags this platform relies on are in it, and --private-dns is not", () => {
+    expect(CLOUD_FLAGS.commit).toBe("5606e24c27cab05dcf735ee9ada5ed79ccaa77d3");
+    for (const f of ["database", "listen", "metrics-port", "state-store", "issuer", "audience", "jwks-url", "cluster-supervisor"]) expect(CLOUD_FLAGS.server).toHaveProperty([f]);
+    expect(CLOUD_FLAGS.server).not.toHaveProperty(["private-dns"]);
+    expect(Object.keys(CLOUD_FLAGS.server)).toHaveLength(73);
   });
 });
 
