@@ -1,3 +1,6 @@
+import { Testing, TerraformStack } from "cdktf";
+import { MissingBundleError } from "../../constructs/bundle";
+import { StoreDiscoveryCronJob } from "../../constructs/discovery/store-discovery";
 import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
 import { resourcesOf, type Synthesized, synthShipped } from "../support/synth";
 
@@ -109,5 +112,26 @@ describe("bootstrap: the state bucket", () => {
     const deny = policy.Statement.find((s: any) => s.Effect === "Deny");
     expect(deny).toMatchObject({ Principal: "*", Action: "s3:*", Condition: { Bool: { "aws:SecureTransport": "false" } } });
     expect(deny.Resource).toHaveLength(2);
+  });
+});
+
+describe("a missing service bundle", () => {
+  it("stops synth with one sentence saying to run make bundle, not a stack trace", () => {
+    const build = () =>
+      new StoreDiscoveryCronJob(new TerraformStack(Testing.app(), "t"), "sd", {
+        namespace: "monitoring",
+        environment: "t",
+        region: "us-east-1",
+        zoneId: "Z1",
+        oidc: { providerArn: "arn:aws:iam::123456789012:oidc-provider/x", issuerUrl: "https://x" },
+        rolePrefix: "t",
+        queryDeployment: "q",
+        configMapName: "c",
+        configMapKey: "k",
+        webhookSecret: { name: "w", key: "url" },
+        bundlePath: "/nonexistent/main.js.gz",
+      });
+    expect(build).toThrow(MissingBundleError);
+    expect(build).toThrow("The store-discovery CronJob bundle is missing (/nonexistent/main.js.gz). Run `make bundle` (or `npm run build`), then synthesize again; stacks never bundle code themselves.");
   });
 });
