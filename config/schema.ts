@@ -383,7 +383,7 @@ const provisioner = z
       })
       .strict(),
     /** Networks allowed to reach installations' private ingress (`--allow-list-cidr-range`); default the C&C VPC. */
-    allowListCidrs: z.array(cidr()).optional(),
+    allowListCidrs: z.array(cidr()).min(1, { error: "expected at least one CIDR block (the server refuses an empty list); leave the field out for the C&C VPC" }).optional(),
   })
   .strict();
 

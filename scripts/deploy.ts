@@ -18,7 +18,7 @@
 import { EKSClient } from "@aws-sdk/client-eks";
 import { IAMClient } from "@aws-sdk/client-iam";
 import { Route53Client } from "@aws-sdk/client-route-53";
-import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { spawn, spawnSync } from "node:child_process";
 
@@ -299,6 +299,23 @@ async function registerStep(ctx: Context, only?: string): Promise<void> {
   });
 }
 
+/**
+ * Bootstrap keeps its state on the machine that applied it (it creates the state bucket). Where
+ * that state is absent but bootstrap's secrets exist (a deploy runner, a colleague's laptop),
+ * applying it again would collide with what exists: `make all` leaves it out and says so.
+ */
+async function withoutForeignBootstrap(ctx: Context, stacks: SynthesizedStack[], target: string): Promise<SynthesizedStack[]> {
+  const bootstrap = stacks.find((s) => s.name === `${ctx.env.name}-bootstrap`);
+  if (!bootstrap || ctx.emulated || target !== "all" || !ctx.secrets || existsSync(stateFile(ctx.env, bootstrap.name))) return stacks;
+  const applied = await ctx.secrets.send(new DescribeSecretCommand({ SecretId: ctx.env.alerts.webhookSecretName })).then(
+    () => true,
+    (err: Error) => (err.name === "ResourceNotFoundException" ? false : Promise.reject(err)),
+  );
+  if (!applied) return stacks;
+  say(`\n${bootstrap.name}: skipped. It was applied elsewhere (its secrets exist) and its state (.state/${ctx.env.name}/${bootstrap.name}.tfstate) is not on this machine; change it with \`make bootstrap\` where that state lives.`);
+  return stacks.filter((s) => s !== bootstrap);
+}
+
 async function applyStack(ctx: Context, stack: SynthesizedStack): Promise<StackReport> {
   const started = Date.now();
   await preflight(ctx, stack);
@@ -493,7 +510,8 @@ async function main(): Promise<void> {
     // bootstrap, cluster and post-install go in order. After them, route53 and the workload clusters
     // depend on nothing of each other and run side by side (workloads two at a time on AWS; one at
     // a time on the emulator, where concurrent RDS creations lose instances).
-    const { first, route53, workloads } = splitStacks(env, selected);
+    const { first: layers, route53, workloads } = splitStacks(env, selected);
+    const first = await withoutForeignBootstrap(ctx, layers, target);
     for (const stack of first) {
       reports.push(await applyStack(ctx, stack));
       if (emulated && stack.name === `${env.name}-bootstrap`) await fillRehearsalSecrets(ctx, stacks);

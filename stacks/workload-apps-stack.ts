@@ -148,7 +148,13 @@ export class WorkloadAppsStack extends PlatformStack {
       app: "mattermost-operator",
       version: env.versions["mattermost-operator"],
       namespace: OPERATOR_NAMESPACE,
-      values: { mattermostOperator: { replicas: 1 } },
+      values: {
+        mattermostOperator: { replicas: 1 },
+        // Its namespace enforces Pod Security "restricted"; the chart sets no security context of
+        // its own (templates/mattermost-operator/deployment.yaml reads these two top-level keys).
+        podSecurityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: "RuntimeDefault" } },
+        securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+      },
       dependsOn: [lbc.addon],
       after: [ns.mattermost],
     });

@@ -57,8 +57,8 @@ export class DeployRunner extends Construct {
       }),
       maxSessionDuration: 4 * 3600,
     });
-    (props.policyArns ?? ["arn:aws:iam::aws:policy/AdministratorAccess"]).forEach((policyArn, i) =>
-      new IamRolePolicyAttachment(this, `policy-${i}`, { role: this.role.name, policyArn }),
+    const attachments = (props.policyArns ?? ["arn:aws:iam::aws:policy/AdministratorAccess"]).map(
+      (policyArn, i) => new IamRolePolicyAttachment(this, `policy-${i}`, { role: this.role.name, policyArn }),
     );
     this.securityGroup = new SecurityGroup(this, "sg", {
       name: props.name,
@@ -79,7 +79,8 @@ export class DeployRunner extends Construct {
       environment: { type: "LINUX_CONTAINER", computeType: props.computeType, image: DEPLOY_RUNNER_IMAGE, imagePullCredentialsType: "CODEBUILD" },
       vpcConfig: { vpcId: props.vpcId, subnets: props.subnetIds, securityGroupIds: [this.securityGroup.id] },
       logsConfig: { cloudwatchLogs: { groupName: logs.name, status: "ENABLED" } },
-      dependsOn: [logs],
+      // CodeBuild checks at creation that the role may describe the VPC's network (provider #37049).
+      dependsOn: [logs, ...attachments],
     });
     new CodebuildWebhook(this, "webhook", {
       projectName: this.project.name,

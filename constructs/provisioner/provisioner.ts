@@ -22,11 +22,26 @@ const API_PORT = 8075;
 /** HOME of the containers (an emptyDir): the image sets none, and the server needs $HOME/.ssh. */
 const HOME = "/home/cloud";
 /**
- * Probe: lists one cluster. With JWT verification on, an unauthenticated call answers 401 after
- * routing, so 200 or 401 both prove the API serves; anything else (or no answer) fails. busybox
- * wget prints the status line with -S.
+ * Readiness: GET /api/clusters. With JWT verification on, the auth middleware answers 401 before
+ * any handler (so this proves the HTTP server and router, not the database); without it, 200
+ * lists a cluster through the database. Anything else, or no answer, fails. busybox wget prints
+ * the status line with -S.
  */
-export const API_PROBE = ["/bin/sh", "-c", `wget -S -q -O /dev/null "http://127.0.0.1:${API_PORT}/api/clusters?page=0&per_page=1" 2>&1 | grep -Eq "HTTP/1\\.[01] (200|401)"`];
+const API_CHECK = `wget -S -q -O /dev/null "http://127.0.0.1:${API_PORT}/api/clusters?page=0&per_page=1" 2>&1 | grep -Eq "HTTP/1\\.[01] (200|401)"`;
+export const API_PROBE = ["/bin/sh", "-c", API_CHECK];
+/** Where START_WITH_DATABASE records the version of the database secret the DSN came from. */
+const DB_VERSION_FILE = "/tmp/db-secret-version";
+/**
+ * Liveness: the API answers, and the database password is still the one the process started
+ * with. RDS rotates the managed password (every 7 days by default); the server builds its DSN
+ * once, so after a rotation its new connections would fail. The probe restarts it instead, and
+ * the restart reads the new password (no deploy). A failed lookup (throttling) does not count.
+ */
+export const LIVENESS_PROBE = [
+  "/bin/sh",
+  "-c",
+  `${API_CHECK} && { v=$(aws secretsmanager get-secret-value --secret-id "$DB_SECRET_ARN" --query VersionId --output text 2>/dev/null) || exit 0; [ "$v" = "$(cat ${DB_VERSION_FILE})" ]; }`,
+];
 /** The binary in the pinned image; not on its PATH (reference/mattermost-cloud-v0.90.0.md). */
 const CLOUD_BINARY = "/mattermost-cloud/cloud";
 /**
@@ -38,8 +53,9 @@ const CLOUD_BINARY = "/mattermost-cloud/cloud";
 export const START_WITH_DATABASE = [
   'mkdir -p "$HOME/.ssh"',
   'aws secretsmanager get-secret-value --secret-id "$SSH_PUBLIC_KEY_SECRET" --query SecretString --output text > "$HOME/.ssh/id_rsa.pub"',
-  'secret=$(aws secretsmanager get-secret-value --secret-id "$DB_SECRET_ARN" --query SecretString --output text)',
-  'CP_DATABASE=$(printf %s "$secret" | python3 -c \'import json,os,sys,urllib.parse as u; s=json.load(sys.stdin); q=lambda v: u.quote(v, safe=""); print("postgres://%s:%s@%s/cloud?sslmode=require&connect_timeout=10" % (q(s["username"]), q(s["password"]), os.environ["DB_ENDPOINT"]))\')',
+  'secret=$(aws secretsmanager get-secret-value --secret-id "$DB_SECRET_ARN" --output json)',
+  // The DSN, and the secret version it was built from (the liveness probe compares it).
+  `CP_DATABASE=$(printf %s "$secret" | python3 -c 'import json,os,sys,urllib.parse as u; r=json.load(sys.stdin); s=json.loads(r["SecretString"]); open("${DB_VERSION_FILE}", "w").write(r["VersionId"]); q=lambda v: u.quote(v, safe=""); print("postgres://%s:%s@%s/cloud?sslmode=require&connect_timeout=10" % (q(s["username"]), q(s["password"]), os.environ["DB_ENDPOINT"]))')`,
   "export CP_DATABASE",
   'exec "$@"',
 ].join("\n");
@@ -231,6 +247,11 @@ export class Provisioner extends Construct {
       dependsOn: [ns],
     });
     const image = `${IMAGES.provisioner.repository}:${props.imageTag}`;
+    // One ALB listener rule holds 5 condition values: host, path and at most 3 source networks.
+    if (props.apiClientCidrs.length < 1 || props.apiClientCidrs.length > 3) {
+      throw new Error(`Provisioner: the API admits ${props.apiClientCidrs.length} networks (${props.apiClientCidrs.join(", ")}), but an ALB rule takes 1 to 3 source CIDRs next to its host and path; summarize cluster.adminCidrs into fewer blocks.`);
+    }
+    if (props.allowListCidrs.length === 0) throw new Error("Provisioner: allowListCidrs is empty; the server refuses to start without one");
     const flags = serverFlags({
       listen: `:${API_PORT}`,
       "metrics-port": String(METRICS_PORT),
@@ -268,9 +289,9 @@ export class Provisioner extends Construct {
         { name: "api", containerPort: API_PORT },
         { name: "metrics", containerPort: METRICS_PORT },
       ],
-      // No health endpoint exists; this lists one cluster (a real route, through the database).
+      // No health endpoint exists: a real route answers (200, or 401 before any handler when API auth is on).
       readinessProbe: { exec: { command: API_PROBE }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
-      livenessProbe: { exec: { command: API_PROBE }, initialDelaySeconds: 30, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 6 },
+      livenessProbe: { exec: { command: LIVENESS_PROBE }, initialDelaySeconds: 60, periodSeconds: 60, timeoutSeconds: 20, failureThreshold: 2 },
       resources: { requests: { cpu: "250m", memory: "512Mi" }, limits: { cpu: "2", memory: "2Gi" } },
       securityContext,
       volumeMount: writable.map((w) => ({ name: w.name, mountPath: w.mountPath })),

@@ -176,14 +176,22 @@ export async function registerWorkloads(opts: {
       secret = "updated";
     }
 
+    // No vpc-id: with one, v0.90.0 claims the VPC for its own AWS backends (ClaimVPC), which needs
+    // the tags of its VPC pool (Available, CloudClusterID, SubnetType, NodeType) that these
+    // clusters do not carry, and the import ends in creation-failed.
     const request: ImportClusterRequest = {
       "external-cluster-secret-name": c.secretName,
-      "vpc-id": cluster.resourcesVpcConfig?.vpcId,
       annotations: [`workload-${c.workload}`, `environment-${opts.environment}`],
       "allow-installations": true,
       "api-security-lock": false,
     };
     const existing = known.find((k) => k.ProvisionerMetadataExternal?.SecretName === c.secretName && !k.DeleteAt);
+    if (existing?.State === "creation-failed") {
+      throw new ToolError(
+        `Workload cluster ${c.clusterName} is registered as ${existing.ID} but its import failed (state creation-failed); see the provisioner's log, ` +
+          `delete it (cloud cluster delete --cluster ${existing.ID}) and run make register-workloads again.`,
+      );
+    }
     let result: RegistrationResult;
     if (existing) result = { workload: c.workload, secret, cluster: { action: "already registered", id: existing.ID } };
     else if (opts.dryRun || !opts.api) result = { workload: c.workload, secret, cluster: { action: "would import", request } };

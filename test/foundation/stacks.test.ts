@@ -35,9 +35,11 @@ describe("stacks of an environment", () => {
         continue;
       }
       if (!k8s) continue;
-      for (const cfg of [k8s, helm.kubernetes]) {
+      // kubernetes 2.38: exec is a list of blocks; helm 3.1: kubernetes and its exec are objects.
+      expect(Array.isArray(k8s.exec)).toBe(true);
+      expect(Array.isArray(helm.kubernetes) || Array.isArray(helm.kubernetes.exec)).toBe(false);
+      for (const [cfg, exec] of [[k8s, k8s.exec[0]], [helm.kubernetes, helm.kubernetes.exec]]) {
         expect(cfg.token).toBeUndefined();
-        const exec = Array.isArray(cfg.exec) ? cfg.exec[0] : cfg.exec;
         expect(exec).toMatchObject({ api_version: "client.authentication.k8s.io/v1beta1", command: "aws" });
         expect(exec.args.slice(0, 3)).toEqual(["eks", "get-token", "--cluster-name"]);
       }

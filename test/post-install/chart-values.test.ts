@@ -15,6 +15,9 @@ const DOCUMENTED_IN_COMMENTS: Record<string, string[]> = {
   "kube-prometheus-stack": ["prometheus.ingress.pathType", "alertmanager.ingress.pathType"],
   // metrics-server 3.13.1: resources.limits is commented (L177).
   "metrics-server": ["resources.limits"],
+  // mattermost-operator 1.0.5: templates/mattermost-operator/deployment.yaml reads top-level
+  // podSecurityContext (L31) and securityContext (L50), which values.yaml does not list.
+  "mattermost-operator": ["podSecurityContext.", "securityContext."],
 };
 const allowed = (app: string, path: string) => (DOCUMENTED_IN_COMMENTS[app] ?? []).some((a) => (a.endsWith(".") ? path.startsWith(a) : path === a));
 
@@ -32,6 +35,18 @@ describe("every Helm value we set exists in the pinned chart's own values.yaml",
     const addon = addons.find((a) => a.app === app)!;
     const missing = unknownPaths(addon.values, chartValues(app, addon.version)).filter((p) => !allowed(app, p));
     expect(missing).toEqual([]);
+  });
+
+  it.each(["kube-prometheus-stack", "thanos", "aws-load-balancer-controller", "fluent-bit", "mattermost-operator"])("%s in the workload apps stack", (app) => {
+    const addon = HelmAddon.registryOf(stacks.workloadApps[0]).find((a) => a.app === app)!;
+    const missing = unknownPaths(addon.values, chartValues(app, addon.version)).filter((p) => !allowed(app, p));
+    expect(missing).toEqual([]);
+  });
+
+  it("runs the Mattermost operator as its restricted namespace demands", () => {
+    const op = HelmAddon.registryOf(stacks.workloadApps[0]).find((a) => a.app === "mattermost-operator")!;
+    expect(op.values.podSecurityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+    expect(op.values.securityContext).toMatchObject({ allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
   });
 
   it("catches a value path the chart does not have", () => {

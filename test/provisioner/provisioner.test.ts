@@ -1,7 +1,11 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { load } from "js-yaml";
 import CLOUD_FLAGS from "../../config/provisioner/cloud-flags-v0.90.0.json";
 import { PROVISIONER_ACTIONS, provisionerFeatures, type ProvisionerFeature } from "../../config/provisioner/iam-actions";
-import { API_PROBE, START_WITH_DATABASE, serverFlags } from "../../constructs/provisioner/provisioner";
+import { API_PROBE, LIVENESS_PROBE, START_WITH_DATABASE, serverFlags } from "../../constructs/provisioner/provisioner";
 import { environment, parsePolicy, resourcesOf, rejection, synthEnvironment, synthShipped } from "../support/synth";
 
 /** Actions that accept resource ARNs (checked against the service authorization reference). */
@@ -140,7 +144,11 @@ describe("the provisioner (prod)", () => {
     expect(spec.volume.every((v: any) => v.empty_dir)).toBe(true);
     expect(START_WITH_DATABASE).toContain('> "$HOME/.ssh/id_rsa.pub"');
     expect(c.readiness_probe.exec.command).toEqual(API_PROBE);
-    expect(c.liveness_probe.exec.command).toEqual(API_PROBE);
+    // Liveness also restarts it when RDS has rotated the password it started with.
+    expect(c.liveness_probe.exec.command).toEqual(LIVENESS_PROBE);
+    expect(LIVENESS_PROBE[2]).toContain(API_PROBE[2]);
+    expect(LIVENESS_PROBE[2]).toMatch(/get-secret-value --secret-id "\$DB_SECRET_ARN" --query VersionId .*\[ "\$v" = "\$\(cat \/tmp\/db-secret-version\)" \]/);
+    expect(START_WITH_DATABASE).toContain('open("/tmp/db-secret-version", "w").write(r["VersionId"])');
     expect(API_PROBE.join(" ")).toContain("http://127.0.0.1:8075/api/clusters?page=0&per_page=1");
     expect(API_PROBE.join(" ")).toMatch(/\(200\|401\)/);
     expect(c.port.map((p: any) => [p.name, p.container_port])).toEqual([["api", 8075], ["metrics", 8076]]);
@@ -212,5 +220,65 @@ describe("bad provisioner input fails at synth with a clear sentence", () => {
   const reject = rejection;
   it("an image tag of latest", () => expect(reject((e) => (e.provisioner.imageTag = "latest"))).toMatch(/provisioner\.imageTag: must be a pinned tag, not "latest"/));
   it("a replica count below 1", () => expect(reject((e) => (e.provisioner.supervisorReplicas = 0))).toMatch(/provisioner\.supervisorReplicas: must be at least 1/));
+  it("no API authentication (the API would be open to anyone who reaches it)", () => {
+    expect(reject((e) => delete e.provisioner.apiAuth)).toMatch(/provisioner\.apiAuth: /);
+    expect(reject((e) => (e.provisioner.apiAuth.jwksUrl = "not a url"))).toMatch(/provisioner\.apiAuth\.jwksUrl: expected the IdP's JWKS URL/);
+    expect(reject((e) => delete e.provisioner.utilitiesGitPath)).toMatch(/provisioner\.utilitiesGitPath: /);
+  });
   it("an unsupported database version", () => expect(reject((e) => (e.provisioner.postgresVersion = "11.22"))).toMatch(/provisioner\.postgresVersion: expected one of "16", "17", got "11\.22"/));
+});
+
+describe("the start wrapper, run by a real shell", () => {
+  it("writes the SSH key, builds a URL-encoded DSN from the secret, records its version, and execs the command", () => {
+    const dir = mkdtempSync(join(tmpdir(), "wrapper-"));
+    // A stand-in `aws` that answers the two calls the wrapper makes.
+    writeFileSync(
+      join(dir, "aws"),
+      `#!/bin/sh
+case "$*" in
+  *ssh-key*) echo "ssh-ed25519 AAAATEST provisioner" ;;
+  *--output\\ json*) echo '{"VersionId":"v-42","SecretString":"{\\\\"username\\\\":\\\\"platform_admin\\\\",\\\\"password\\\\":\\\\"p@ss:w/rd%\\\\"}"}' ;;
+  *) echo "unexpected: $*" >&2; exit 1 ;;
+esac
+`,
+      { mode: 0o755 },
+    );
+    const home = join(dir, "home");
+    const out = execFileSync("/bin/sh", ["-ec", START_WITH_DATABASE.replace("/tmp/db-secret-version", join(dir, "version")), "start-with-database", "/bin/sh", "-c", 'echo "$CP_DATABASE"'], {
+      env: { PATH: `${dir}:${process.env.PATH}`, HOME: home, SSH_PUBLIC_KEY_SECRET: "t/ssh-key", DB_SECRET_ARN: "arn:db", DB_ENDPOINT: "db.example:5432" },
+      encoding: "utf8",
+    });
+    expect(out.trim()).toBe("postgres://platform_admin:p%40ss%3Aw%2Frd%25@db.example:5432/cloud?sslmode=require&connect_timeout=10");
+    expect(readFileSync(join(home, ".ssh", "id_rsa.pub"), "utf8")).toMatch(/^ssh-ed25519 /);
+    expect(readFileSync(join(dir, "version"), "utf8")).toBe("v-42");
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe("the probes, run by a real shell", () => {
+  const run = (probe: string[], answers: { status: string; version: string | null }) => {
+    const dir = mkdtempSync(join(tmpdir(), "probe-"));
+    writeFileSync(join(dir, "wget"), `#!/bin/sh\necho "  HTTP/1.1 ${answers.status}" >&2\n`, { mode: 0o755 });
+    writeFileSync(join(dir, "aws"), answers.version === null ? "#!/bin/sh\nexit 255\n" : `#!/bin/sh\necho ${answers.version}\n`, { mode: 0o755 });
+    writeFileSync(join(dir, "version"), "v-42");
+    try {
+      execFileSync(probe[0], [probe[1], probe[2].replace("/tmp/db-secret-version", join(dir, "version"))], { env: { PATH: `${dir}:${process.env.PATH}`, DB_SECRET_ARN: "arn:db" }, stdio: "ignore" });
+      return "pass";
+    } catch {
+      return "fail";
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  it("readiness passes on 200 or 401 (API auth on), fails on anything else", () => {
+    expect(run(API_PROBE, { status: "200 OK", version: "v-42" })).toBe("pass");
+    expect(run(API_PROBE, { status: "401 Unauthorized", version: "v-42" })).toBe("pass");
+    expect(run(API_PROBE, { status: "500 Internal Server Error", version: "v-42" })).toBe("fail");
+  });
+  it("liveness fails once the database password was rotated, not when the lookup itself fails", () => {
+    expect(run(LIVENESS_PROBE, { status: "401 Unauthorized", version: "v-42" })).toBe("pass");
+    expect(run(LIVENESS_PROBE, { status: "401 Unauthorized", version: "v-43" })).toBe("fail");
+    expect(run(LIVENESS_PROBE, { status: "401 Unauthorized", version: null })).toBe("pass");
+    expect(run(LIVENESS_PROBE, { status: "502 Bad Gateway", version: "v-42" })).toBe("fail");
+  });
 });

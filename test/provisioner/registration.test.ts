@@ -116,7 +116,7 @@ describe("registering workload clusters with the provisioner", () => {
     const imports = stand.imports();
     expect(imports).toHaveLength(2);
     expect(imports[0].auth).toBe(`Bearer ${ProvisionerStandIn.TOKEN}`);
-    // vpc-id is the cluster's VPC as EKS reports it (moto reports none, so it is left out here).
+    // No vpc-id: v0.90.0 would claim the VPC for its AWS backends and fail on this platform's VPCs.
     expect(imports[0].body).toEqual({
       "external-cluster-secret-name": "t/provisioner/clusters/alpha/kubeconfig",
       annotations: ["workload-alpha", "environment-t"],
@@ -168,6 +168,12 @@ describe("registering workload clusters with the provisioner", () => {
     await expect(clientCredentialsToken(`${stand.url}/oauth2/token`, { clientId: "x", clientSecret: "wrong" }, "s")).rejects.toThrow(/refused the provisioner API client \(401 invalid_client/);
     const gone = new HttpProvisionerApi("http://127.0.0.1:1");
     await expect(gone.listClusters()).rejects.toThrow(/did not answer GET \/api\/clusters.*run this from the deploy runner or the VPN/);
+  });
+
+  it("stops on a cluster whose import failed, saying how to retry, instead of calling it registered", async () => {
+    stand.clusters[1].State = "creation-failed";
+    await expect(run()).rejects.toThrow(/t-beta is registered as c\d+ but its import failed \(state creation-failed\); .*cloud cluster delete --cluster c\d+/);
+    stand.clusters[1].State = "stable";
   });
 
   it("refuses a cluster that does not exist yet, naming the stack to apply", async () => {
