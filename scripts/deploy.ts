@@ -36,6 +36,7 @@ import { synthesize, type SynthesizedStack } from "./lib/synth";
 import { REPO_ROOT, ToolError, checkTerraform, findProviderMirror, mapLimit, terraform, writeCliConfig } from "./lib/terraform";
 import { prune, type HeldBack } from "./lib/tf-json";
 import {
+  accountAliasConflict,
   accountAliasProblem,
   environmentZones,
   zoneTagProblems,
@@ -163,7 +164,9 @@ function explainFailure(stderr: string, emulated: boolean): string {
     const address = /with ([\w.-]+\.[\w-]+(?:\[[^\]]+\])?),/.exec(block)?.[1];
     if (!error) continue;
     const type = address?.split(".")[0];
-    const hint = address?.startsWith("data.")
+    const hint = /EntityAlreadyExists/.test(block) && type === "aws_iam_account_alias"
+      ? "\n    (this alias belongs to another AWS account: aliases are unique across AWS; set provisioner.accountAlias to a free mattermost-cloud-<name>)"
+      : address?.startsWith("data.")
       ? "\n    (a lookup found nothing: apply the layers before this one first, in order: bootstrap, cluster, post-install, route53)"
       : emulated && type
         ? `\n    (the emulator rejected resource type ${type}; if moto lacks this API, add ${type} to scripts/lib/emulator-support.ts with the reason)`
@@ -224,6 +227,10 @@ async function preflight(ctx: Context, stack: SynthesizedStack): Promise<void> {
     const problems = await unfilledSecrets(ctx.secrets, names);
     if (problems.length) throw new ToolError(secretsMessage(stack.name, problems, ctx.env.name));
     say(`${tag}preflight: ${names.length} secret(s) it needs are filled (${names.join(", ")})`);
+  }
+  if (stack.name === `${ctx.env.name}-cluster` && ctx.iam) {
+    const conflict = await accountAliasConflict(ctx.iam, provisionerAccountAlias(ctx.env));
+    if (conflict) throw new ToolError(`${stack.name} sets the account alias the provisioner needs. ${conflict}`);
   }
   if (stack.name === `${ctx.env.name}-post-install` && ctx.iam && ctx.route53) {
     // The provisioner's start-up prerequisites.

@@ -26,15 +26,7 @@ export const PROVISIONER_ACTIONS = {
   ],
   /** Network lookups and node launch templates (tools/aws/ec2.go, launch_template.go). */
   ec2Read: ["ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeImages", "ec2:DescribeLaunchTemplates", "ec2:DescribeAvailabilityZones"],
-  ec2Write: [
-    "ec2:CreateTags",
-    "ec2:DeleteTags",
-    "ec2:CreateLaunchTemplate",
-    "ec2:CreateLaunchTemplateVersion",
-    "ec2:DeleteLaunchTemplate",
-    "ec2:AuthorizeSecurityGroupIngress",
-    "ec2:RevokeSecurityGroupIngress",
-  ],
+  ec2Write: ["ec2:CreateTags", "ec2:DeleteTags", "ec2:CreateLaunchTemplate", "ec2:CreateLaunchTemplateVersion", "ec2:DeleteLaunchTemplate"],
   /** Installation DNS records (tools/aws/route53.go). */
   route53Records: ["route53:GetHostedZone", "route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets"],
   /** Cluster kubeconfigs and installation secrets (tools/aws/secrets_manager.go). */
@@ -57,18 +49,21 @@ export const PROVISIONER_ACTIONS = {
   ],
   /** Installation certificates found by tag, and the tagging API (tools/aws/acm.go, tags.go). */
   lookups: ["acm:ListCertificates", "acm:ListTagsForCertificate", "tag:GetResources", "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:AddTags"],
-  /** Database backends on RDS (tools/aws/rds.go, database_*.go); only with provisioner.rdsDatabases. */
+  /** Database lookups every installation's backend uses, whichever it is (tools/aws/rds.go). */
+  rdsCore: ["rds:DescribeDBClusters", "rds:DescribeDBInstances", "rds:DescribeDBClusterEndpoints", "rds:AddTagsToResource"],
+  /**
+   * Database backends on RDS (tools/aws/database_*.go), and the security-group rules of a
+   * database migration (database_migration.go); only with provisioner.rdsDatabases.
+   */
   rds: [
-    "rds:DescribeDBClusters",
-    "rds:DescribeDBInstances",
-    "rds:DescribeDBClusterEndpoints",
     "rds:DescribeDBSubnetGroups",
-    "rds:AddTagsToResource",
     "rds:CreateDBCluster",
     "rds:CreateDBInstance",
     "rds:DeleteDBCluster",
     "rds:DeleteDBInstance",
     "rds:CreateDBClusterSnapshot",
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:RevokeSecurityGroupIngress",
   ],
   /** Keys of those databases (tools/aws/kms.go); only with provisioner.rdsDatabases. */
   kms: ["kms:CreateKey", "kms:DescribeKey", "kms:Encrypt", "kms:ScheduleKeyDeletion"],

@@ -19,6 +19,8 @@ import { SecureBucket } from "../storage/secure-bucket";
 export const PROVISIONER_NAMESPACE = "provisioner";
 export const PROVISIONER_SERVICE_ACCOUNT = "provisioner";
 const API_PORT = 8075;
+/** Per-installation buckets: `cloud-` and a 26-character installation id, nothing else. */
+const INSTALLATION_BUCKET = `arn:aws:s3:::cloud-${"?".repeat(26)}`;
 /** HOME of the containers (an emptyDir): the image sets none, and the server needs $HOME/.ssh. */
 const HOME = "/home/cloud";
 /**
@@ -147,6 +149,7 @@ export function provisionerStatements(p: { accountId: string; region: string; en
         ...A.startup.filter(anyResource),
         ...A.ec2Read,
         ...pick(A.lookups, anyResource),
+        ...pick(A.rdsCore, anyResource),
         ...(on.has("rds") ? pick(A.rds, anyResource) : []),
         ...(on.has("kms") ? pick(A.kms, anyResource) : []),
       ],
@@ -163,22 +166,47 @@ export function provisionerStatements(p: { accountId: string; region: string; en
     },
     { Sid: "PassClusterRoles", Effect: "Allow", Action: ["iam:PassRole"], Resource: `arn:aws:iam::${a}:role/*`, Condition: { StringEquals: { "iam:PassedToService": ["eks.amazonaws.com", "ec2.amazonaws.com"] } } },
     { Sid: "NodeLaunchTemplatesAndTags", Effect: "Allow", Action: [...A.ec2Write], Resource: `arn:aws:ec2:${r}:${a}:*` },
-    { Sid: "ClusterAndInstallationSecrets", Effect: "Allow", Action: [...A.secrets], Resource: `arn:aws:secretsmanager:${r}:${a}:secret:*` },
+    // Secrets it names itself (tools/aws/helpers.go: cloud-<id>-rds|-iam, rds-multitenant-*, perseus-iam-*) ...
+    {
+      Sid: "InstallationSecrets",
+      Effect: "Allow",
+      Action: [...A.secrets],
+      Resource: ["cloud-*", "rds-multitenant-*", "perseus-iam-*"].map((n) => `arn:aws:secretsmanager:${r}:${a}:secret:${n}`),
+    },
+    // ... and the kubeconfigs of the clusters registered with it (make register-workloads), read only.
+    { Sid: "RegisteredClusterKubeconfigs", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: `arn:aws:secretsmanager:${r}:${a}:secret:${p.environment}/provisioner/clusters/*` },
     { Sid: "StateStore", Effect: "Allow", Action: ["s3:ListBucket", "s3:ListBucketVersions", "s3:GetBucketVersioning"], Resource: p.stateStoreArn },
     { Sid: "StateStoreObjects", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"], Resource: `${p.stateStoreArn}/*` },
-    // Installation filestores are named cloud-<installation id>.
-    { Sid: "InstallationFilestores", Effect: "Allow", Action: [...A.s3], Resource: ["arn:aws:s3:::cloud-*", "arn:aws:s3:::cloud-*/*"] },
-    // ... which must never reach the platform's own buckets (state, metrics) under that prefix.
+    // Installation filestores: cloud-<26-character installation id>, and the multitenant bucket
+    // mattermost-cloud-<env>-provisioning-<vpc> (tools/aws/helpers.go).
+    {
+      Sid: "InstallationFilestores",
+      Effect: "Allow",
+      Action: [...A.s3],
+      Resource: [INSTALLATION_BUCKET, `arn:aws:s3:::mattermost-cloud-${p.environment}-provisioning-*`].flatMap((b) => [b, `${b}/*`]),
+    },
+    // The platform's own buckets never, whatever a pattern above might match.
     {
       Sid: "NotThePlatformBuckets",
       Effect: "Deny",
       Action: ["s3:*"],
-      Resource: [`arn:aws:s3:::cloud-${p.environment}-tfstate-*`, `arn:aws:s3:::cloud-${p.environment}-tfstate-*/*`, `arn:aws:s3:::cloud-${p.environment}-metrics-*`, `arn:aws:s3:::cloud-${p.environment}-metrics-*/*`],
+      Resource: [`cloud-${p.environment}-tfstate-*`, `cloud-${p.environment}-metrics-*`, `cloud-${p.environment}-*-files-*`].flatMap((b) => [`arn:aws:s3:::${b}`, `arn:aws:s3:::${b}/*`]),
     },
     { Sid: "CertificateTags", Effect: "Allow", Action: ["acm:ListTagsForCertificate"], Resource: `arn:aws:acm:${r}:${a}:certificate/*` },
     { Sid: "LoadBalancerTags", Effect: "Allow", Action: ["elasticloadbalancing:AddTags"], Resource: [`arn:aws:elasticloadbalancing:${r}:${a}:loadbalancer/*`, `arn:aws:elasticloadbalancing:${r}:${a}:targetgroup/*`] },
   ];
-  if (on.has("rds")) statements.push({ Sid: "InstallationDatabases", Effect: "Allow", Action: A.rds.filter((x) => !anyResource(x)), Resource: `arn:aws:rds:${r}:${a}:*` });
+  statements.push({ Sid: "DatabaseTags", Effect: "Allow", Action: A.rdsCore.filter((x) => !anyResource(x)), Resource: `arn:aws:rds:${r}:${a}:*` });
+  if (on.has("rds")) {
+    statements.push({ Sid: "InstallationDatabases", Effect: "Allow", Action: A.rds.filter((x) => x.startsWith("rds:") && !anyResource(x)), Resource: `arn:aws:rds:${r}:${a}:*` });
+    // Only the installation databases' security groups (tagged by the provisioner).
+    statements.push({
+      Sid: "DatabaseMigrationRules",
+      Effect: "Allow",
+      Action: A.rds.filter((x) => x.startsWith("ec2:")),
+      Resource: `arn:aws:ec2:${r}:${a}:security-group/*`,
+      Condition: { Null: { "ec2:ResourceTag/MattermostCloudInstallationDatabase": "false" } },
+    });
+  }
   if (on.has("kms")) statements.push({ Sid: "InstallationDatabaseKeys", Effect: "Allow", Action: A.kms.filter((x) => !anyResource(x)), Resource: `arn:aws:kms:${r}:${a}:key/*` });
   return statements;
 }

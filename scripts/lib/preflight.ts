@@ -140,6 +140,20 @@ export async function accountAliasProblem(iam: IAMClient, wanted: string, env: s
   );
 }
 
+/**
+ * Before the cluster layer sets the alias: an account has one alias, and creating another replaces
+ * it silently. Refuse when the account already has a different one.
+ */
+export async function accountAliasConflict(iam: IAMClient, wanted: string): Promise<string | undefined> {
+  const aliases = (await iam.send(new ListAccountAliasesCommand({}))).AccountAliases ?? [];
+  if (aliases.length === 0 || aliases.includes(wanted)) return undefined;
+  return (
+    `The account already has the alias "${aliases[0]}", and setting the provisioner's "${wanted}" would replace it (an account has one alias). ` +
+    (/^mattermost-cloud-[a-z0-9]+$/.test(aliases[0]) ? `If "${aliases[0]}" is meant for this platform, set provisioner.accountAlias to it; otherwise ` : "") +
+    `free the alias on purpose (aws iam delete-account-alias) or use an account of its own for this environment.`
+  );
+}
+
 /** The provisioner's other start-up prerequisite: its zones tagged MattermostCloudDNS=private|public. */
 export async function zoneTagProblems(route53: Route53Client, zones: { id: string; domain: string; value: "private" | "public" }[]): Promise<string[]> {
   const problems: string[] = [];

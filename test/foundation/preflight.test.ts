@@ -8,6 +8,7 @@ import { ChangeTagsForResourceCommand, CreateHostedZoneCommand, Route53Client } 
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { createServer, type Server } from "node:net";
 import {
+  accountAliasConflict,
   accountAliasProblem,
   environmentZones,
   zoneTagProblems,
@@ -72,11 +73,15 @@ describe("preflight: the provisioner's start-up prerequisites", () => {
 
   it("refuses a missing or different account alias in one sentence, and passes once it is set", async () => {
     expect(await accountAliasProblem(iam, "mattermost-cloud-t", "t")).toMatch(/needs "mattermost-cloud-t", but the account's alias is not set: apply t-cluster \(it sets the alias\)/);
+    expect(await accountAliasConflict(iam, "mattermost-cloud-t")).toBeUndefined();
     await iam.send(new CreateAccountAliasCommand({ AccountAlias: "someone-else" }));
     expect(await accountAliasProblem(iam, "mattermost-cloud-t", "t")).toMatch(/the account's alias is "someone-else"/);
+    // Before the cluster layer sets it: setting ours would silently replace someone's alias.
+    expect(await accountAliasConflict(iam, "mattermost-cloud-t")).toMatch(/already has the alias "someone-else", and setting the provisioner's "mattermost-cloud-t" would replace it/);
     await iam.send(new DeleteAccountAliasCommand({ AccountAlias: "someone-else" }));
     await iam.send(new CreateAccountAliasCommand({ AccountAlias: "mattermost-cloud-t" }));
     expect(await accountAliasProblem(iam, "mattermost-cloud-t", "t")).toBeUndefined();
+    expect(await accountAliasConflict(iam, "mattermost-cloud-t")).toBeUndefined();
   });
 
   it("finds the environment's zones and names each one lacking its MattermostCloudDNS tag, with the command", async () => {

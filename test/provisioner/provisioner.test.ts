@@ -47,6 +47,25 @@ describe("the provisioner (prod)", () => {
     expect(policy.Statement.find((s: any) => s.Sid === "InstallationRecords").Resource).toEqual(["arn:aws:route53:::hostedzone/${data.aws_route53_zone.private-zone.zone_id}", "arn:aws:route53:::hostedzone/${data.aws_route53_zone.public-zone.zone_id}"]);
   });
 
+  it("covers the reference's core set (startup, EKS and external clusters, installation work), read independently of the data", () => {
+    // ../shared/reference/mattermost-cloud-v0.90.0.md, section (e), "Core set ... required by the bar".
+    const core = [
+      "iam:ListAccountAliases", "route53:ListHostedZones", "route53:ListTagsForResource",
+      "eks:CreateCluster", "eks:DescribeCluster", "eks:DeleteCluster", "eks:UpdateClusterVersion", "eks:DescribeUpdate", "eks:CreateNodegroup", "eks:DescribeNodegroup", "eks:DeleteNodegroup", "eks:CreateAddon",
+      "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeImages", "ec2:DescribeLaunchTemplates", "ec2:CreateTags", "ec2:DeleteTags",
+      "ec2:CreateLaunchTemplate", "ec2:CreateLaunchTemplateVersion", "ec2:DeleteLaunchTemplate", "iam:PassRole",
+      "secretsmanager:GetSecretValue", "secretsmanager:CreateSecret", "secretsmanager:UpdateSecret", "secretsmanager:DeleteSecret", "secretsmanager:RestoreSecret",
+      "route53:GetHostedZone", "route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets",
+      "rds:DescribeDBClusters", "rds:DescribeDBInstances", "rds:DescribeDBClusterEndpoints", "rds:AddTagsToResource",
+      "acm:ListCertificates", "acm:ListTagsForCertificate", "tag:GetResources", "elasticloadbalancing:AddTags", "elasticloadbalancing:DescribeLoadBalancers", "s3:ListBucket", "s3:DeleteObject",
+    ];
+    for (const rds of [true, false]) {
+      const st = rds ? stack : synthEnvironment(environment("prod", (e: any) => (e.provisioner.rdsDatabases = false))).json["prod-post-install"];
+      const allowed = new Set(policyOf(st).Statement.filter((s: any) => s.Effect === "Allow").flatMap((s: any) => [].concat(s.Action)));
+      expect(core.filter((a) => !allowed.has(a))).toEqual([]);
+    }
+  });
+
   it("allows exactly the actions the v0.90.0 server calls for the features on (the list kept as data)", () => {
     const allowed = (p: any) => new Set(p.Statement.filter((s: any) => s.Effect === "Allow").flatMap((s: any) => [].concat(s.Action)));
     // The platform's own additions: its state key, its database credentials, its SSH key.
@@ -208,6 +227,19 @@ describe("the server's command line is checked against the pinned flag set", () 
     expect(() => serverFlags({ ...required, "installation-enable-route53": "yes" })).toThrow(/--installation-enable-route53 takes true or false/);
     expect(serverFlags({ ...required, issuer: undefined })).toEqual(["--utilities-git-url=https://git", "--utilities-git-path=/g.git", "--installation-enable-route53=true"]);
   });
+  it("agrees with the reference read from the same tag: every flag in the data is one it lists", () => {
+    const ref = readFileSync(join(__dirname, "..", "..", "..", "shared", "reference", "mattermost-cloud-v0.90.0.md"), "utf8");
+    const section = ref.slice(ref.indexOf("Flags (type, default)"), ref.indexOf("No `--private-dns`"));
+    // Expand the reference's shorthand: cluster-resource-threshold-{scale-value,cpu-override} -> two names.
+    const expand = (t: string): string[] => {
+      const m = /([a-z0-9-]*)\{([^}]*)\}([a-z0-9-]*)/.exec(t);
+      return m ? m[2].split(",").flatMap((alt) => expand(t.slice(0, m.index) + m[1] + alt + m[3] + t.slice(m.index + m[0].length))) : [t];
+    };
+    const words = new Set(expand(section).join(" ").match(/[a-z][a-z0-9]*(?:-[a-z0-9]+)*/g));
+    expect(Object.keys(CLOUD_FLAGS.server).filter((f) => !words.has(f))).toEqual([]);
+    for (const f of ["installation-enable-route53", "utilities-git-path", "jwks-url", "cluster-resource-threshold-pod-count-override"]) expect(words.has(f)).toBe(true);
+  });
+
   it("is the flag set of the tag: the flags this platform relies on are in it, and --private-dns is not", () => {
     expect(CLOUD_FLAGS.commit).toBe("5606e24c27cab05dcf735ee9ada5ed79ccaa77d3");
     for (const f of ["database", "listen", "metrics-port", "state-store", "issuer", "audience", "jwks-url", "cluster-supervisor"]) expect(CLOUD_FLAGS.server).toHaveProperty([f]);
