@@ -27,7 +27,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { MissingBundleError } from "../constructs/bundle";
 import { EnvironmentError, loadEnvironment } from "../config/load";
-import { clusterAdminRoleArns, provisionerAccountAlias, workloadClusterName, workloadKubeconfigSecretName } from "../config/names";
+import { clusterAdminRoleArns, planRunnerRoleArn, provisionerAccountAlias, workloadClusterName, workloadKubeconfigSecretName } from "../config/names";
 import { HttpProvisionerApi, clientCredentialsToken, registerWorkloads } from "./lib/registration";
 import type { Environment } from "../config/schema";
 import { EMULATOR_ROUND_TRIP_GAPS, emulatorHoldReason } from "./lib/emulator-support";
@@ -198,6 +198,8 @@ async function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, prefix: 
 
 interface Context {
   env: Environment;
+  /** apply, destroy, diff or register: a diff may also be run by the read-only plan runner. */
+  command?: string;
   emulated: boolean;
   /** Who runs this (STS caller ARN; real AWS only). */
   callerArn?: string;
@@ -245,7 +247,7 @@ async function preflight(ctx: Context, stack: SynthesizedStack): Promise<void> {
     return;
   }
   const cli = checkAwsCli();
-  const admins = clusterAdminRoleArns(ctx.env);
+  const admins = [...clusterAdminRoleArns(ctx.env), ...(ctx.command === "diff" && ctx.env.deployRunner.enabled ? [planRunnerRoleArn(ctx.env)] : [])];
   if (!ctx.callerArn || !callerIsAdmin(ctx.callerArn, admins)) throw new ToolError(callerMessage(stack.name, ctx.callerArn ?? "(unknown)", admins));
   const cluster = clusterOfStack(stack.json);
   if (!cluster) return;
@@ -429,7 +431,7 @@ async function main(): Promise<void> {
   const env = loadEnvironment(envName);
   const emulated = env.target === "emulator";
   const version = checkTerraform();
-  const ctx: Context = { env, emulated, tfEnv: {} };
+  const ctx: Context = { env, emulated, tfEnv: {}, command };
   if (emulated) {
     ctx.cliConfig = writeCliConfig(findProviderMirror());
   } else {

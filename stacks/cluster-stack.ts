@@ -2,7 +2,20 @@ import { DataAwsSecretsmanagerSecret } from "@cdktf/provider-aws/lib/data-aws-se
 import { IamAccountAlias } from "@cdktf/provider-aws/lib/iam-account-alias";
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
-import { alertsTopicName, clusterAdminRoleArns, cncClusterName, deployRunnerName, deployRunnerRoleArn, dnsRegistrationFunctionName, provisionerAccountAlias } from "../config/names";
+import {
+  alertsTopicName,
+  clusterAdminRoleArns,
+  cncClusterName,
+  deployRunnerName,
+  deployRunnerRoleArn,
+  dnsRegistrationFunctionName,
+  installationDatabaseSecretName,
+  planRunnerName,
+  provisionerAccountAlias,
+  redisAuthSecretName,
+  stateBucketName,
+} from "../config/names";
+import type { PolicyStatement } from "../constructs/eks/irsa-role";
 import type { Environment } from "../config/schema";
 import { AlertsTopic } from "../constructs/alerts/topic";
 import { DeployRunner } from "../constructs/deploy/runner";
@@ -56,17 +69,22 @@ export class ClusterStack extends PlatformStack {
     this.cluster.addComputeAddons(nodes.nodeGroups);
 
     if (env.deployRunner.enabled) {
-      const runner = new DeployRunner(this, "deploy-runner", {
-        name: deployRunnerName(env),
+      const common = {
         repositoryUrl: env.deployRunner.repositoryUrl,
         connectionArn: env.deployRunner.connectionArn,
         vpcId: this.network.vpcId,
         subnetIds: this.network.privateSubnetIds,
         computeType: env.deployRunner.computeType,
         logRetentionDays: env.deployRunner.logRetentionDays,
-      });
+      };
+      // Applies: the deploy workflow only (dispatched by people, gated by GitHub environments).
+      const runner = new DeployRunner(this, "deploy-runner", { ...common, name: deployRunnerName(env), purpose: "applies every stack", workflowName: "deploy", policyArns: ["arn:aws:iam::aws:policy/AdministratorAccess"] });
+      // Plans pull requests: read-only in AWS and in every cluster, so pull-request code never holds the deploy role.
+      const planner = new DeployRunner(this, "plan-runner", { ...common, name: planRunnerName(env), purpose: "plans every stack for pull requests, read-only", workflowName: "diff", policyArns: ["arn:aws:iam::aws:policy/ReadOnlyAccess"], statements: planRunnerStatements(env) });
       this.cluster.allowApiFrom("deploy-runner", { referencedSecurityGroupId: runner.securityGroup.id });
+      this.cluster.allowApiFrom("plan-runner", { referencedSecurityGroupId: planner.securityGroup.id });
       this.cluster.grantAdmin("deploy-runner", runner.role.arn);
+      this.cluster.grantView("plan-runner", planner.role.arn);
     }
 
     // The provisioner reads its environment name from the account alias at start (mattermost-cloud-<env>).
@@ -108,4 +126,32 @@ export class ClusterStack extends PlatformStack {
     };
     for (const [key, value] of Object.entries(outputs)) new TerraformOutput(this, key, { value });
   }
+}
+
+/**
+ * What a plan needs beyond ReadOnlyAccess: its state lock object, the state key, the secrets the
+ * stacks read at plan time, and the OpenSearch master role (the opensearch provider reads the
+ * domain's role mappings through it; README "Where deploys run" lists this as an accepted risk).
+ */
+export function planRunnerStatements(env: Environment): PolicyStatement[] {
+  const { region, accountId } = env;
+  const secrets = [
+    env.alerts.webhookSecretName,
+    env.secrets.grafanaAdmin,
+    ...(env.auth.enabled && env.auth.oidc?.clientSecretName ? [env.auth.oidc.clientSecretName] : []),
+    ...env.workloads.filter((w) => w.redis).map((w) => redisAuthSecretName(env, w.name)),
+    ...env.workloads.flatMap((w) => w.installations.map((i) => installationDatabaseSecretName(env, w.name, i.name))),
+  ];
+  return [
+    { Sid: "StateLocks", Effect: "Allow", Action: ["s3:PutObject", "s3:DeleteObject"], Resource: `arn:aws:s3:::${stateBucketName(env)}/${env.name}/*.tflock` },
+    {
+      Sid: "StateKey",
+      Effect: "Allow",
+      Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+      Resource: `arn:aws:kms:${region}:${accountId}:key/*`,
+      Condition: { "ForAnyValue:StringEquals": { "kms:ResourceAliases": `alias/${env.name}-terraform-state` } },
+    },
+    { Sid: "SecretsThePlansRead", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: secrets.map((n) => `arn:aws:secretsmanager:${region}:${accountId}:secret:${n}-*`) },
+    { Sid: "OpenSearchMappings", Effect: "Allow", Action: ["sts:AssumeRole"], Resource: `arn:aws:iam::${accountId}:role/${env.name}-logs-opensearch-admin` },
+  ];
 }

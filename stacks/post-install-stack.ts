@@ -6,7 +6,19 @@ import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { Fn, TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
-import { LOAD_BALANCER_TAG, NAMESPACES, bucketName, clusterAdminRoleArns, cncClusterName, deployRunnerName, loadBalancerId, provisionerRoleName, workloadClusterName } from "../config/names";
+import {
+  LOAD_BALANCER_TAG,
+  NAMESPACES,
+  bucketName,
+  clusterAdminRoleArns,
+  cncClusterName,
+  deployRunnerName,
+  loadBalancerId,
+  planRunnerName,
+  planRunnerRoleArn,
+  provisionerRoleName,
+  workloadClusterName,
+} from "../config/names";
 import { Provisioner } from "../constructs/provisioner/provisioner";
 import type { CncApp, Environment } from "../config/schema";
 import { StoreDiscoveryCronJob } from "../constructs/discovery/store-discovery";
@@ -215,10 +227,13 @@ export class PostInstallStack extends PlatformStack {
       // The nodes (fluent-bit, the signing proxy) and the deploy runner (the opensearch provider maps roles at apply).
       allowedSecurityGroupIds: [
         conn.nodeSecurityGroupId,
-        ...(env.deployRunner.enabled ? [new DataAwsSecurityGroup(this, "deploy-runner-sg", { vpcId: conn.vpcId, filter: [{ name: "group-name", values: [deployRunnerName(env)] }] }).id] : []),
+        ...(env.deployRunner.enabled
+          ? [deployRunnerName(env), planRunnerName(env)].map((n) => new DataAwsSecurityGroup(this, `${n}-sg`, { vpcId: conn.vpcId, filter: [{ name: "group-name", values: [n] }] }).id)
+          : []),
       ],
       allowedCidrs: [...env.cluster.adminCidrs, ...env.workloads.map((w) => w.cidr)],
-      adminPrincipalArns: env.cluster.adminPrincipalArns,
+      // Whoever applies this stack (the opensearch provider assumes the master role), and the plan runner (reads mappings).
+      adminPrincipalArns: [...clusterAdminRoleArns(env), ...(env.deployRunner.enabled ? [planRunnerRoleArn(env)] : [])],
       accountId: env.accountId,
       region: env.region,
       logRetentionDays: env.logging.logRetentionDays,

@@ -10,7 +10,7 @@ import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
-import { bucketName, clusterAdminRoleArns, cncClusterName, provisionerRoleName, redisAuthSecretName, workloadClusterName } from "../config/names";
+import { bucketName, clusterAdminRoleArns, cncClusterName, planRunnerRoleArn, provisionerRoleName, redisAuthSecretName, workloadClusterName } from "../config/names";
 import type { Environment, WorkloadConfig } from "../config/schema";
 import { PostgresDatabase } from "../constructs/data/postgres";
 import { lookupPrivateZone } from "../constructs/dns/zones";
@@ -69,6 +69,8 @@ export class WorkloadStack extends PlatformStack {
     });
     // The provisioner in the C&C administers this cluster (installations are its work).
     cluster.grantAdmin("provisioner", `arn:aws:iam::${env.accountId}:role/${provisionerRoleName(env)}`);
+    // The plan runner (pull-request diffs) reads everything and changes nothing.
+    if (env.deployRunner.enabled) cluster.grantView("plan-runner", planRunnerRoleArn(env));
     const nodes = new ManagedNodeGroups(this, "nodes", { cluster, subnetIds: network.privateSubnetIds, groups: workload.nodeGroups });
     cluster.addComputeAddons(nodes.nodeGroups);
 

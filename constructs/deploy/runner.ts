@@ -2,11 +2,13 @@ import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group
 import { CodebuildProject } from "@cdktf/provider-aws/lib/codebuild-project";
 import { CodebuildWebhook } from "@cdktf/provider-aws/lib/codebuild-webhook";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 import { Construct } from "constructs";
 import { DEPLOY_RUNNER_IMAGE } from "../../config/versions";
+import type { PolicyStatement } from "../eks/irsa-role";
 
 export interface DeployRunnerProps {
   /** Project, role and security-group name (config/names.ts deployRunnerName). */
@@ -21,11 +23,22 @@ export interface DeployRunnerProps {
   readonly computeType: string;
   readonly logRetentionDays: number;
   /**
-   * Policies of the runner's role. Default AdministratorAccess: the runner applies every stack of
-   * the environment, which creates IAM roles, so any narrower policy is admin in effect anyway.
-   * Give a scoped policy (or add a permissions boundary) where the account holds other systems.
+   * Managed policies of the runner's role. The deploy runner applies every stack of the
+   * environment, which creates IAM roles, so it gets AdministratorAccess (any narrower policy is
+   * admin in effect anyway); the plan runner gets ReadOnlyAccess.
    */
-  readonly policyArns?: string[];
+  readonly policyArns: string[];
+  /** Inline permissions beyond the managed policies (the plan runner's state lock, state key, secret reads). */
+  readonly statements?: PolicyStatement[];
+  /**
+   * The only GitHub Actions workflow whose jobs this runner takes (webhook WORKFLOW_NAME filter,
+   * an exact name). Each runner serves one workflow, so pull-request code (the diff workflow)
+   * never runs with the deploy role. Protect `.github/workflows/` with CODEOWNERS and branch rules:
+   * whoever can change a workflow's name can choose its runner.
+   */
+  readonly workflowName: string;
+  /** What the runner is for, in the project description. */
+  readonly purpose: string;
 }
 
 /**
@@ -36,9 +49,11 @@ export interface DeployRunnerProps {
  * *inside* the C&C VPC reaches the C&C API (its security group is admitted by the cluster's API
  * security group) and every workload API over peering (workload APIs admit the C&C VPC block).
  *
- * CodeBuild starts one ephemeral build per queued workflow job (`WORKFLOW_JOB_QUEUED` webhook);
- * a workflow selects it with `runs-on: codebuild-<project>-${{ github.run_id }}-${{ github.run_attempt }}`.
- * Its role is one of the environment's deploy roles (access entries on every cluster).
+ * CodeBuild starts one ephemeral build per queued workflow job (`WORKFLOW_JOB_QUEUED` webhook,
+ * limited to one workflow by name); a workflow selects it with
+ * `runs-on: codebuild-<project>-${{ github.run_id }}-${{ github.run_attempt }}`.
+ * Two are made per environment: the deploy runner (workflow `deploy`, AdministratorAccess, admin
+ * of every cluster) and the plan runner (workflow `diff`, read-only, AmazonEKSAdminViewPolicy).
  */
 export class DeployRunner extends Construct {
   readonly project: CodebuildProject;
@@ -50,16 +65,19 @@ export class DeployRunner extends Construct {
     if (props.subnetIds.length === 0) throw new Error(`DeployRunner ${props.name}: needs private subnets of the C&C VPC to run in`);
     this.role = new IamRole(this, "role", {
       name: props.name,
-      description: "Deploy runner: applies and diffs every stack of the environment from inside the C&C VPC",
+      description: `${props.purpose}, from inside the C&C VPC (GitHub workflow "${props.workflowName}")`,
       assumeRolePolicy: JSON.stringify({
         Version: "2012-10-17",
         Statement: [{ Effect: "Allow", Principal: { Service: "codebuild.amazonaws.com" }, Action: "sts:AssumeRole" }],
       }),
       maxSessionDuration: 4 * 3600,
     });
-    const attachments = (props.policyArns ?? ["arn:aws:iam::aws:policy/AdministratorAccess"]).map(
+    const attachments: (IamRolePolicyAttachment | IamRolePolicy)[] = props.policyArns.map(
       (policyArn, i) => new IamRolePolicyAttachment(this, `policy-${i}`, { role: this.role.name, policyArn }),
     );
+    if (props.statements?.length) {
+      attachments.push(new IamRolePolicy(this, "inline", { role: this.role.id, name: `${props.name}-inline`, policy: JSON.stringify({ Version: "2012-10-17", Statement: props.statements }) }));
+    }
     this.securityGroup = new SecurityGroup(this, "sg", {
       name: props.name,
       description: `${props.name}: no inbound; outbound to the cluster APIs, AWS APIs and GitHub`,
@@ -71,7 +89,7 @@ export class DeployRunner extends Construct {
     const logs = new CloudwatchLogGroup(this, "logs", { name: `/aws/codebuild/${props.name}`, retentionInDays: props.logRetentionDays });
     this.project = new CodebuildProject(this, "project", {
       name: props.name,
-      description: "GitHub Actions runner for cdktf diff/deploy of this environment (private endpoints are reachable from here)",
+      description: `GitHub Actions runner: ${props.purpose} (private endpoints are reachable from here)`,
       serviceRole: this.role.arn,
       buildTimeout: 240,
       source: { type: "GITHUB", location: props.repositoryUrl, auth: { type: "CODECONNECTIONS", resource: props.connectionArn } },
@@ -85,7 +103,14 @@ export class DeployRunner extends Construct {
     new CodebuildWebhook(this, "webhook", {
       projectName: this.project.name,
       buildType: "BUILD",
-      filterGroup: [{ filter: [{ type: "EVENT", pattern: "WORKFLOW_JOB_QUEUED" }] }],
+      filterGroup: [
+        {
+          filter: [
+            { type: "EVENT", pattern: "WORKFLOW_JOB_QUEUED" },
+            { type: "WORKFLOW_NAME", pattern: `^${props.workflowName}$` },
+          ],
+        },
+      ],
     });
   }
 }

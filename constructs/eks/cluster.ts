@@ -199,6 +199,21 @@ export class PlatformCluster extends Construct {
   }
 
   /**
+   * Cluster-wide read access, Secrets included, for one IAM principal (AmazonEKSAdminViewPolicy):
+   * what a plan needs (Helm keeps releases in Secrets), and nothing it could change.
+   */
+  grantView(id: string, principalArn: string): void {
+    const entry = new EksAccessEntry(this, `access-${id}`, { clusterName: this.cluster.name, principalArn, type: "STANDARD" });
+    new EksAccessPolicyAssociation(this, `access-${id}-view`, {
+      clusterName: this.cluster.name,
+      principalArn,
+      policyArn: `arn:${this.partition.partition}:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy`,
+      accessScope: { type: "cluster" },
+      dependsOn: [entry],
+    });
+  }
+
+  /**
    * Maps an IAM principal to Kubernetes groups only (no access policy): what it may do is decided
    * by RBAC bindings of those groups (layer 2), never by cluster-admin.
    */

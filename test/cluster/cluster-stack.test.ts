@@ -21,8 +21,8 @@ describe("the cluster stack (prod)", () => {
     expect(eks.version).toBe("1.34");
     const apiSg = ref("aws_security_group", stack, (b) => b.name === "prod-cnc-api");
     const apiIngress = resourcesOf(stack, "aws_vpc_security_group_ingress_rule").filter((r) => r.security_group_id === `\${${apiSg}.id}`);
-    // nodes, the one admin network, the Lambda and the deploy runner
-    expect(apiIngress).toHaveLength(4);
+    // nodes, the one admin network, the Lambda, the deploy runner and the plan runner
+    expect(apiIngress).toHaveLength(5);
     for (const rule of apiIngress) {
       expect(rule).toMatchObject({ ip_protocol: "tcp", from_port: 443, to_port: 443 });
       expect(rule.cidr_ipv4 ?? "").not.toBe("0.0.0.0/0");
@@ -30,7 +30,7 @@ describe("the cluster stack (prod)", () => {
     expect(apiIngress.map((r) => r.cidr_ipv4).filter(Boolean)).toEqual(["10.200.0.0/16"]);
     const sources = apiIngress.map((r) => r.referenced_security_group_id).filter(Boolean).sort();
     expect(sources).toEqual(
-      ["prod-cnc-nodes", "prod-dns-registration", "prod-deploy-runner"].map((n) => `\${${ref("aws_security_group", stack, (b) => b.name === n)}.id}`).sort(),
+      ["prod-cnc-nodes", "prod-dns-registration", "prod-deploy-runner", "prod-plan-runner"].map((n) => `\${${ref("aws_security_group", stack, (b) => b.name === n)}.id}`).sort(),
     );
     expect(JSON.stringify(resourcesOf(stack, "aws_security_group_rule"))).not.toContain("0.0.0.0/0");
   });
@@ -49,7 +49,7 @@ describe("the cluster stack (prod)", () => {
     expect(resourcesOf(stack, "aws_cloudwatch_log_group").find((g) => g.name === "/aws/eks/prod-cnc/cluster")).toMatchObject({ retention_in_days: 365 });
     expect(eks.access_config).toEqual({ authentication_mode: "API", bootstrap_cluster_creator_admin_permissions: false });
     // Admins by construction: the deploy role, the deploy runner (by reference: created here) and the named admin.
-    const admins = resourcesOf(stack, "aws_eks_access_policy_association");
+    const admins = resourcesOf(stack, "aws_eks_access_policy_association").filter((a) => a.policy_arn.endsWith("AmazonEKSClusterAdminPolicy"));
     expect(admins.map((a) => a.principal_arn).sort()).toEqual([
       "${aws_iam_role.deploy-runner_role_A2684055.arn}",
       "arn:aws:iam::111111111111:role/platform-admin",
@@ -130,6 +130,49 @@ describe("the cluster stack (prod)", () => {
   it("associates the existing private zone with the new VPC", () => {
     expect(resourcesOf(stack, "aws_route53_zone_association")[0]).toMatchObject({ zone_id: "Z0PRIVATEPLACEHOLDER1" });
     expect(resourcesOf(stack, "aws_route53_zone")).toHaveLength(0);
+  });
+});
+
+describe("the runners in the C&C VPC (where deploys run)", () => {
+  let stack: any;
+  beforeAll(() => {
+    stack = synthShipped("prod").json["prod-cluster"];
+  });
+  const project = (name: string) => resourcesOf(stack, "aws_codebuild_project").find((p) => p.name === name);
+  const webhookOf = (name: string) => resourcesOf(stack, "aws_codebuild_webhook").find((w) => w.project_name.includes(Object.entries(stack.resource.aws_codebuild_project).find(([, p]: any) => p.name === name)![0]));
+
+  it("run GitHub Actions jobs of one workflow each, in private subnets, through the CodeConnections connection", () => {
+    for (const [name, workflow] of [["prod-deploy-runner", "deploy"], ["prod-plan-runner", "diff"]]) {
+      const p = project(name);
+      expect(p.source).toMatchObject({ type: "GITHUB", location: "https://github.com/example/cnc-platform", auth: { type: "CODECONNECTIONS" } });
+      expect(p.vpc_config.subnets).toHaveLength(3);
+      expect(p.vpc_config.subnets[0]).toMatch(/aws_subnet\.network_private/);
+      expect(webhookOf(name).filter_group[0].filter).toEqual([
+        { type: "EVENT", pattern: "WORKFLOW_JOB_QUEUED" },
+        { type: "WORKFLOW_NAME", pattern: `^${workflow}$` },
+      ]);
+    }
+  });
+
+  it("give pull-request plans a read-only role: ReadOnlyAccess and AmazonEKSAdminViewPolicy, never the deploy role", () => {
+    const attachments = resourcesOf(stack, "aws_iam_role_policy_attachment").filter((a) => /runner/.test(a.role));
+    const byRole = (n: string) => attachments.filter((a) => a.role.includes(`${n}_role`)).map((a) => a.policy_arn);
+    expect(byRole("deploy-runner")).toEqual(["arn:aws:iam::aws:policy/AdministratorAccess"]);
+    expect(byRole("plan-runner")).toEqual(["arn:aws:iam::aws:policy/ReadOnlyAccess"]);
+    const views = resourcesOf(stack, "aws_eks_access_policy_association").filter((a) => a.policy_arn.endsWith("AmazonEKSAdminViewPolicy"));
+    expect(views.map((v) => v.principal_arn)).toEqual([expect.stringMatching(/^\$\{aws_iam_role\.plan-runner_role_[0-9A-F]+\.arn\}$/)]);
+    const inline = parsePolicy(resourcesOf(stack, "aws_iam_role_policy").find((p) => p.name === "prod-plan-runner-inline").policy);
+    expect(inline.Statement.map((s: any) => [s.Sid, s.Action])).toEqual([
+      ["StateLocks", ["s3:PutObject", "s3:DeleteObject"]],
+      ["StateKey", ["kms:Decrypt", "kms:GenerateDataKey"]],
+      ["SecretsThePlansRead", ["secretsmanager:GetSecretValue"]],
+      ["OpenSearchMappings", ["sts:AssumeRole"]],
+    ]);
+    expect(inline.Statement[0].Resource).toBe("arn:aws:s3:::cloud-prod-tfstate-111111111111/prod/*.tflock");
+    // Every workload cluster lets the plan runner read, too.
+    const alpha = synthShipped("prod").json["prod-workload-alpha"];
+    const alphaViews = resourcesOf(alpha, "aws_eks_access_policy_association").filter((a) => a.policy_arn.endsWith("AmazonEKSAdminViewPolicy"));
+    expect(alphaViews.map((v) => v.principal_arn)).toEqual(["arn:aws:iam::111111111111:role/prod-plan-runner"]);
   });
 });
 

@@ -17,7 +17,7 @@ const DOCUMENTED_IN_COMMENTS: Record<string, string[]> = {
   "metrics-server": ["resources.limits"],
   // mattermost-operator 1.0.5: templates/mattermost-operator/deployment.yaml reads top-level
   // podSecurityContext (L31) and securityContext (L50), which values.yaml does not list.
-  "mattermost-operator": ["podSecurityContext.", "securityContext."],
+  "mattermost-operator": ["podSecurityContext", "securityContext"],
 };
 const allowed = (app: string, path: string) => (DOCUMENTED_IN_COMMENTS[app] ?? []).some((a) => (a.endsWith(".") ? path.startsWith(a) : path === a));
 
