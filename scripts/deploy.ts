@@ -27,7 +27,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { MissingBundleError } from "../constructs/bundle";
 import { EnvironmentError, loadEnvironment } from "../config/load";
-import { clusterAdminRoleArns, planRunnerRoleArn, provisionerAccountAlias, workloadClusterName, workloadKubeconfigSecretName } from "../config/names";
+import { clusterAdminRoleArns, installationDatabaseSecretName, planRunnerRoleArn, provisionerAccountAlias, workloadClusterName, workloadKubeconfigSecretName } from "../config/names";
 import { HttpProvisionerApi, clientCredentialsToken, registerWorkloads } from "./lib/registration";
 import type { Environment } from "../config/schema";
 import { EMULATOR_ROUND_TRIP_GAPS, emulatorHoldReason } from "./lib/emulator-support";
@@ -219,6 +219,10 @@ interface Context {
 /** Secrets a stack needs filled: what Terraform reads, plus what its pods read at start. */
 function secretsNeededBy(env: Environment, stack: SynthesizedStack): string[] {
   const atStart = stack.name === `${env.name}-post-install` ? [env.provisioner.sshPublicKeySecretName] : [];
+  // Declared installations' DSNs, copied into the cluster at run time by the apps stack's sync Job.
+  for (const w of env.workloads) {
+    if (stack.name === `${env.name}-workload-${w.name}-apps`) atStart.push(...w.installations.map((i) => installationDatabaseSecretName(env, w.name, i.name)));
+  }
   return [...new Set([...secretsReadBy(stack.json), ...atStart])].sort();
 }
 

@@ -9,7 +9,6 @@ import {
   deployRunnerName,
   deployRunnerRoleArn,
   dnsRegistrationFunctionName,
-  installationDatabaseSecretName,
   planRunnerName,
   provisionerAccountAlias,
   redisAuthSecretName,
@@ -140,7 +139,6 @@ export function planRunnerStatements(env: Environment): PolicyStatement[] {
     env.secrets.grafanaAdmin,
     ...(env.auth.enabled && env.auth.oidc?.clientSecretName ? [env.auth.oidc.clientSecretName] : []),
     ...env.workloads.filter((w) => w.redis).map((w) => redisAuthSecretName(env, w.name)),
-    ...env.workloads.flatMap((w) => w.installations.map((i) => installationDatabaseSecretName(env, w.name, i.name))),
   ];
   return [
     { Sid: "StateLocks", Effect: "Allow", Action: ["s3:PutObject", "s3:DeleteObject"], Resource: `arn:aws:s3:::${stateBucketName(env)}/${env.name}/*.tflock` },

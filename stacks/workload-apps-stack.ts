@@ -2,7 +2,6 @@ import { DataAwsKmsAlias } from "@cdktf/provider-aws/lib/data-aws-kms-alias";
 import { DataAwsLbTargetGroup } from "@cdktf/provider-aws/lib/data-aws-lb-target-group";
 import { DataAwsOpensearchDomain } from "@cdktf/provider-aws/lib/data-aws-opensearch-domain";
 import { DataAwsS3Bucket } from "@cdktf/provider-aws/lib/data-aws-s3-bucket";
-import { DataAwsSecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-secret-version";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
@@ -20,6 +19,7 @@ import { FluentBit } from "../constructs/logging/fluent-bit";
 import { KPS_RELEASE, OBJSTORE_KEY, OBJSTORE_SECRET, PrometheusStack, SIDECAR_DISCOVERY } from "../constructs/monitoring/prometheus-stack";
 import { THANOS_RELEASE } from "../constructs/monitoring/thanos";
 import { PROMETHEUS_PORT, THANOS_GRPC_PORT, monitoringTargetGroupName } from "../constructs/workload/monitoring-endpoints";
+import { DatabaseSecretSync } from "../constructs/workload/database-secret-sync";
 import { PlatformStack } from "./platform-stack";
 import { THANOS_IMAGE_TAG } from "./post-install-stack";
 
@@ -176,13 +176,19 @@ export class WorkloadAppsStack extends PlatformStack {
         ],
       });
       new ServiceAccountV1(this, `sa-${inst.name}`, { metadata: { name: inst.name, namespace: nsName, annotations: { "eks.amazonaws.com/role-arn": role.arn } }, dependsOn: [instNs] });
-      // Each installation has its own database user; its DSN is read from Secrets Manager at deploy
-      // time (the master credentials never reach an installation).
-      const dsn = new DataAwsSecretsmanagerSecretVersion(this, `db-dsn-${inst.name}`, { secretId: installationDatabaseSecretName(env, workload.name, inst.name) });
-      const dbSecret = new SecretV1(this, `db-${inst.name}`, {
-        metadata: { name: `${inst.name}-database`, namespace: nsName },
-        data: { DB_CONNECTION_STRING: dsn.secretString },
-        dependsOn: [instNs],
+      // Each installation has its own database user (never the master credentials). Its DSN goes
+      // from Secrets Manager into the Secret the operator reads at run time, in the cluster: it
+      // never passes through Terraform state, and a changed DSN needs no deploy.
+      const dbSecretName = `${inst.name}-database`;
+      const dsnSync = new DatabaseSecretSync(this, `db-sync-${inst.name}`, {
+        namespace: nsName,
+        secretName: dbSecretName,
+        sourceSecretName: installationDatabaseSecretName(env, workload.name, inst.name),
+        region: env.region,
+        accountId: env.accountId,
+        oidc: conn.oidc,
+        roleName: `${name}-${inst.name}-db-sync`.slice(0, 64),
+        after: [instNs],
       });
       new ManifestsRelease(this, `installation-${inst.name}`, {
         releaseName: `installation-${inst.name}`,
@@ -196,12 +202,12 @@ export class WorkloadAppsStack extends PlatformStack {
               size: inst.size,
               version: inst.version,
               ingress: { enabled: true, host: inst.dns, ingressClass: "alb" },
-              database: { external: { secret: dbSecret.metadata.name } },
+              database: { external: { secret: dbSecretName } },
               fileStore: { external: { url: `s3.${env.region}.amazonaws.com`, bucket: filestoreBucket.bucket, useServiceAccount: true } },
             },
           },
         ],
-        dependsOn: [instNs, dbSecret, operator.release],
+        dependsOn: [instNs, dsnSync.job, operator.release],
       });
     }
 

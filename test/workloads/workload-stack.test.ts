@@ -1,3 +1,7 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { load } from "js-yaml";
 import { environment, parsePolicy, resourcesOf, synthEnvironment, rejection, synthShipped } from "../support/synth";
 
@@ -121,18 +125,71 @@ describe("a workload cluster (prod-workload-alpha, then prod-workload-alpha-apps
     const [mm] = (load(release.values[0]) as any).manifests;
     expect(mm).toMatchObject({ apiVersion: "installation.mattermost.com/v1beta1", kind: "Mattermost", metadata: { name: "acme", namespace: "mm-acme" } });
     expect(mm.spec).toMatchObject({ size: "1000users", version: "10.11.2", fileStore: { external: { useServiceAccount: true } } });
-    const secretAddress = Object.entries(s.resource.kubernetes_secret_v1).find(([, x]: any) => x.metadata.name === "acme-database")![0];
-    expect(mm.spec.database.external.secret).toBe(`\${kubernetes_secret_v1.${secretAddress}.metadata[0].name}`);
+    expect(mm.spec.database.external.secret).toBe("acme-database");
     const operator = Object.entries(s.resource.helm_release).find(([, r]: any) => r.chart === "mattermost-operator")![0];
-    expect(release.depends_on).toContain(`helm_release.${operator}`);
+    const job = Object.entries(s.resource.kubernetes_job_v1).find(([, j]: any) => j.metadata.namespace === "mm-acme")!;
+    expect(release.depends_on).toEqual(expect.arrayContaining([`helm_release.${operator}`, `kubernetes_job_v1.${job[0]}`]));
     const role = resourcesOf(s, "aws_iam_role").find((r) => r.name === "prod-alpha-acme-files");
     expect(Object.values(parsePolicy(role.assume_role_policy).Statement[0].Condition.StringEquals)).toContain("system:serviceaccount:mm-acme:acme");
-    const secret = resourcesOf(s, "kubernetes_secret_v1").find((x) => x.metadata.name === "acme-database");
-    // Its own DSN from Secrets Manager, never the master credentials.
-    expect(secret.data.DB_CONNECTION_STRING).toMatch(/^\$\{data\.aws_secretsmanager_secret_version\.[^.]+\.secret_string\}$/);
-    const dsnSource = Object.values(s.data.aws_secretsmanager_secret_version).map((v: any) => v.secret_id);
-    expect(dsnSource).toContain("prod/alpha/installations/acme/database");
+    // Its own DSN never passes through Terraform: no read of the secret, no Secret resource holding it.
+    expect(JSON.stringify(s.data?.aws_secretsmanager_secret_version ?? {})).not.toContain("installations/acme/database");
+    expect(resourcesOf(s, "kubernetes_secret_v1").filter((x) => x.metadata.name === "acme-database")).toEqual([]);
+    // A Job (then a CronJob) copies it in the cluster, with a role that reads exactly that secret.
+    const [, body]: any = job;
+    expect(body.wait_for_completion).toBe(true);
+    const c = body.spec.template.spec.container[0];
+    expect(Object.fromEntries(c.env.map((e: any) => [e.name, e.value]))).toMatchObject({ SOURCE_SECRET: "prod/alpha/installations/acme/database", TARGET_SECRET: "acme-database" });
+    expect(c.command[2]).toContain("kubectl apply --server-side");
+    expect(c.command[2]).toMatch(/\[ -n "\$dsn" \]/);
+    const sync = resourcesOf(s, "aws_iam_role").find((r) => r.name === "prod-alpha-acme-db-sync");
+    expect(Object.values(parsePolicy(sync.assume_role_policy).Statement[0].Condition.StringEquals)).toContain("system:serviceaccount:mm-acme:db-secret-sync");
+    const policy = parsePolicy(resourcesOf(s, "aws_iam_role_policy").find((p) => String(p.role).includes("db-sync")).policy);
+    expect(policy.Statement).toEqual([expect.objectContaining({ Action: ["secretsmanager:GetSecretValue"], Resource: "arn:aws:secretsmanager:us-east-1:111111111111:secret:prod/alpha/installations/acme/database-*" })]);
+    expect(resourcesOf(s, "kubernetes_cron_job_v1").find((x) => x.metadata.namespace === "mm-acme").spec.schedule).toBe("*/15 * * * *");
     expect(JSON.stringify(s)).not.toMatch(/master_user_secret\[0\]/);
+  });
+});
+
+describe("the installation DSN sync, run by a real shell", () => {
+  let cached: string[] | undefined;
+  const script = () => {
+    if (cached) return cached;
+    const s = synthEnvironment(environment("prod", (e: any) => (e.workloads[0].installations = [{ name: "acme", dns: "acme.cloud.example.com", size: "1000users", version: "10.11.2" }]))).json["prod-workload-alpha-apps"];
+    return (cached = (Object.values(s.resource.kubernetes_job_v1)[0] as any).spec.template.spec.container[0].command as string[]);
+  };
+  const run = (command: string[], dsn: string) => {
+    const dir = mkdtempSync(join(tmpdir(), "dsn-sync-"));
+    writeFileSync(join(dir, "aws"), `#!/bin/sh\nprintf '%s\\n' '${dsn}'\n`, { mode: 0o755 });
+    // kubectl stand-in: records its arguments and what it was given on stdin.
+    writeFileSync(join(dir, "kubectl"), `#!/bin/sh\necho "$*" >> "${dir}/calls"\nif [ "$1" = create ]; then cat "$(echo "$*" | sed -E 's/.*--from-file=[A-Z_]+=([^ ]+).*/\\1/')" > "${dir}/value"; echo manifest; else cat > /dev/null; fi\n`, { mode: 0o755 });
+    const tmp = join(dir, "tmp");
+    mkdirSync(tmp);
+    let code = 0;
+    try {
+      execFileSync(command[0], [command[1], command[2].replaceAll("/tmp/dsn", join(tmp, "dsn"))], { env: { PATH: `${dir}:${process.env.PATH}`, SOURCE_SECRET: "s", TARGET_SECRET: "acme-database" }, stdio: "ignore" });
+    } catch (err: any) {
+      code = err.status;
+    }
+    const read = (f: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), "utf8") : "");
+    const out = { code, calls: read("calls"), value: read("value"), leftOver: existsSync(join(tmp, "dsn")) };
+    rmSync(dir, { recursive: true, force: true });
+    return out;
+  };
+
+  it("writes the DSN by server-side apply and leaves no copy behind", () => {
+    const r = run(script(), "postgres://acme:pw@db:5432/acme?sslmode=require");
+    expect(r.code).toBe(0);
+    expect(r.value).toBe("postgres://acme:pw@db:5432/acme?sslmode=require");
+    expect(r.calls).toMatch(/create secret generic acme-database --from-file=DB_CONNECTION_STRING=\S+ --dry-run=client -o yaml\napply --server-side --field-manager=db-secret-sync --force-conflicts -f -/);
+    expect(r.leftOver).toBe(false);
+  });
+
+  it("never writes an empty value over a good Secret", () => {
+    for (const empty of ["", "None"]) {
+      const r = run(script(), empty);
+      expect(r.code).not.toBe(0);
+      expect(r.calls).toBe("");
+    }
   });
 });
 
