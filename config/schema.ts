@@ -375,6 +375,8 @@ const provisioner = z
     apiAuth: z
       .object({
         issuer: z.string().url({ error: "expected the IdP issuer URL" }).optional(),
+        /** Where make register-workloads gets its token (client credentials); default auth.oidc.tokenEndpoint. */
+        tokenEndpoint: z.string().url({ error: "expected the IdP's token endpoint URL" }).optional(),
         audience: z.string().min(1, { error: "expected the audience the provisioner's tokens are issued for" }),
         jwksUrl: z.string().url({ error: "expected the IdP's JWKS URL" }),
         /** OAuth2 scope asked for with client credentials; default `<audience>/.default`. */
@@ -494,8 +496,8 @@ export const environmentSchema = z
     if (!e.provisioner.apiAuth.issuer && !e.auth.oidc?.issuer) {
       ctx.addIssue({ code: "custom", path: ["provisioner", "apiAuth", "issuer"], message: "is required when auth.oidc.issuer is not set (the provisioner verifies tokens of this issuer)" });
     }
-    if (!e.auth.oidc?.tokenEndpoint) {
-      ctx.addIssue({ code: "custom", path: ["auth", "oidc", "tokenEndpoint"], message: "is required: make register-workloads gets its API token there (client credentials)" });
+    if (!e.provisioner.apiAuth.tokenEndpoint && !e.auth.oidc?.tokenEndpoint) {
+      ctx.addIssue({ code: "custom", path: ["provisioner", "apiAuth", "tokenEndpoint"], message: "is required when auth.oidc.tokenEndpoint is not set (make register-workloads gets its API token there)" });
     }
     if (!e.auth.enabled && e.dns.publicApps.length > 0) {
       ctx.addIssue({

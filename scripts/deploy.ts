@@ -299,7 +299,7 @@ async function registerStep(ctx: Context, only?: string): Promise<void> {
       },
     );
     let token: string | undefined;
-    api = new HttpProvisionerApi(`https://provisioner.${env.dns.privateDomain}`, async () => (token ??= await clientCredentialsToken(env.auth.oidc!.tokenEndpoint!, client, auth.scope ?? `${auth.audience}/.default`)));
+    api = new HttpProvisionerApi(`https://provisioner.${env.dns.privateDomain}`, async () => (token ??= await clientCredentialsToken((auth.tokenEndpoint ?? env.auth.oidc?.tokenEndpoint)!, client, auth.scope ?? `${auth.audience}/.default`)));
   }
   await registerWorkloads({
     eks: ctx.eks,

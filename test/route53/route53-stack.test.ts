@@ -81,7 +81,11 @@ describe("public names need authentication", () => {
     expect(reject((e) => (e.auth = { enabled: false }))).toMatch(/dns\.publicApps: lists grafana as public while auth\.enabled is false/);
   });
   it("allows none at all, with auth off", () => {
-    const s = synthEnvironment(environment("prod", (e: any) => Object.assign(e, { auth: { enabled: false }, dns: { ...e.dns, publicApps: [] } }))).json["prod-route53"];
+    // The provisioner's API keeps its own token check when the UI login is off.
+    const apiAuth = (e: any) => ({ ...e.provisioner.apiAuth, issuer: "https://idp.example.com", tokenEndpoint: "https://idp.example.com/oauth2/token" });
+    const s = synthEnvironment(
+      environment("prod", (e: any) => Object.assign(e, { auth: { enabled: false }, dns: { ...e.dns, publicApps: [] }, provisioner: { ...e.provisioner, apiAuth: apiAuth(e) } })),
+    ).json["prod-route53"];
     expect(resourcesOf(s, "aws_route53_health_check")).toHaveLength(0);
     expect(resourcesOf(s, "aws_route53_record")).toHaveLength(CNC_APPS.length);
   });
