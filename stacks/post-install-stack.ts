@@ -67,6 +67,8 @@ export class PostInstallStack extends PlatformStack {
     }));
     const rolePrefix = clusterName;
     const host = (app: string) => `${app}.${env.dns.privateDomain}`;
+    // A public app answers on its public name first (its URL), and on its private name as well.
+    const hostsOf = (app: CncApp) => (env.dns.publicApps.includes(app) ? [`${app}.${env.dns.publicDomain}`, host(app)] : [host(app)]);
 
     const ns = Object.fromEntries(
       (["monitoring", "logging", "dashboard"] as const).map((key) => [
@@ -138,11 +140,13 @@ export class PostInstallStack extends PlatformStack {
     });
     const oidcSecrets = [this.ingress.oidcSecret(NAMESPACES.monitoring), this.ingress.oidcSecret(NAMESPACES.dashboard), this.ingress.oidcSecret(NAMESPACES.logging)].filter((s): s is SecretV1 => !!s);
     const group = (app: CncApp): "public" | "internal" => (env.dns.publicApps.includes(app) ? "public" : "internal");
+    // Target groups check a path that answers 200 (their "/" redirects, which ALB counts as unhealthy).
+    const healthCheck = (path: string) => ({ "alb.ingress.kubernetes.io/healthcheck-path": path });
     const ingressValues = (app: CncApp, paths = false) => ({
       enabled: true,
       ingressClassName: "alb",
-      annotations: this.ingress.annotations(app, group(app)),
-      hosts: [host(app)],
+      annotations: this.ingress.annotations(app, group(app), healthCheck("/-/ready")),
+      hosts: hostsOf(app),
       ...(paths ? { paths: ["/"], pathType: "Prefix" } : {}),
     });
 
@@ -175,7 +179,7 @@ export class PostInstallStack extends PlatformStack {
       metricsStore: metrics,
       retention: env.monitoring.retention,
       dependsOn: [prometheus.addon],
-      userValues: { query: { ingress: { enabled: true, ingressClassName: "alb", annotations: this.ingress.annotations("thanos", group("thanos")), hosts: [host("thanos")], path: "/" } } },
+      userValues: { query: { ingress: { enabled: true, ingressClassName: "alb", annotations: this.ingress.annotations("thanos", group("thanos"), healthCheck("/-/ready")), hosts: hostsOf("thanos"), path: "/" } } },
       after: [ns.monitoring, objstore, storage.storageClass],
     });
     // Thanos gRPC for other queriers, on an internal NLB (no browser, so no OIDC: never public).
@@ -206,7 +210,7 @@ export class PostInstallStack extends PlatformStack {
       thanosQueryUrl: `http://${THANOS_QUERY_SERVICE}.${NAMESPACES.monitoring}.svc:10902`,
       adminUser: Fn.lookup(grafanaAdmin, "user", "admin"),
       adminPassword: Fn.lookup(grafanaAdmin, "password", ""),
-      hostname: host("grafana"),
+      hostnames: hostsOf("grafana"),
       ingress: this.ingress,
       group: group("grafana"),
       dependsOn: [thanos.addon, lbc.addon],
@@ -262,14 +266,14 @@ export class PostInstallStack extends PlatformStack {
       accountId: env.accountId,
       domainName,
       opensearchHost: logs.endpoint,
-      hostname: host("kibana"),
+      hostnames: hostsOf("kibana"),
       ingress: this.ingress,
       group: group("kibana"),
       oidc: conn.oidc,
       after: [ns.logging, ...oidcSecrets, lbc.addon.release],
     });
 
-    new Headlamp(this, "headlamp", { version: env.versions.headlamp, namespace: NAMESPACES.dashboard, hostname: host("dashboard"), ingress: this.ingress, group: group("dashboard"), after: [ns.dashboard, ...oidcSecrets, lbc.addon.release] });
+    new Headlamp(this, "headlamp", { version: env.versions.headlamp, namespace: NAMESPACES.dashboard, hostnames: hostsOf("dashboard"), ingress: this.ingress, group: group("dashboard"), after: [ns.dashboard, ...oidcSecrets, lbc.addon.release] });
     new MetricsServer(this, "metrics-server", { version: env.versions["metrics-server"] });
 
     new StoreDiscoveryCronJob(this, "store-discovery", {

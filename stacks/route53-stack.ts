@@ -61,10 +61,10 @@ export class Route53Stack extends PlatformStack {
       return { alias: { name: balancer.dnsName, zoneId: balancer.zoneId, evaluateTargetHealth: true } };
     };
 
-    const record = (app: CncApp, zoneId: string, domain: string, group: "internal" | "public") => {
+    const record = (app: CncApp, zoneId: string, domain: string, group: "internal" | "public", zone: "internal" | "public" = group) => {
       const t = target(APP_FRONTS[app].front, group);
       const name = `${app}.${domain}`;
-      new Route53Record(this, `${group}-${app}`, {
+      new Route53Record(this, `${zone}-${app}`, {
         zoneId,
         name,
         type: t.alias ? "A" : "CNAME",
@@ -74,7 +74,8 @@ export class Route53Stack extends PlatformStack {
       return name;
     };
 
-    for (const app of CNC_APPS) record(app, privateZone.zoneId, env.dns.privateDomain, "internal");
+    // A public app's private name goes to the public load balancer too: that is where its Ingress is.
+    for (const app of CNC_APPS) record(app, privateZone.zoneId, env.dns.privateDomain, env.dns.publicApps.includes(app) ? "public" : "internal", "internal");
 
     if (publicZone && env.dns.publicDomain) {
       // Route53 health-check metrics exist only in us-east-1, so the alarms (and their topic) live there.

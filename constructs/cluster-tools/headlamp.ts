@@ -6,7 +6,8 @@ import type { AppIngress, IngressGroup } from "../ingress/app-ingress";
 export interface HeadlampProps {
   readonly version: string;
   readonly namespace: string;
-  readonly hostname: string;
+  /** Names it answers on (public and private when it is public). */
+  readonly hostnames: string[];
   readonly ingress: AppIngress;
   readonly group?: IngressGroup;
   /** Let the dashboard change the cluster (binds cluster-admin). Default false: read-only. */
@@ -35,11 +36,24 @@ export class Headlamp extends Construct {
         clusterRoleBinding: { create: true, clusterRoleName: props.allowWrites ? "cluster-admin" : "view" },
         config: { inCluster: true, inClusterContextName: "cnc", unsafeUseServiceAccountToken: true },
         resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { memory: "512Mi" } },
+        // Its namespace enforces Pod Security "restricted": the chart's own default context lacks
+        // the seccomp profile at pod level and drops nothing once securityContext is set.
+        podSecurityContext: { runAsNonRoot: true, runAsUser: 100, runAsGroup: 101, fsGroup: 101, seccompProfile: { type: "RuntimeDefault" } },
+        securityContext: {
+          runAsNonRoot: true,
+          privileged: false,
+          runAsUser: 100,
+          runAsGroup: 101,
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ["ALL"] },
+          seccompProfile: { type: "RuntimeDefault" },
+        },
         ingress: {
           enabled: true,
           ingressClassName: "alb",
           annotations: props.ingress.annotations("dashboard", props.group ?? "internal"),
-          hosts: [{ host: props.hostname, paths: [{ path: "/", type: "Prefix" }] }],
+          hosts: props.hostnames.map((host) => ({ host, paths: [{ path: "/", type: "Prefix" }] })),
         },
       },
       userValues: props.userValues,

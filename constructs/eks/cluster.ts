@@ -171,7 +171,12 @@ export class PlatformCluster extends Construct {
     // Stable ids from the role name: reordering the list in the environment replaces nothing.
     [...new Set(props.adminPrincipalArns ?? [])].forEach((arn) => this.grantAdmin(`admin-${arn.split("/").pop()!.replace(/[^A-Za-z0-9-]/g, "-")}`, arn));
 
-    this.networkingAddons = ["vpc-cni", "kube-proxy", "eks-pod-identity-agent"].map((addon) => this.addon(addon));
+    // The VPC CNI enforces NetworkPolicy objects only with its network-policy agent switched on.
+    this.networkingAddons = [
+      this.addon("vpc-cni", [], undefined, JSON.stringify({ enableNetworkPolicy: "true" })),
+      this.addon("kube-proxy"),
+      this.addon("eks-pod-identity-agent"),
+    ];
   }
 
   /** Admits 443 to the API from a security group or CIDR block. */
@@ -233,13 +238,14 @@ export class PlatformCluster extends Construct {
     return [this.addon("coredns", nodeGroups), this.addon("aws-ebs-csi-driver", nodeGroups, ebsRole.arn)];
   }
 
-  private addon(addonName: string, dependsOn: ITerraformDependable[] = [], serviceAccountRoleArn?: string): EksAddon {
+  private addon(addonName: string, dependsOn: ITerraformDependable[] = [], serviceAccountRoleArn?: string, configurationValues?: string): EksAddon {
     // addon_version is left to EKS: it picks the default build for this Kubernetes version, and
     // upgrades move with kubernetesVersion in the environment.
     return new EksAddon(this, `addon-${addonName}`, {
       clusterName: this.cluster.name,
       addonName,
       serviceAccountRoleArn,
+      configurationValues,
       resolveConflictsOnCreate: "OVERWRITE",
       resolveConflictsOnUpdate: "PRESERVE",
       dependsOn,

@@ -2,10 +2,13 @@ import { AcmCertificate } from "@cdktf/provider-aws/lib/acm-certificate";
 import { AcmCertificateValidation } from "@cdktf/provider-aws/lib/acm-certificate-validation";
 import type { DataAwsRoute53Zone } from "@cdktf/provider-aws/lib/data-aws-route53-zone";
 import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
+import { RoleBindingV1 } from "@cdktf/provider-kubernetes/lib/role-binding-v1";
+import { RoleV1 } from "@cdktf/provider-kubernetes/lib/role-v1";
 import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { LOAD_BALANCER_TAG, loadBalancerId } from "../../config/names";
+import { LBC_SERVICE_ACCOUNT } from "./load-balancer-controller";
 
 export interface OidcSettings {
   issuer: string;
@@ -86,18 +89,32 @@ export class AppIngress extends Construct {
     return validation.certificateArn;
   }
 
-  /** The Kubernetes Secret with the OIDC client, in the namespace of an Ingress (the ALB reads it there). */
+  /**
+   * The Kubernetes Secret with the OIDC client, in the namespace of an Ingress (the ALB reads it
+   * there), and a Role that lets the load balancer controller read exactly that Secret: the
+   * controller's chart grants no secret access (clusterSecretsPermissions.allowAllSecrets is off,
+   * as its values recommend), so without it every ALB group with OIDC login fails to reconcile.
+   */
   oidcSecret(namespace: string): SecretV1 | undefined {
     if (!this.props.oidc) return undefined;
     if (!this.secrets.has(namespace)) {
-      this.secrets.set(
-        namespace,
-        new SecretV1(this, `oidc-${namespace}`, {
-          metadata: { name: OIDC_SECRET, namespace },
-          data: { clientID: this.props.oidc.clientId, clientSecret: this.props.oidc.clientSecret },
-          dependsOn: this.props.after,
-        }),
-      );
+      const secret = new SecretV1(this, `oidc-${namespace}`, {
+        metadata: { name: OIDC_SECRET, namespace },
+        data: { clientID: this.props.oidc.clientId, clientSecret: this.props.oidc.clientSecret },
+        dependsOn: this.props.after,
+      });
+      const role = new RoleV1(this, `oidc-${namespace}-reader`, {
+        metadata: { name: "aws-load-balancer-controller-oidc", namespace },
+        rule: [{ apiGroups: [""], resources: ["secrets"], resourceNames: [OIDC_SECRET], verbs: ["get", "list", "watch"] }],
+        dependsOn: this.props.after,
+      });
+      new RoleBindingV1(this, `oidc-${namespace}-reader-binding`, {
+        metadata: { name: "aws-load-balancer-controller-oidc", namespace },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+        subject: [{ kind: "ServiceAccount", name: LBC_SERVICE_ACCOUNT, namespace: "kube-system" }],
+        dependsOn: this.props.after,
+      });
+      this.secrets.set(namespace, secret);
     }
     return this.secrets.get(namespace);
   }
@@ -110,8 +127,10 @@ export class AppIngress extends Construct {
     if (group === "public" && (!this.props.oidc || !authenticate)) {
       throw new Error(`${app} cannot be published on the internet-facing load balancer without authentication (auth is off in this environment)`);
     }
-    const certificate = group === "public" ? this.publicCertificateArn : this.privateCertificateArn;
-    if (!certificate) throw new Error(`${app}: the public group needs dns.publicDomain in the environment`);
+    // A public app answers on its public name and on its private one (the private zone points both
+    // at the public load balancer), so that load balancer holds both wildcard certificates.
+    if (group === "public" && !this.publicCertificateArn) throw new Error(`${app}: the public group needs dns.publicDomain in the environment`);
+    const certificate = group === "public" ? `${this.publicCertificateArn},${this.privateCertificateArn}` : this.privateCertificateArn;
     const out: Record<string, string> = {
       "alb.ingress.kubernetes.io/group.name": `${this.props.environment}-${group}`,
       "alb.ingress.kubernetes.io/scheme": group === "public" ? "internet-facing" : "internal",
@@ -145,7 +164,7 @@ export class AppIngress extends Construct {
   }
 
   /** `ingress:` values in the shape most charts use (enabled, class, annotations, hosts as strings). */
-  helmValues(hostname: string, app: string, group: IngressGroup = "internal"): Record<string, unknown> {
-    return { enabled: true, ingressClassName: "alb", annotations: this.annotations(app, group), hosts: [hostname], path: "/", pathType: "Prefix" };
+  helmValues(hostnames: string[], app: string, group: IngressGroup = "internal", extra: Record<string, string> = {}): Record<string, unknown> {
+    return { enabled: true, ingressClassName: "alb", annotations: this.annotations(app, group, extra), hosts: hostnames, path: "/", pathType: "Prefix" };
   }
 }

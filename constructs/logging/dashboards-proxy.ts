@@ -21,7 +21,8 @@ export interface DashboardsProxyProps {
   readonly domainName: string;
   /** Endpoint host of the VPC-only OpenSearch domain. */
   readonly opensearchHost: string;
-  readonly hostname: string;
+  /** Names it answers on (public and private when it is public). */
+  readonly hostnames: string[];
   readonly ingress: AppIngress;
   readonly group?: IngressGroup;
   readonly oidc: ClusterOidc;
@@ -88,8 +89,9 @@ export class DashboardsProxy extends Construct {
       metadata: { name: DASHBOARDS_PROXY, namespace: ns, annotations: props.ingress.annotations("kibana", props.group ?? "internal", { "alb.ingress.kubernetes.io/healthcheck-path": "/_dashboards/api/status", "alb.ingress.kubernetes.io/success-codes": "200-401" }) },
       spec: {
         ingressClassName: "alb",
-        rule: [{ host: props.hostname, http: { path: [{ path: "/", pathType: "Prefix", backend: { service: { name: service.metadata.name, port: { number: 8080 } } } }] } }],
+        rule: props.hostnames.map((host) => ({ host, http: { path: [{ path: "/", pathType: "Prefix", backend: { service: { name: service.metadata.name, port: { number: 8080 } } } }] } })),
       },
+      dependsOn: props.after,
     });
   }
 }

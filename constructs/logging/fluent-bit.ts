@@ -47,24 +47,29 @@ export class FluentBit extends Construct {
         },
       ],
     });
-    const output = [
-      "[OUTPUT]",
-      "    Name               opensearch",
-      "    Match              kube.*",
-      `    Host               ${props.opensearchHost}`,
-      "    Port               443",
-      "    tls                On",
-      "    tls.verify         On",
-      "    AWS_Auth           On",
-      `    AWS_Region         ${props.region}`,
-      "    Logstash_Format    On",
-      `    Logstash_Prefix    logs-${props.clusterName}`,
-      "    Suppress_Type_Name On",
-      "    Replace_Dots       On",
-      "    Trace_Error        On",
-      "    Retry_Limit        10",
-      "",
-    ].join("\n");
+    // One output per input of the chart's config: container logs (kube.*) and the kubelet's
+    // journal (host.*). Setting config.outputs replaces the chart's, so both are listed here, or
+    // the systemd input would have nowhere to go.
+    const opensearchOutput = (match: string, prefix: string) =>
+      [
+        "[OUTPUT]",
+        "    Name               opensearch",
+        `    Match              ${match}`,
+        `    Host               ${props.opensearchHost}`,
+        "    Port               443",
+        "    tls                On",
+        "    tls.verify         On",
+        "    AWS_Auth           On",
+        `    AWS_Region         ${props.region}`,
+        "    Logstash_Format    On",
+        `    Logstash_Prefix    ${prefix}`,
+        "    Suppress_Type_Name On",
+        "    Replace_Dots       On",
+        "    Trace_Error        On",
+        "    Retry_Limit        10",
+        "",
+      ].join("\n");
+    const output = [opensearchOutput("kube.*", `logs-${props.clusterName}`), opensearchOutput("host.*", `logs-${props.clusterName}-host`)].join("\n");
     this.addon = new HelmAddon(this, "addon", {
       app: "fluent-bit",
       version: props.version,

@@ -14,7 +14,8 @@ export interface GrafanaProps {
   /** Admin user and password, read from Secrets Manager at deploy time (never literals). */
   readonly adminUser: string;
   readonly adminPassword: string;
-  readonly hostname: string;
+  /** Names it answers on; the first is its root URL (the public name when it is public). */
+  readonly hostnames: string[];
   readonly ingress: AppIngress;
   /** `public` only when the environment lists grafana in dns.publicApps. Default internal. */
   readonly group?: IngressGroup;
@@ -62,11 +63,13 @@ export class Grafana extends Construct {
         persistence: { enabled: true, storageClassName: props.storageClass ?? "gp3", size: "10Gi" },
         resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi" } },
         "grafana.ini": {
-          server: { root_url: `https://${props.hostname}` },
+          server: { root_url: `https://${props.hostnames[0]}` },
           "auth.anonymous": { enabled: false },
           users: { allow_sign_up: false },
         },
-        ingress: props.ingress.helmValues(props.hostname, "grafana", props.group ?? "internal"),
+        ingress: props.ingress.helmValues(props.hostnames, "grafana", props.group ?? "internal", { "alb.ingress.kubernetes.io/healthcheck-path": "/api/health" }),
+        // One ReadWriteOnce volume: a rolling update would wait forever for the old pod's volume.
+        deploymentStrategy: { type: "Recreate" },
       },
       userValues: props.userValues,
       dependsOn: props.dependsOn,

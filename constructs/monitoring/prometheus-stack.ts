@@ -138,6 +138,13 @@ export class PrometheusStack extends Construct {
         prometheusSpec,
       },
       alertmanager: { enabled: false },
+      // EKS runs the control plane (and kube-proxy's metrics port is not exposed): these targets
+      // cannot be scraped, so their monitors and rules would alert "target down" forever.
+      kubeControllerManager: { enabled: false },
+      kubeScheduler: { enabled: false },
+      kubeEtcd: { enabled: false },
+      kubeProxy: { enabled: false },
+      defaultRules: { rules: { etcd: false, kubeControllerManager: false, kubeProxy: false, kubeSchedulerAlerting: false, kubeSchedulerRecording: false } },
     };
 
     if (props.alertmanager) {

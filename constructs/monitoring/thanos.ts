@@ -97,6 +97,9 @@ export class Thanos extends Construct {
       additionalReplicaLabels: ["prometheus_replica"],
       // The C&C's own Prometheus sidecars; workload clusters come from the endpoint file.
       additionalEndpoints: [SIDECAR_DISCOVERY(ns)],
+      // Scraped by the Prometheus operator (it selects every release's monitors), so the Thanos
+      // alerts have something to fire on.
+      serviceMonitor: { enabled: true },
       query: {
         enabled: true,
         replicas: 2,

@@ -15,6 +15,9 @@ const DOCUMENTED_IN_COMMENTS: Record<string, string[]> = {
   "kube-prometheus-stack": ["prometheus.ingress.pathType", "alertmanager.ingress.pathType"],
   // metrics-server 3.13.1: resources.limits is commented (L177).
   "metrics-server": ["resources.limits"],
+  // headlamp 0.45.0: the container securityContext keys below are commented in values.yaml
+  // (L242-L257) and the template writes the whole map (templates/deployment.yaml L114-L116).
+  headlamp: ["securityContext.allowPrivilegeEscalation", "securityContext.readOnlyRootFilesystem", "securityContext.capabilities", "securityContext.seccompProfile"],
   // mattermost-operator 1.0.5: templates/mattermost-operator/deployment.yaml reads top-level
   // podSecurityContext (L31) and securityContext (L50), which values.yaml does not list.
   "mattermost-operator": ["podSecurityContext", "securityContext"],

@@ -270,3 +270,69 @@ describe("bad layer-2 input fails at synth with a sentence naming the field", ()
     expect(reject((e) => (e.versions = { grafana: "10.5.15" }))).toMatch(/versions\.grafana: expected a pinned grafana chart version \(12\.11\.1 in config\/versions\.ts\), got "10\.5\.15"/);
   });
 });
+
+describe("what a real cluster needs from the charts' values", () => {
+  const { postInstall, workloadApps } = synthShipped("prod").stacks;
+  const addon = (stack: any, app: string) => HelmAddon.registryOf(stack).find((a) => a.app === app)!.values as any;
+
+  it("serves a public app on its public name (with both certificates) and its private one, with a root URL that is public", () => {
+    const grafana = addon(postInstall, "grafana");
+    expect(grafana.ingress.hosts).toEqual(["grafana.cloud.example.com", "grafana.internal.cloud.example.com"]);
+    expect(grafana.ingress.annotations["alb.ingress.kubernetes.io/group.name"]).toBe("prod-public");
+    expect(grafana.ingress.annotations["alb.ingress.kubernetes.io/certificate-arn"].split(",")).toHaveLength(2);
+    expect(grafana["grafana.ini"].server.root_url).toBe("https://grafana.cloud.example.com");
+    // An internal app keeps one name and one certificate.
+    const kps = addon(postInstall, "kube-prometheus-stack");
+    expect(kps.prometheus.ingress.hosts).toEqual(["prometheus.internal.cloud.example.com"]);
+    expect(kps.prometheus.ingress.annotations["alb.ingress.kubernetes.io/certificate-arn"]).not.toContain(",");
+  });
+
+  it("recreates Grafana (one ReadWriteOnce volume) and health-checks paths that answer 200", () => {
+    const grafana = addon(postInstall, "grafana");
+    expect(grafana.deploymentStrategy).toEqual({ type: "Recreate" });
+    expect(grafana.ingress.annotations["alb.ingress.kubernetes.io/healthcheck-path"]).toBe("/api/health");
+    const kps = addon(postInstall, "kube-prometheus-stack");
+    expect(kps.prometheus.ingress.annotations["alb.ingress.kubernetes.io/healthcheck-path"]).toBe("/-/ready");
+    expect(kps.alertmanager.ingress.annotations["alb.ingress.kubernetes.io/healthcheck-path"]).toBe("/-/ready");
+    expect(addon(postInstall, "thanos").query.ingress.annotations["alb.ingress.kubernetes.io/healthcheck-path"]).toBe("/-/ready");
+  });
+
+  it("turns off the control-plane monitors EKS cannot serve, and their rules, on every cluster", () => {
+    for (const stack of [postInstall, workloadApps[0]]) {
+      const kps = addon(stack, "kube-prometheus-stack");
+      for (const k of ["kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy"]) expect(kps[k]).toEqual({ enabled: false });
+      expect(kps.defaultRules.rules).toMatchObject({ etcd: false, kubeControllerManager: false, kubeProxy: false, kubeSchedulerAlerting: false });
+    }
+  });
+
+  it("scrapes Thanos, and ships the kubelet journal as well as container logs", () => {
+    expect(addon(postInstall, "thanos").serviceMonitor).toEqual({ enabled: true });
+    const outputs = addon(postInstall, "fluent-bit").config.outputs as string;
+    expect(outputs.match(/Match +\S+/g)).toEqual(["Match              kube.*", "Match              host.*"]);
+  });
+
+  it("runs Headlamp as its restricted namespace demands", () => {
+    const h = addon(postInstall, "headlamp");
+    expect(h.podSecurityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+    expect(h.securityContext).toMatchObject({ allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, runAsNonRoot: true });
+  });
+
+  it("has the VPC CNI enforce NetworkPolicies", () => {
+    const cni = resourcesOf(synthShipped("prod").json["prod-cluster"], "aws_eks_addon").find((a) => a.addon_name === "vpc-cni");
+    expect(JSON.parse(cni.configuration_values)).toEqual({ enableNetworkPolicy: "true" });
+  });
+});
+
+describe("the load balancer controller and the OIDC client secret", () => {
+  it("may read exactly that Secret in each namespace with an authenticated Ingress, and nothing else", () => {
+    const stack = synthShipped("prod").json["prod-post-install"];
+    const roles = resourcesOf(stack, "kubernetes_role_v1").filter((r) => r.metadata.name === "aws-load-balancer-controller-oidc");
+    expect(roles.map((r) => r.metadata.namespace).sort()).toEqual(["dashboard", "logging", "monitoring"]);
+    for (const r of roles) expect(r.rule).toEqual([{ api_groups: [""], resources: ["secrets"], resource_names: ["alb-oidc-client"], verbs: ["get", "list", "watch"] }]);
+    const bindings = resourcesOf(stack, "kubernetes_role_binding_v1").filter((b) => b.metadata.name === "aws-load-balancer-controller-oidc");
+    expect(bindings).toHaveLength(3);
+    for (const b of bindings) expect(b.subject).toEqual([{ kind: "ServiceAccount", name: "aws-load-balancer-controller", namespace: "kube-system" }]);
+    const lbc = load(releases(stack).find((r) => r.chart === "aws-load-balancer-controller").values[0]) as any;
+    expect(lbc.clusterSecretsPermissions?.allowAllSecrets ?? false).toBe(false);
+  });
+});

@@ -22,7 +22,7 @@ describe("the route53 stack (prod)", () => {
 
   it("aliases each app to the right load balancer group, and uses a 300 s CNAME only where no alias exists", () => {
     const byName = (n: string) => records().find((r) => r.name === n);
-    for (const app of ["grafana", "prometheus", "alertmanager", "thanos", "dashboard", "provisioner", "kibana"]) {
+    for (const app of ["prometheus", "alertmanager", "thanos", "dashboard", "provisioner", "kibana"]) {
       const r = byName(`${app}.internal.cloud.example.com`);
       expect(r.type).toBe("A");
       expect(r.alias.name).toBe(`\${${lbAddress("internal")}.dns_name}`);
@@ -33,6 +33,8 @@ describe("the route53 stack (prod)", () => {
     expect(byName("opensearch.internal.cloud.example.com")).toMatchObject({ type: "CNAME", ttl: 300 });
     const pub = byName("grafana.cloud.example.com");
     expect(pub.alias.name).toBe(`\${${lbAddress("public")}.dns_name}`);
+    // A public app's Ingress lives on the public load balancer only, so its private name goes there too.
+    expect(byName("grafana.internal.cloud.example.com").alias.name).toBe(`\${${lbAddress("public")}.dns_name}`);
   });
 
   it("finds the load balancers by the tags layer 2 gives them", () => {
