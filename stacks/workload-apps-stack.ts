@@ -7,13 +7,14 @@ import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
-import { NAMESPACES, bucketName, clusterAdminRoleArns, installationDatabaseSecretName, workloadClusterName } from "../config/names";
+import { LOAD_BALANCER_TAG, NAMESPACES, bucketName, clusterAdminRoleArns, installationDatabaseSecretName, loadBalancerId, workloadClusterName } from "../config/names";
 import type { Environment, WorkloadConfig } from "../config/schema";
 import { ClusterConnection } from "../constructs/eks/cluster-connection";
 import { IrsaRole } from "../constructs/eks/irsa-role";
 import { Gp3StorageClass } from "../constructs/eks/storage-class";
 import { HelmAddon } from "../constructs/helm/addon";
 import { ManifestsRelease } from "../constructs/helm/manifests-release";
+import { ALB_SSL_POLICY } from "../constructs/ingress/app-ingress";
 import { LoadBalancerController } from "../constructs/ingress/load-balancer-controller";
 import { FluentBit } from "../constructs/logging/fluent-bit";
 import { KPS_RELEASE, OBJSTORE_KEY, OBJSTORE_SECRET, PrometheusStack, SIDECAR_DISCOVERY } from "../constructs/monitoring/prometheus-stack";
@@ -201,7 +202,7 @@ export class WorkloadAppsStack extends PlatformStack {
             spec: {
               size: inst.size,
               version: inst.version,
-              ingress: { enabled: true, host: inst.dns, ingressClass: "alb" },
+              ingress: { enabled: true, host: inst.dns, ingressClass: "alb", annotations: installationIngressAnnotations(env.name, name) },
               database: { external: { secret: dbSecretName } },
               fileStore: { external: { url: `s3.${env.region}.amazonaws.com`, bucket: filestoreBucket.bucket, useServiceAccount: true } },
             },
@@ -213,4 +214,24 @@ export class WorkloadAppsStack extends PlatformStack {
 
     new TerraformOutput(this, "helm_releases", { value: HelmAddon.registryOf(this).map((a) => `${a.releaseName}=${a.app}@${a.version}`) });
   }
+}
+
+/**
+ * The ALB in front of a workload cluster's installations: internet-facing, HTTPS with HTTP
+ * redirected, pod targets, one load balancer per cluster (an ingress group), health-checked on
+ * Mattermost's ping route. No certificate ARN: the controller finds the ACM certificate that
+ * covers each installation's host.
+ */
+export function installationIngressAnnotations(environment: string, clusterName: string): Record<string, string> {
+  return {
+    "alb.ingress.kubernetes.io/group.name": `${clusterName}-installations`,
+    "alb.ingress.kubernetes.io/scheme": "internet-facing",
+    "alb.ingress.kubernetes.io/target-type": "ip",
+    "alb.ingress.kubernetes.io/listen-ports": '[{"HTTP":80},{"HTTPS":443}]',
+    "alb.ingress.kubernetes.io/ssl-redirect": "443",
+    "alb.ingress.kubernetes.io/ssl-policy": ALB_SSL_POLICY,
+    "alb.ingress.kubernetes.io/healthcheck-path": "/api/v4/system/ping",
+    "alb.ingress.kubernetes.io/load-balancer-attributes": "routing.http.drop_invalid_header_fields.enabled=true",
+    "alb.ingress.kubernetes.io/tags": `${LOAD_BALANCER_TAG}=${loadBalancerId({ name: environment }, clusterName, "alb-installations")}`,
+  };
 }

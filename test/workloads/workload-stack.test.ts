@@ -147,6 +147,17 @@ describe("a workload cluster (prod-workload-alpha, then prod-workload-alpha-apps
     expect(policy.Statement).toEqual([expect.objectContaining({ Action: ["secretsmanager:GetSecretValue"], Resource: "arn:aws:secretsmanager:us-east-1:111111111111:secret:prod/alpha/installations/acme/database-*" })]);
     expect(resourcesOf(s, "kubernetes_cron_job_v1").find((x) => x.metadata.namespace === "mm-acme").spec.schedule).toBe("*/15 * * * *");
     expect(JSON.stringify(s)).not.toMatch(/master_user_secret\[0\]/);
+    // Served by an internet-facing ALB over HTTPS, health-checked on Mattermost's ping route.
+    expect(mm.spec.ingress.annotations).toMatchObject({
+      "alb.ingress.kubernetes.io/scheme": "internet-facing",
+      "alb.ingress.kubernetes.io/target-type": "ip",
+      "alb.ingress.kubernetes.io/ssl-redirect": "443",
+      "alb.ingress.kubernetes.io/healthcheck-path": "/api/v4/system/ping",
+      "alb.ingress.kubernetes.io/tags": "platform/load-balancer=prod/prod-alpha/alb-installations",
+    });
+    // Every field exists in the operator's CRD (v1beta1 openAPIV3Schema of the pinned chart).
+    expect(unknownFields(mm, mattermostSchema())).toEqual([]);
+    expect(unknownFields({ spec: { ingress: { hostz: "x" } } }, mattermostSchema())).toEqual(["spec.ingress.hostz"]);
   });
 });
 
@@ -212,3 +223,21 @@ describe("workload input is checked at synth", () => {
     expect(resourcesOf(s.json["prod-workload-gamma"], "aws_route53_record").map((r) => r.name)).toContain("gamma-grpc.internal.cloud.example.com");
   });
 });
+
+/** The openAPIV3Schema of the `Mattermost` kind from the pinned operator chart's crds/. */
+function mattermostSchema(): any {
+  const crd = load(readFileSync(join(__dirname, "..", "..", "..", "shared", "charts", "mattermost-operator", "1.0.5", "chart", "crds", "crd-mattermosts.yaml"), "utf8")) as any;
+  return crd.spec.versions.find((v: any) => v.name === "v1beta1").schema.openAPIV3Schema;
+}
+
+/** Paths of `value` that `schema` does not declare (free-form maps and preserved fields excepted). */
+function unknownFields(value: any, schema: any, path = ""): string[] {
+  if (!value || typeof value !== "object" || Array.isArray(value) || !schema) return [];
+  if (schema["x-kubernetes-preserve-unknown-fields"] || (schema.additionalProperties && !schema.properties)) return [];
+  const props = schema.properties ?? {};
+  return Object.entries(value).flatMap(([k, v]) => {
+    const p = path ? `${path}.${k}` : k;
+    if (!path && ["apiVersion", "kind", "metadata"].includes(k)) return [];
+    return k in props ? unknownFields(v, props[k], p) : [p];
+  });
+}
