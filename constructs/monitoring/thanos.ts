@@ -105,6 +105,11 @@ export class Thanos extends Construct {
         replicas: 2,
         enableDnsDiscovery: true,
         serviceAccount: { create: true, name: `${THANOS_RELEASE}-query` },
+        // Deprecated in 0.42 but still served, and the only file source that 0.42 watches (fsnotify),
+        // so a new cluster appears without a restart. The move, when a pinned Thanos drops the
+        // flag: --endpoint.sd-config-file with the same file (it polls, every
+        // --endpoint.sd-config-reload-interval; set that to 1m), and the CronJob writing the
+        // endpoint-config format ({"endpoints": [{"address": ...}]}) instead of file-SD.
         extraArgs: [`--store.sd-files=${SD_DIR}/${STORE_ENDPOINTS_KEY}`, "--store.sd-interval=5m"],
         extraVolumes: [{ name: "store-endpoints", configMap: { name: STORE_ENDPOINTS_CONFIGMAP } }],
         extraVolumeMounts: [{ name: "store-endpoints", mountPath: SD_DIR, readOnly: true }],
