@@ -57,19 +57,16 @@ export const installationDatabaseSecretName = (env: Pick<Environment, "name">, w
 
 /** The deploy runner (CodeBuild-hosted GitHub Actions runner in the C&C VPC): project, role and security group. */
 export const deployRunnerName = (env: Pick<Environment, "name">) => `${env.name}-deploy-runner`;
-export const deployRunnerRoleArn = (env: Pick<Environment, "name" | "accountId">) => `arn:aws:iam::${env.accountId}:role/${deployRunnerName(env)}`;
 /** The plan runner: the same in the C&C VPC, read-only, for the diff workflow (pull-request code). */
 export const planRunnerName = (env: Pick<Environment, "name">) => `${env.name}-plan-runner`;
 export const planRunnerRoleArn = (env: Pick<Environment, "name" | "accountId">) => `arn:aws:iam::${env.accountId}:role/${planRunnerName(env)}`;
 
 /**
- * Who is admin of every cluster of the environment (EKS access entries): the deploy roles, the
- * deploy runner's role when the runner is on, and the named admins. The Kubernetes phases'
- * preflight refuses any other caller.
+ * Who is admin of every cluster of the environment (EKS access entries): the deploy roles (which
+ * deploy jobs on the runner assume through GitHub OIDC) and the named admins. The Kubernetes
+ * phases' preflight refuses any other caller.
  */
-export const clusterAdminRoleArns = (env: Pick<Environment, "name" | "accountId" | "cluster" | "deployRunner">) => [
-  ...new Set([...env.cluster.deployRoleArns, ...(env.deployRunner.enabled ? [deployRunnerRoleArn(env)] : []), ...env.cluster.adminPrincipalArns]),
-];
+export const clusterAdminRoleArns = (env: Pick<Environment, "cluster">) => [...new Set([...env.cluster.deployRoleArns, ...env.cluster.adminPrincipalArns])];
 
 /**
  * Load balancers made by the AWS Load Balancer Controller (from Ingresses and Services) are found

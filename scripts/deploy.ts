@@ -27,7 +27,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { MissingBundleError } from "../constructs/bundle";
 import { EnvironmentError, loadEnvironment } from "../config/load";
-import { clusterAdminRoleArns, installationDatabaseSecretName, planRunnerRoleArn, provisionerAccountAlias, workloadClusterName, workloadKubeconfigSecretName } from "../config/names";
+import { clusterAdminRoleArns, planRunnerRoleArn, provisionerAccountAlias, workloadClusterName, workloadKubeconfigSecretName } from "../config/names";
 import { HttpProvisionerApi, clientCredentialsToken, registerWorkloads } from "./lib/registration";
 import type { Environment } from "../config/schema";
 import { EMULATOR_ROUND_TRIP_GAPS, emulatorHoldReason } from "./lib/emulator-support";
@@ -46,7 +46,7 @@ import {
   clusterOfStack,
   reachable,
   secretsMessage,
-  secretsReadBy,
+  secretsNeededBy,
   unfilledSecrets,
   unreachableMessage,
   usesKubernetes,
@@ -216,19 +216,9 @@ interface Context {
  * The checks before a stack is planned: its secrets are filled; for Kubernetes stacks on AWS, the
  * AWS CLI exists, the caller is a cluster admin role, and the API endpoint answers from here.
  */
-/** Secrets a stack needs filled: what Terraform reads, plus what its pods read at start. */
-function secretsNeededBy(env: Environment, stack: SynthesizedStack): string[] {
-  const atStart = stack.name === `${env.name}-post-install` ? [env.provisioner.sshPublicKeySecretName] : [];
-  // Declared installations' DSNs, copied into the cluster at run time by the apps stack's sync Job.
-  for (const w of env.workloads) {
-    if (stack.name === `${env.name}-workload-${w.name}-apps`) atStart.push(...w.installations.map((i) => installationDatabaseSecretName(env, w.name, i.name)));
-  }
-  return [...new Set([...secretsReadBy(stack.json), ...atStart])].sort();
-}
-
 async function preflight(ctx: Context, stack: SynthesizedStack): Promise<void> {
   const tag = `[${stack.name}] `;
-  const names = secretsNeededBy(ctx.env, stack);
+  const names = secretsNeededBy(ctx.env, stack.name, stack.json);
   if (names.length && ctx.secrets) {
     const problems = await unfilledSecrets(ctx.secrets, names);
     if (problems.length) throw new ToolError(secretsMessage(stack.name, problems, ctx.env.name));
@@ -270,7 +260,7 @@ async function preflight(ctx: Context, stack: SynthesizedStack): Promise<void> {
  */
 async function fillRehearsalSecrets(ctx: Context, stacks: SynthesizedStack[]): Promise<void> {
   if (!ctx.secrets) return;
-  const names = [...new Set(stacks.flatMap((s) => secretsNeededBy(ctx.env, s)))];
+  const names = [...new Set(stacks.flatMap((s) => secretsNeededBy(ctx.env, s.name, s.json)))];
   const empty = (await unfilledSecrets(ctx.secrets, names)).filter((p) => p.problem === "empty");
   for (const { name } of empty) {
     await ctx.secrets.send(new PutSecretValueCommand({ SecretId: name, SecretString: JSON.stringify({ placeholder: "rehearsal", user: "admin", password: "rehearsal-only", clientId: "rehearsal", clientSecret: "rehearsal-only" }) }));

@@ -7,7 +7,6 @@ import {
   clusterAdminRoleArns,
   cncClusterName,
   deployRunnerName,
-  deployRunnerRoleArn,
   dnsRegistrationFunctionName,
   planRunnerName,
   provisionerAccountAlias,
@@ -58,9 +57,7 @@ export class ClusterStack extends PlatformStack {
       endpointPublicAccess: env.cluster.endpointPublicAccess,
       publicAccessCidrs: env.cluster.publicAccessCidrs,
       adminCidrs: env.cluster.adminCidrs,
-      // The runner's role is created below in this stack: it is granted with a reference, so the
-      // access entry waits for the role.
-      adminPrincipalArns: clusterAdminRoleArns(env).filter((arn) => arn !== deployRunnerRoleArn(env)),
+      adminPrincipalArns: clusterAdminRoleArns(env),
       logRetentionDays: env.cluster.logRetentionDays,
       keyDeletionWindowDays: throwaway ? 7 : 30,
     });
@@ -75,14 +72,16 @@ export class ClusterStack extends PlatformStack {
         subnetIds: this.network.privateSubnetIds,
         computeType: env.deployRunner.computeType,
         logRetentionDays: env.deployRunner.logRetentionDays,
+        region: env.region,
+        accountId: env.accountId,
       };
-      // Applies: the deploy workflow only (dispatched by people, gated by GitHub environments).
-      const runner = new DeployRunner(this, "deploy-runner", { ...common, name: deployRunnerName(env), purpose: "applies every stack", workflowName: "deploy", policyArns: ["arn:aws:iam::aws:policy/AdministratorAccess"] });
+      // Applies: the deploy workflow only. Its jobs assume a deploy role through GitHub OIDC (whose
+      // trust admits only the protected GitHub environment); the runner's own role holds nothing.
+      const runner = new DeployRunner(this, "deploy-runner", { ...common, name: deployRunnerName(env), purpose: "runs deploy jobs (they assume the deploy role through GitHub OIDC)", workflowName: "deploy" });
       // Plans pull requests: read-only in AWS and in every cluster, so pull-request code never holds the deploy role.
       const planner = new DeployRunner(this, "plan-runner", { ...common, name: planRunnerName(env), purpose: "plans every stack for pull requests, read-only", workflowName: "diff", policyArns: ["arn:aws:iam::aws:policy/ReadOnlyAccess"], statements: planRunnerStatements(env) });
       this.cluster.allowApiFrom("deploy-runner", { referencedSecurityGroupId: runner.securityGroup.id });
       this.cluster.allowApiFrom("plan-runner", { referencedSecurityGroupId: planner.securityGroup.id });
-      this.cluster.grantAdmin("deploy-runner", runner.role.arn);
       this.cluster.grantView("plan-runner", planner.role.arn);
     }
 

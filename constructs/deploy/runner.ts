@@ -23,11 +23,14 @@ export interface DeployRunnerProps {
   readonly computeType: string;
   readonly logRetentionDays: number;
   /**
-   * Managed policies of the runner's role. The deploy runner applies every stack of the
-   * environment, which creates IAM roles, so it gets AdministratorAccess (any narrower policy is
-   * admin in effect anyway); the plan runner gets ReadOnlyAccess.
+   * Managed policies of the runner's own role, beyond what every build needs (its network
+   * interfaces, its logs, the GitHub connection). The deploy runner gets none: deploy jobs assume
+   * the deploy role through GitHub OIDC, so a job that lands on it without the GitHub
+   * environment's approval holds nothing. The plan runner gets ReadOnlyAccess.
    */
-  readonly policyArns: string[];
+  readonly policyArns?: string[];
+  readonly region: string;
+  readonly accountId: string;
   /** Inline permissions beyond the managed policies (the plan runner's state lock, state key, secret reads). */
   readonly statements?: PolicyStatement[];
   /**
@@ -52,8 +55,9 @@ export interface DeployRunnerProps {
  * CodeBuild starts one ephemeral build per queued workflow job (`WORKFLOW_JOB_QUEUED` webhook,
  * limited to one workflow by name); a workflow selects it with
  * `runs-on: codebuild-<project>-${{ github.run_id }}-${{ github.run_attempt }}`.
- * Two are made per environment: the deploy runner (workflow `deploy`, AdministratorAccess, admin
- * of every cluster) and the plan runner (workflow `diff`, read-only, AmazonEKSAdminViewPolicy).
+ * Two are made per environment: the deploy runner (workflow `deploy`; its jobs assume the deploy
+ * role through GitHub OIDC, which only the protected GitHub environment can) and the plan runner
+ * (workflow `diff`; its own role is read-only, and AmazonEKSAdminViewPolicy in every cluster).
  */
 export class DeployRunner extends Construct {
   readonly project: CodebuildProject;
@@ -72,9 +76,25 @@ export class DeployRunner extends Construct {
       }),
       maxSessionDuration: 4 * 3600,
     });
-    const attachments: (IamRolePolicyAttachment | IamRolePolicy)[] = props.policyArns.map(
+    const attachments: (IamRolePolicyAttachment | IamRolePolicy)[] = (props.policyArns ?? []).map(
       (policyArn, i) => new IamRolePolicyAttachment(this, `policy-${i}`, { role: this.role.name, policyArn }),
     );
+    const logGroupName = `/aws/codebuild/${props.name}`;
+    const { region, accountId } = props;
+    // What any CodeBuild project in a VPC, with CloudWatch logs and a GitHub connection, needs to run at all.
+    const baseline: PolicyStatement[] = [
+      { Sid: "VpcNetworkInterfaces", Effect: "Allow", Action: ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeDhcpOptions", "ec2:DescribeVpcs"], Resource: "*" },
+      {
+        Sid: "VpcNetworkInterfacePermission",
+        Effect: "Allow",
+        Action: ["ec2:CreateNetworkInterfacePermission"],
+        Resource: `arn:aws:ec2:${region}:${accountId}:network-interface/*`,
+        Condition: { StringEquals: { "ec2:AuthorizedService": "codebuild.amazonaws.com" } },
+      },
+      { Sid: "BuildLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: `arn:aws:logs:${region}:${accountId}:log-group:${logGroupName}:*` },
+      { Sid: "GitHubConnection", Effect: "Allow", Action: ["codeconnections:GetConnection", "codeconnections:GetConnectionToken", "codeconnections:UseConnection", "codestar-connections:GetConnection", "codestar-connections:GetConnectionToken", "codestar-connections:UseConnection"], Resource: props.connectionArn },
+    ];
+    attachments.push(new IamRolePolicy(this, "baseline", { role: this.role.id, name: `${props.name}-baseline`, policy: JSON.stringify({ Version: "2012-10-17", Statement: baseline }) }));
     if (props.statements?.length) {
       attachments.push(new IamRolePolicy(this, "inline", { role: this.role.id, name: `${props.name}-inline`, policy: JSON.stringify({ Version: "2012-10-17", Statement: props.statements }) }));
     }
@@ -86,7 +106,7 @@ export class DeployRunner extends Construct {
     });
     new VpcSecurityGroupEgressRule(this, "egress-https", { securityGroupId: this.securityGroup.id, ipProtocol: "tcp", fromPort: 443, toPort: 443, cidrIpv4: "0.0.0.0/0", description: "HTTPS: cluster APIs, AWS APIs, GitHub, npm" });
     new VpcSecurityGroupEgressRule(this, "egress-dns", { securityGroupId: this.securityGroup.id, ipProtocol: "udp", fromPort: 53, toPort: 53, cidrIpv4: "0.0.0.0/0", description: "DNS (VPC resolver)" });
-    const logs = new CloudwatchLogGroup(this, "logs", { name: `/aws/codebuild/${props.name}`, retentionInDays: props.logRetentionDays });
+    const logs = new CloudwatchLogGroup(this, "logs", { name: logGroupName, retentionInDays: props.logRetentionDays });
     this.project = new CodebuildProject(this, "project", {
       name: props.name,
       description: `GitHub Actions runner: ${props.purpose} (private endpoints are reachable from here)`,

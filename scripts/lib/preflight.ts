@@ -13,6 +13,7 @@ import { DescribeSecretCommand, type SecretsManagerClient } from "@aws-sdk/clien
 import { spawnSync } from "node:child_process";
 import { connect } from "node:net";
 import type { Environment } from "../../config/schema";
+import { installationDatabaseSecretName } from "../../config/names";
 import { PROVISIONER_ZONE_TAG } from "../../constructs/dns/zones";
 import { ToolError } from "./terraform";
 import type { TfJson } from "./tf-json";
@@ -22,6 +23,18 @@ export function secretsReadBy(json: TfJson): string[] {
   const reads = Object.values(json.data?.aws_secretsmanager_secret_version ?? {}) as { secret_id?: string }[];
   // Ids made at apply time (an RDS-managed secret's ARN) are not operator secrets.
   return [...new Set(reads.map((r) => r.secret_id).filter((id): id is string => !!id && !id.includes("${")))].sort();
+}
+
+/**
+ * Secrets a stack needs filled: what Terraform reads, plus what its pods read at start (the
+ * provisioner's SSH key; declared installations' DSNs, copied in by the apps stack's sync Job).
+ */
+export function secretsNeededBy(env: Environment, stackName: string, json: TfJson): string[] {
+  const atStart = stackName === `${env.name}-post-install` ? [env.provisioner.sshPublicKeySecretName] : [];
+  for (const w of env.workloads) {
+    if (stackName === `${env.name}-workload-${w.name}-apps`) atStart.push(...w.installations.map((i) => installationDatabaseSecretName(env, w.name, i.name)));
+  }
+  return [...new Set([...secretsReadBy(json), ...atStart])].sort();
 }
 
 export interface SecretProblem {

@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { environment, parsePolicy, resourcesOf, synthEnvironment, rejection, synthShipped } from "../support/synth";
 
 const byAddress = (stack: any, type: string) => stack.resource?.[type] ?? {};
@@ -48,10 +50,9 @@ describe("the cluster stack (prod)", () => {
     expect(eks.enabled_cluster_log_types).toEqual(["api", "audit", "authenticator"]);
     expect(resourcesOf(stack, "aws_cloudwatch_log_group").find((g) => g.name === "/aws/eks/prod-cnc/cluster")).toMatchObject({ retention_in_days: 365 });
     expect(eks.access_config).toEqual({ authentication_mode: "API", bootstrap_cluster_creator_admin_permissions: false });
-    // Admins by construction: the deploy role, the deploy runner (by reference: created here) and the named admin.
+    // Admins by construction: the deploy role and the named admin.
     const admins = resourcesOf(stack, "aws_eks_access_policy_association").filter((a) => a.policy_arn.endsWith("AmazonEKSClusterAdminPolicy"));
     expect(admins.map((a) => a.principal_arn).sort()).toEqual([
-      "${aws_iam_role.deploy-runner_role_A2684055.arn}",
       "arn:aws:iam::111111111111:role/platform-admin",
       "arn:aws:iam::111111111111:role/platform-deploy",
     ]);
@@ -154,13 +155,25 @@ describe("the runners in the C&C VPC (where deploys run)", () => {
     }
   });
 
-  it("give pull-request plans a read-only role: ReadOnlyAccess and AmazonEKSAdminViewPolicy, never the deploy role", () => {
+  it("give deploy authority to no runner: deploy jobs assume the deploy role through GitHub OIDC; plans are read-only", () => {
     const attachments = resourcesOf(stack, "aws_iam_role_policy_attachment").filter((a) => /runner/.test(a.role));
     const byRole = (n: string) => attachments.filter((a) => a.role.includes(`${n}_role`)).map((a) => a.policy_arn);
-    expect(byRole("deploy-runner")).toEqual(["arn:aws:iam::aws:policy/AdministratorAccess"]);
+    expect(byRole("deploy-runner")).toEqual([]);
     expect(byRole("plan-runner")).toEqual(["arn:aws:iam::aws:policy/ReadOnlyAccess"]);
-    const views = resourcesOf(stack, "aws_eks_access_policy_association").filter((a) => a.policy_arn.endsWith("AmazonEKSAdminViewPolicy"));
+    // Neither runner's own role is admin of the cluster; the plan runner may view.
+    const assocs = resourcesOf(stack, "aws_eks_access_policy_association");
+    expect(assocs.filter((a) => /runner/.test(a.principal_arn) && a.policy_arn.endsWith("AmazonEKSClusterAdminPolicy"))).toEqual([]);
+    const views = assocs.filter((a) => a.policy_arn.endsWith("AmazonEKSAdminViewPolicy"));
     expect(views.map((v) => v.principal_arn)).toEqual([expect.stringMatching(/^\$\{aws_iam_role\.plan-runner_role_[0-9A-F]+\.arn\}$/)]);
+    // What every build needs to start at all: its network interfaces, its logs, the GitHub connection.
+    for (const runner of ["prod-deploy-runner", "prod-plan-runner"]) {
+      const base = parsePolicy(resourcesOf(stack, "aws_iam_role_policy").find((p) => p.name === `${runner}-baseline`).policy);
+      expect(base.Statement.map((s: any) => s.Sid)).toEqual(["VpcNetworkInterfaces", "VpcNetworkInterfacePermission", "BuildLogs", "GitHubConnection"]);
+      expect(base.Statement[1].Condition).toEqual({ StringEquals: { "ec2:AuthorizedService": "codebuild.amazonaws.com" } });
+      expect(base.Statement[2].Resource).toBe(`arn:aws:logs:us-east-1:111111111111:log-group:/aws/codebuild/${runner}:*`);
+      expect(base.Statement[3].Resource).toBe("arn:aws:codeconnections:us-east-1:111111111111:connection/00000000-0000-0000-0000-000000000000");
+      expect(JSON.stringify(base)).not.toMatch(/"Action":"\*"|iam:|sts:AssumeRole"/);
+    }
     const inline = parsePolicy(resourcesOf(stack, "aws_iam_role_policy").find((p) => p.name === "prod-plan-runner-inline").policy);
     expect(inline.Statement.map((s: any) => [s.Sid, s.Action])).toEqual([
       ["StateLocks", ["s3:PutObject", "s3:DeleteObject"]],
@@ -173,6 +186,11 @@ describe("the runners in the C&C VPC (where deploys run)", () => {
     const alpha = synthShipped("prod").json["prod-workload-alpha"];
     const alphaViews = resourcesOf(alpha, "aws_eks_access_policy_association").filter((a) => a.policy_arn.endsWith("AmazonEKSAdminViewPolicy"));
     expect(alphaViews.map((v) => v.principal_arn)).toEqual(["arn:aws:iam::111111111111:role/prod-plan-runner"]);
+    // The deploy workflow's in-VPC job takes its credentials from GitHub OIDC, not from the runner.
+    const workflow = readFileSync(join(__dirname, "..", "..", ".github", "workflows", "deploy.yml"), "utf8");
+    const inVpc = workflow.slice(workflow.indexOf("in-vpc:"));
+    expect(inVpc).toMatch(/configure-aws-credentials@v4\n\s+with:\n\s+role-to-assume: \$\{\{ vars\.AWS_DEPLOY_ROLE_ARN \}\}/);
+    expect(inVpc).toMatch(/environment: \$\{\{ inputs\.environment \}\}/);
   });
 });
 

@@ -19,6 +19,7 @@ import {
   reachable,
   roleOfCaller,
   secretsMessage,
+  secretsNeededBy,
   secretsReadBy,
   unfilledSecrets,
   unreachableMessage,
@@ -41,6 +42,20 @@ describe("preflight: secrets a layer reads", () => {
     expect(secretsReadBy(json["prod-post-install"])).toEqual(["prod/cnc/grafana-admin", "prod/cnc/mattermost-alerts-webhook", "prod/cnc/oidc-client"]);
     expect(secretsReadBy(json["prod-workload-alpha"])).toEqual(["prod/alpha/redis-auth-token"]);
     expect(secretsReadBy(json["prod-route53"])).toEqual([]);
+  });
+
+  it("adds what pods read at start: the provisioner's SSH key, and each declared installation's DSN", () => {
+    const env = environment("prod", (e: any) => (e.workloads[0].installations = [{ name: "acme", dns: "acme.cloud.example.com", size: "1000users", version: "10.11.2" }]));
+    const { json } = synthShipped("prod");
+    expect(secretsNeededBy(env, "prod-post-install", json["prod-post-install"])).toContain("prod/cnc/provisioner-ssh-public-key");
+    expect(secretsNeededBy(env, "prod-workload-alpha-apps", json["prod-workload-alpha-apps"])).toEqual(["prod/alpha/installations/acme/database"]);
+    expect(secretsNeededBy(env, "prod-workload-beta-apps", json["prod-workload-beta-apps"])).toEqual([]);
+  });
+
+  it("stops on an empty installation DSN before the apps stack would run its sync Job", async () => {
+    await sm.send(new CreateSecretCommand({ Name: "prod/alpha/installations/acme/database" }));
+    const problems = await unfilledSecrets(sm, ["prod/alpha/installations/acme/database"]);
+    expect(secretsMessage("prod-workload-alpha-apps", problems, "prod")).toMatch(/prod\/alpha\/installations\/acme\/database: has no value; fill it: aws secretsmanager put-secret-value/);
   });
 
   it("stops on an empty container and a missing secret, naming each with what to do, and passes once filled", async () => {
