@@ -366,6 +366,8 @@ const provisioner = z
     sshPublicKeySecretName: secretName,
     /** Manage RDS databases for installations (adds the RDS and KMS rights the database backends use). */
     rdsDatabases: z.boolean().default(true),
+    /** S3 filestores for installations (adds the rights to create each one's IAM user `cloud-<id>`, its policy and key). */
+    s3Filestores: z.boolean().default(true),
     /**
      * JWT verification of every API call (`--issuer`, `--audience`, `--jwks-url`): without it the
      * API is open to anyone who reaches it. The issuer defaults to auth.oidc.issuer. The client

@@ -325,6 +325,7 @@ export class PostInstallStack extends PlatformStack {
       utilitiesGitPath: env.provisioner.utilitiesGitPath,
       sshPublicKeySecretName: env.provisioner.sshPublicKeySecretName,
       rdsDatabases: env.provisioner.rdsDatabases,
+      s3Filestores: env.provisioner.s3Filestores,
       apiAuth: { issuer: env.provisioner.apiAuth.issuer ?? env.auth.oidc!.issuer!, audience: env.provisioner.apiAuth.audience, jwksUrl: env.provisioner.apiAuth.jwksUrl },
       // The VPN and the C&C VPC (where the deploy runner, which registers workload clusters, runs).
       apiClientCidrs: [...new Set([...env.cluster.adminCidrs, env.network.cidr])],

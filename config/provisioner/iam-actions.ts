@@ -4,9 +4,13 @@
  * mattermost-cloud-v0.90.0.md, section e). The role's policy is built from these lists and a test
  * compares the two, so an action is added here (with where it is called) or nowhere.
  *
- * Left out on purpose: kops (this platform builds EKS clusters only) and the per-installation
- * IAM users of the `aws-s3` filestore (no IAM users, no access keys on this platform; use the
- * multitenant S3 filestore).
+ * Left out on purpose: kops (this platform builds EKS clusters only).
+ *
+ * The S3 filestores (`aws-s3`, `aws-multitenant-s3`) give each installation an IAM user
+ * `cloud-<installation id>` with a policy of the same name and an access key (tools/aws/iam.go,
+ * filestore.go, filestore_multitenant.go): that is how v0.90.0 hands Mattermost its bucket. The
+ * platform's own callers use IRSA only; these users are the provisioner's, scoped to that name,
+ * and only with provisioner.s3Filestores.
  */
 export const PROVISIONER_ACTIONS = {
   /** At start: the account alias and every zone's tags (tools/aws/client.go, route53.go). */
@@ -47,6 +51,21 @@ export const PROVISIONER_ACTIONS = {
     "s3:GetBucketVersioning",
     "s3:GetBucketTagging",
   ],
+  /** Per-installation filestore users, their policy and access key (tools/aws/iam.go); only with provisioner.s3Filestores. */
+  filestoreUsers: [
+    "iam:CreateUser",
+    "iam:GetUser",
+    "iam:DeleteUser",
+    "iam:CreateAccessKey",
+    "iam:ListAccessKeys",
+    "iam:DeleteAccessKey",
+    "iam:CreatePolicy",
+    "iam:GetPolicy",
+    "iam:DeletePolicy",
+    "iam:AttachUserPolicy",
+    "iam:DetachUserPolicy",
+    "iam:ListAttachedUserPolicies",
+  ],
   /** Installation certificates found by tag, and the tagging API (tools/aws/acm.go, tags.go). */
   lookups: ["acm:ListCertificates", "acm:ListTagsForCertificate", "tag:GetResources", "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:AddTags"],
   /** Database lookups every installation's backend uses, whichever it is (tools/aws/rds.go). */
@@ -72,7 +91,8 @@ export const PROVISIONER_ACTIONS = {
 export type ProvisionerFeature = keyof typeof PROVISIONER_ACTIONS;
 
 /** The action groups an environment turns on. */
-export function provisionerFeatures(opts: { rdsDatabases: boolean }): ProvisionerFeature[] {
-  const all = Object.keys(PROVISIONER_ACTIONS) as ProvisionerFeature[];
-  return opts.rdsDatabases ? all : all.filter((f) => f !== "rds" && f !== "kms");
+export function provisionerFeatures(opts: { rdsDatabases: boolean; s3Filestores: boolean }): ProvisionerFeature[] {
+  return (Object.keys(PROVISIONER_ACTIONS) as ProvisionerFeature[]).filter(
+    (f) => (opts.rdsDatabases || (f !== "rds" && f !== "kms")) && (opts.s3Filestores || f !== "filestoreUsers"),
+  );
 }

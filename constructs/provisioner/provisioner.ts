@@ -83,6 +83,8 @@ export interface ProvisionerProps {
   readonly sshPublicKeySecretName: string;
   /** Add the RDS/KMS rights of the database backends. */
   readonly rdsDatabases: boolean;
+  /** Add the rights to create each S3 filestore's IAM user, policy and key. */
+  readonly s3Filestores: boolean;
   /** JWT verification of the API (`--issuer`, `--audience`, `--jwks-url`). */
   readonly apiAuth: { issuer: string; audience: string; jwksUrl: string };
   /** Networks allowed through the internal ingress to the API (VPN, the deploy runner's VPC). */
@@ -132,10 +134,18 @@ export function serverFlags(values: Record<string, string | undefined>, flagSet:
  * environment's zones and the installations' resources, wherever the action accepts a resource
  * ARN; only lookups that accept none (Describe*, List*, CreateKey, tag:GetResources) are on "*".
  */
-export function provisionerStatements(p: { accountId: string; region: string; environment: string; stateStoreArn: string; zoneIds: string[]; rdsDatabases: boolean }): PolicyStatement[] {
+export function provisionerStatements(p: {
+  accountId: string;
+  region: string;
+  environment: string;
+  stateStoreArn: string;
+  zoneIds: string[];
+  rdsDatabases: boolean;
+  s3Filestores: boolean;
+}): PolicyStatement[] {
   const r = p.region;
   const a = p.accountId;
-  const on = new Set(provisionerFeatures({ rdsDatabases: p.rdsDatabases }));
+  const on = new Set(provisionerFeatures({ rdsDatabases: p.rdsDatabases, s3Filestores: p.s3Filestores }));
   const A = PROVISIONER_ACTIONS;
   const pick = (list: readonly string[], test: (action: string) => boolean) => list.filter(test);
   // Lookups that accept no resource ARN (or must see everything); the rest are scoped below.
@@ -166,12 +176,17 @@ export function provisionerStatements(p: { accountId: string; region: string; en
     },
     { Sid: "PassClusterRoles", Effect: "Allow", Action: ["iam:PassRole"], Resource: `arn:aws:iam::${a}:role/*`, Condition: { StringEquals: { "iam:PassedToService": ["eks.amazonaws.com", "ec2.amazonaws.com"] } } },
     { Sid: "NodeLaunchTemplatesAndTags", Effect: "Allow", Action: [...A.ec2Write], Resource: `arn:aws:ec2:${r}:${a}:*` },
-    // Secrets it names itself (tools/aws/helpers.go: cloud-<id>-rds|-iam, rds-multitenant-*, perseus-iam-*) ...
+    // Secrets it names itself (tools/aws/helpers.go: cloud-<id>-rds|-iam, rds-multitenant-*,
+    // perseus-iam-*; the multitenant clusters' master secrets are named after the cluster,
+    // rds-cluster-multitenant-*), and external databases' secrets, which callers must name
+    // <env>/external-databases/<name> (README, Provisioner) ...
     {
       Sid: "InstallationSecrets",
       Effect: "Allow",
       Action: [...A.secrets],
-      Resource: ["cloud-*", "rds-multitenant-*", "perseus-iam-*"].map((n) => `arn:aws:secretsmanager:${r}:${a}:secret:${n}`),
+      Resource: ["cloud-*", "rds-multitenant-*", "perseus-iam-*", ...(on.has("rds") ? ["rds-cluster-multitenant-*"] : []), `${p.environment}/external-databases/*`].map(
+        (n) => `arn:aws:secretsmanager:${r}:${a}:secret:${n}`,
+      ),
     },
     // ... and the kubeconfigs of the clusters registered with it (make register-workloads), read only.
     { Sid: "RegisteredClusterKubeconfigs", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: `arn:aws:secretsmanager:${r}:${a}:secret:${p.environment}/provisioner/clusters/*` },
@@ -195,6 +210,21 @@ export function provisionerStatements(p: { accountId: string; region: string; en
     { Sid: "CertificateTags", Effect: "Allow", Action: ["acm:ListTagsForCertificate"], Resource: `arn:aws:acm:${r}:${a}:certificate/*` },
     { Sid: "LoadBalancerTags", Effect: "Allow", Action: ["elasticloadbalancing:AddTags"], Resource: [`arn:aws:elasticloadbalancing:${r}:${a}:loadbalancer/*`, `arn:aws:elasticloadbalancing:${r}:${a}:targetgroup/*`] },
   ];
+  if (on.has("filestoreUsers")) {
+    const users = A.filestoreUsers.filter((x) => x.includes("User") || x.includes("AccessKey"));
+    statements.push(
+      { Sid: "FilestoreUsers", Effect: "Allow", Action: users.filter((x) => !/UserPolic/.test(x)), Resource: `arn:aws:iam::${a}:user/cloud-*` },
+      { Sid: "FilestorePolicies", Effect: "Allow", Action: A.filestoreUsers.filter((x) => !users.includes(x)), Resource: `arn:aws:iam::${a}:policy/cloud-*` },
+      // A filestore user may get its own policy attached, never another.
+      {
+        Sid: "FilestorePolicyAttachments",
+        Effect: "Allow",
+        Action: users.filter((x) => /UserPolic/.test(x)),
+        Resource: `arn:aws:iam::${a}:user/cloud-*`,
+        Condition: { ArnLikeIfExists: { "iam:PolicyARN": `arn:aws:iam::${a}:policy/cloud-*` } },
+      },
+    );
+  }
   statements.push({ Sid: "DatabaseTags", Effect: "Allow", Action: A.rdsCore.filter((x) => !anyResource(x)), Resource: `arn:aws:rds:${r}:${a}:*` });
   if (on.has("rds")) {
     statements.push({ Sid: "InstallationDatabases", Effect: "Allow", Action: A.rds.filter((x) => x.startsWith("rds:") && !anyResource(x)), Resource: `arn:aws:rds:${r}:${a}:*` });
@@ -260,7 +290,7 @@ export class Provisioner extends Construct {
       namespace: PROVISIONER_NAMESPACE,
       serviceAccount: PROVISIONER_SERVICE_ACCOUNT,
       statements: [
-        ...provisionerStatements({ accountId: props.accountId, region: props.region, environment: props.environment, stateStoreArn: this.stateStore.arn, zoneIds: props.zoneIds, rdsDatabases: props.rdsDatabases }),
+        ...provisionerStatements({ accountId: props.accountId, region: props.region, environment: props.environment, stateStoreArn: this.stateStore.arn, zoneIds: props.zoneIds, rdsDatabases: props.rdsDatabases, s3Filestores: props.s3Filestores }),
         { Sid: "StateKey", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: stateKey.arn },
         // Its own database credentials, read by the containers at start (START_WITH_DATABASE).
         { Sid: "DatabaseCredentials", Effect: "Allow", Action: ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], Resource: this.database.masterSecretArn },

@@ -66,16 +66,40 @@ describe("the provisioner (prod)", () => {
     }
   });
 
+  it("scopes each grant to the names v0.90.0 gives its resources (tools/aws/helpers.go)", () => {
+    const st = (sid: string) => policyOf(stack).Statement.find((s: any) => s.Sid === sid);
+    const secretArn = (n: string) => `arn:aws:secretsmanager:us-east-1:111111111111:secret:${n}`;
+    expect(st("InstallationSecrets").Resource).toEqual(["cloud-*", "rds-multitenant-*", "perseus-iam-*", "rds-cluster-multitenant-*", "prod/external-databases/*"].map(secretArn));
+    // ... never the platform's own secrets.
+    for (const own of ["prod/cnc/grafana-admin", "prod/cnc/oidc-client", "prod/cnc/mattermost-alerts-webhook"]) {
+      expect(st("InstallationSecrets").Resource.some((r: string) => new RegExp(`^${r.replace(/[.*+?^${}()|[\]\\]/g, (c) => (c === "*" ? ".*" : `\\${c}`))}$`).test(secretArn(own)))).toBe(false);
+    }
+    expect(st("RegisteredClusterKubeconfigs")).toMatchObject({ Action: ["secretsmanager:GetSecretValue"], Resource: secretArn("prod/provisioner/clusters/*") });
+    // Buckets: cloud-<26-character installation id>, the multitenant one; the platform's denied.
+    expect(st("InstallationFilestores").Resource).toContain(`arn:aws:s3:::cloud-${"?".repeat(26)}`);
+    expect(st("NotThePlatformBuckets")).toMatchObject({ Effect: "Deny", Action: ["s3:*"] });
+    expect(st("NotThePlatformBuckets").Resource).toEqual(expect.arrayContaining(["arn:aws:s3:::cloud-prod-*-files-*", "arn:aws:s3:::cloud-prod-tfstate-*/*"]));
+    // Filestore users: only cloud-<id>, and only their own policy attached.
+    expect(st("FilestoreUsers").Resource).toBe("arn:aws:iam::111111111111:user/cloud-*");
+    expect(st("FilestorePolicies").Resource).toBe("arn:aws:iam::111111111111:policy/cloud-*");
+    expect(st("FilestorePolicyAttachments").Condition).toEqual({ ArnLikeIfExists: { "iam:PolicyARN": "arn:aws:iam::111111111111:policy/cloud-*" } });
+    // Database migrations touch only the installation databases' security groups.
+    expect(st("DatabaseMigrationRules")).toMatchObject({ Action: ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"], Condition: { Null: { "ec2:ResourceTag/MattermostCloudInstallationDatabase": "false" } } });
+    // Without S3 filestores, no IAM user rights at all.
+    const noFiles = synthEnvironment(environment("prod", (e: any) => (e.provisioner.s3Filestores = false))).json["prod-post-install"];
+    expect(JSON.stringify(policyOf(noFiles))).not.toMatch(/iam:CreateUser|iam:CreateAccessKey/);
+  });
+
   it("allows exactly the actions the v0.90.0 server calls for the features on (the list kept as data)", () => {
     const allowed = (p: any) => new Set(p.Statement.filter((s: any) => s.Effect === "Allow").flatMap((s: any) => [].concat(s.Action)));
     // The platform's own additions: its state key, its database credentials, its SSH key.
     const own = ["kms:Decrypt", "kms:GenerateDataKey", "secretsmanager:DescribeSecret"];
     const expected = (features: ProvisionerFeature[]) => new Set([...features.flatMap((f) => [...PROVISIONER_ACTIONS[f]]), ...own]);
-    expect([...allowed(policyOf(stack))].sort()).toEqual([...expected(provisionerFeatures({ rdsDatabases: true }))].sort());
+    expect([...allowed(policyOf(stack))].sort()).toEqual([...expected(provisionerFeatures({ rdsDatabases: true, s3Filestores: true }))].sort());
     // Turning the RDS database backends off takes their RDS and KMS rights away.
     const noRds = synthEnvironment(environment("prod", (e: any) => (e.provisioner.rdsDatabases = false))).json["prod-post-install"];
     const without = allowed(policyOf(noRds));
-    expect([...without].sort()).toEqual([...expected(provisionerFeatures({ rdsDatabases: false }))].sort());
+    expect([...without].sort()).toEqual([...expected(provisionerFeatures({ rdsDatabases: false, s3Filestores: true }))].sort());
     expect(without.has("rds:CreateDBCluster")).toBe(false);
     expect(without.has("kms:CreateKey")).toBe(false);
     for (const a of ["eks:CreateCluster", "eks:CreateNodegroup", "route53:ListTagsForResource", "iam:ListAccountAliases", "secretsmanager:CreateSecret"]) expect(without.has(a)).toBe(true);
