@@ -529,6 +529,19 @@ export const environmentSchema = z
     }
     const seen = new Map<string, number>();
     e.workloads.forEach((w, i) => {
+      // A declared installation is served by its cluster's ALB with the environment's public
+      // wildcard certificate, and named in the public zone: one label under dns.publicDomain.
+      w.installations.forEach((inst, j) => {
+        if (!e.dns.publicDomain || !e.dns.publicZoneId && e.target === "aws") {
+          ctx.addIssue({ code: "custom", path: ["workloads", i, "installations", j, "dns"], message: "needs dns.publicDomain and dns.publicZoneId: installations are named in the public zone" });
+        } else if (inst.dns.slice(0, inst.dns.indexOf(".")) !== inst.dns.replace(`.${e.dns.publicDomain}`, "") || !inst.dns.endsWith(`.${e.dns.publicDomain}`)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["workloads", i, "installations", j, "dns"],
+            message: `must be one label under the public domain, such as ${inst.name}.${e.dns.publicDomain} (the public wildcard certificate covers exactly that), got ${JSON.stringify(inst.dns)}`,
+          });
+        }
+      });
       if (seen.has(w.name)) {
         ctx.addIssue({ code: "custom", path: ["workloads", i, "name"], message: `duplicate workload name "${w.name}" (also at workloads[${seen.get(w.name)}])` });
       }

@@ -493,12 +493,10 @@ async function main(): Promise<void> {
         reports.push({ stack: stack.name, applied: -inState, heldBack: 0, seconds: (Date.now() - started) / 1000 });
       };
       const { first, route53, workloads } = splitStacks(env, selected);
-      await Promise.all([
-        Promise.all(route53.map(destroyOne)),
-        mapLimit(workloads, emulated ? 1 : 2, async (chain) => {
-          for (const stack of [...chain].reverse()) await destroyOne(stack);
-        }),
-      ]);
+      for (const stack of route53) await destroyOne(stack);
+      await mapLimit(workloads, emulated ? 1 : 2, async (chain) => {
+        for (const stack of [...chain].reverse()) await destroyOne(stack);
+      });
       for (const stack of [...first].reverse()) await destroyOne(stack);
       table(reports.map((r) => ({ ...r, applied: Math.abs(r.applied) })), "destroyed");
       say(`\nEvery stack of ${env.name} is destroyed; no resources are left in its state.`);
@@ -510,24 +508,22 @@ async function main(): Promise<void> {
       say("Nothing was applied.");
       return;
     }
-    // bootstrap, cluster and post-install go in order. After them, route53 and the workload clusters
-    // depend on nothing of each other and run side by side (workloads two at a time on AWS; one at
-    // a time on the emulator, where concurrent RDS creations lose instances).
+    // bootstrap, cluster and post-install go in order; then the workload chains; route53 last.
     const { first: layers, route53, workloads } = splitStacks(env, selected);
     const first = await withoutForeignBootstrap(ctx, layers, target);
     for (const stack of first) {
       reports.push(await applyStack(ctx, stack));
       if (emulated && stack.name === `${env.name}-bootstrap`) await fillRehearsalSecrets(ctx, stacks);
     }
-    const late = await Promise.all([
-      Promise.all(route53.map((stack) => applyStack(ctx, stack))),
-      mapLimit(workloads, emulated ? 1 : 2, async (chain) => {
-        const done: StackReport[] = [];
-        for (const stack of chain) done.push(await applyStack(ctx, stack));
-        return done;
-      }),
-    ]);
-    reports.push(...late.flat(2));
+    // Workload chains side by side (two at a time on AWS; one at a time on the emulator, where
+    // concurrent RDS creations lose instances), then route53, which names what they made.
+    const chains = await mapLimit(workloads, emulated ? 1 : 2, async (chain) => {
+      const done: StackReport[] = [];
+      for (const stack of chain) done.push(await applyStack(ctx, stack));
+      return done;
+    });
+    reports.push(...chains.flat());
+    for (const stack of route53) reports.push(await applyStack(ctx, stack));
 
     if (emulated) {
       say("\n==> idempotency: a second plan of every applied stack must show no changes");

@@ -39,5 +39,7 @@ export function buildEnvironment(app: App, env: Environment): EnvironmentStacks 
   const workloads = env.workloads.map((w) => new WorkloadStack(app, workloadStackName(env, w.name), env, w));
   const workloadApps = env.workloads.map((w) => new WorkloadAppsStack(app, workloadAppsStackName(env, w.name), env, w));
   const phases = workloads.flatMap((w, i) => [w, workloadApps[i]]);
-  return { bootstrap, cluster, postInstall, route53, workloads, workloadApps, ordered: [bootstrap, cluster, postInstall, route53, ...phases] };
+  // route53 comes last: it names the load balancers the controller made for the C&C apps and for
+  // the workloads' declared installations.
+  return { bootstrap, cluster, postInstall, route53, workloads, workloadApps, ordered: [bootstrap, cluster, postInstall, ...phases, route53] };
 }

@@ -8,7 +8,7 @@ import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
 import { APP_FRONTS, type Front } from "../config/apps";
-import { LOAD_BALANCER_TAG, alertsTopicName, cncClusterName, loadBalancerId } from "../config/names";
+import { LOAD_BALANCER_TAG, alertsTopicName, cncClusterName, loadBalancerId, workloadClusterName } from "../config/names";
 import { CNC_APPS, type CncApp, type Environment } from "../config/schema";
 import { lookupPrivateZone, lookupPublicZone } from "../constructs/dns/zones";
 import { PlatformKey } from "../constructs/security/kms-key";
@@ -31,6 +31,8 @@ export function loadBalancerTags(env: Environment, group: "internal" | "public" 
  * found by their tags, so `cdktf diff` of this stack needs nothing but the deployed load
  * balancers; the OpenSearch domain has no alias target, so its names are CNAMEs with TTL 300.
  * Each public name has a Route53 health check and an alarm to the environment's alert topic.
+ * It comes last in the deploy order: it also names each declared installation in the public zone,
+ * pointing at its workload cluster's installations load balancer.
  */
 export class Route53Stack extends PlatformStack {
   readonly urls: string[] = [];
@@ -38,7 +40,8 @@ export class Route53Stack extends PlatformStack {
   constructor(scope: Construct, id: string, env: Environment) {
     super(scope, id, { env });
     const privateZone = lookupPrivateZone(this, "private-zone", env);
-    const publicZone = env.dns.publicApps.length ? lookupPublicZone(this, "public-zone", env) : undefined;
+    const installations = env.workloads.flatMap((w) => w.installations.map((inst) => ({ workload: w.name, inst })));
+    const publicZone = env.dns.publicApps.length || installations.length ? lookupPublicZone(this, "public-zone", env) : undefined;
     for (const app of env.dns.publicApps) {
       const spec = APP_FRONTS[app];
       if (!spec.authenticatedAtLoadBalancer || !env.auth.enabled) {
@@ -116,6 +119,24 @@ export class Route53Stack extends PlatformStack {
           okActions: [topicArn],
         });
       }
+    }
+
+    // Declared installations: their cluster's installations ALB (one per workload cluster, made by
+    // the controller from the Mattermost resources' Ingresses, found by its own lookup tag).
+    const installationLbs = new Map<string, DataAwsLb>();
+    for (const { workload, inst } of installations) {
+      const cluster = workloadClusterName(env, workload);
+      if (!installationLbs.has(workload)) {
+        installationLbs.set(workload, new DataAwsLb(this, `lb-installations-${workload}`, { tags: { "elbv2.k8s.aws/cluster": cluster, [LOAD_BALANCER_TAG]: loadBalancerId(env, cluster, "alb-installations") } }));
+      }
+      const lb = installationLbs.get(workload)!;
+      new Route53Record(this, `installation-${workload}-${inst.name}`, {
+        zoneId: publicZone!.zoneId,
+        name: inst.dns,
+        type: "A",
+        alias: { name: lb.dnsName, zoneId: lb.zoneId, evaluateTargetHealth: true },
+      });
+      this.urls.push(`https://${inst.dns}`);
     }
 
     new TerraformOutput(this, "urls", { value: this.urls });

@@ -17,11 +17,11 @@ describe("stacks of an environment", () => {
       "prod-bootstrap",
       "prod-cluster",
       "prod-post-install",
-      "prod-route53",
       "prod-workload-alpha",
       "prod-workload-alpha-apps",
       "prod-workload-beta",
       "prod-workload-beta-apps",
+      "prod-route53",
     ]);
   });
 

@@ -1,4 +1,5 @@
 import { CNC_APPS } from "../../config/schema";
+import { checkDeployOrder } from "../../scripts/lib/deploy-order";
 import { environment, resourcesOf, synthEnvironment, rejection, synthShipped } from "../support/synth";
 
 describe("the route53 stack (prod)", () => {
@@ -90,5 +91,28 @@ describe("public names need authentication", () => {
     ).json["prod-route53"];
     expect(resourcesOf(s, "aws_route53_health_check")).toHaveLength(0);
     expect(resourcesOf(s, "aws_route53_record")).toHaveLength(CNC_APPS.length);
+  });
+});
+
+describe("declared installations", () => {
+  const withAcme = (dns = "acme.cloud.example.com") =>
+    environment("prod", (e: any) => (e.workloads[0].installations = [{ name: "acme", dns, size: "1000users", version: "10.11.2" }]));
+
+  it("get a public name aliased to their cluster's installations load balancer, found by its own tag", () => {
+    const { json } = synthEnvironment(withAcme());
+    const stack = json["prod-route53"];
+    const rec = resourcesOf(stack, "aws_route53_record").find((r) => r.name === "acme.cloud.example.com");
+    expect(rec.zone_id).toMatch(/data\.aws_route53_zone\.public-zone/);
+    expect(rec.alias.name).toMatch(/^\$\{data\.aws_lb\.lb-installations-alpha\.dns_name\}$/);
+    expect(stack.data.aws_lb["lb-installations-alpha"].tags).toEqual({ "elbv2.k8s.aws/cluster": "prod-alpha", "platform/load-balancer": "prod/prod-alpha/alb-installations" });
+    // That lookup matches exactly one load balancer: the one the Mattermost resource's Ingress makes.
+    expect(checkDeployOrder(Object.entries(json).map(([name, j]) => ({ name, json: j })))).toEqual([]);
+  });
+
+  it("must be one label under the public domain, which the public wildcard certificate covers", () => {
+    expect(rejection((e) => (e.workloads[0].installations = [{ name: "acme", dns: "acme.example.org", size: "1000users", version: "10.11.2" }]))).toMatch(
+      /workloads\[0\]\.installations\[0\]\.dns: must be one label under the public domain, such as acme\.cloud\.example\.com/,
+    );
+    expect(rejection((e) => (e.workloads[0].installations = [{ name: "acme", dns: "a.b.cloud.example.com", size: "1000users", version: "10.11.2" }]))).toMatch(/must be one label under the public domain/);
   });
 });
