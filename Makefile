@@ -51,13 +51,13 @@ post-install: bundle ## C&C layer 2: monitoring, logging, ingress/auth, provisio
 route53: $(TSX) ## C&C layer 3: DNS names for every app (prints the URLs)
 	$(DEPLOY) apply route53
 
-workloads: bundle ## every workload cluster of ENVIRONMENT: its AWS phase, its -apps phase, then registration with the provisioner
+workloads: bundle ## every workload cluster of ENVIRONMENT (AWS phase, then -apps), route53 for their names, then registration with the provisioner
 	$(DEPLOY) apply workloads
 
 register-workloads: $(TSX) ## store each workload's kubeconfig in Secrets Manager and import it into the provisioner (idempotent; DRY_RUN=1 prints only)
 	$(DEPLOY) register all
 
-all: bundle ## bundle, then bootstrap, cluster, post-install, route53 and each workload (AWS phase, then apps), in order
+all: bundle ## bundle, then bootstrap, cluster, post-install, each workload (AWS phase, then apps), route53, in order
 	$(DEPLOY) apply all
 
 destroy: $(TSX) ## destroy every stack of ENVIRONMENT in reverse order (asks unless AUTO_APPROVE=1)

@@ -366,8 +366,12 @@ const provisioner = z
     sshPublicKeySecretName: secretName,
     /** Manage RDS databases for installations (adds the RDS and KMS rights the database backends use). */
     rdsDatabases: z.boolean().default(true),
-    /** S3 filestores for installations (adds the rights to create each one's IAM user `cloud-<id>`, its policy and key). */
-    s3Filestores: z.boolean().default(true),
+    /**
+     * S3 filestores for installations: adds the rights to create each one's IAM user `cloud-<id>`,
+     * its policy and key. Off by default: those rights make the provisioner IAM admin in effect
+     * (README, Provisioner); turn on only where that is accepted.
+     */
+    s3Filestores: z.boolean().default(false),
     /**
      * JWT verification of every API call (`--issuer`, `--audience`, `--jwks-url`): without it the
      * API is open to anyone who reaches it. The issuer defaults to auth.oidc.issuer. The client
@@ -528,6 +532,15 @@ export const environmentSchema = z
       }
     }
     const seen = new Map<string, number>();
+    // Installation names are records in the public zone: unique, and not a public app's name.
+    const taken = new Map<string, string>(e.dns.publicApps.map((app) => [`${app}.${e.dns.publicDomain}`, `the public app ${app}`]));
+    e.workloads.forEach((w, i) =>
+      w.installations.forEach((inst, j) => {
+        const other = taken.get(inst.dns);
+        if (other) ctx.addIssue({ code: "custom", path: ["workloads", i, "installations", j, "dns"], message: `${inst.dns} is already the name of ${other}; give each installation its own name` });
+        taken.set(inst.dns, `installation ${inst.name} of ${w.name}`);
+      }),
+    );
     e.workloads.forEach((w, i) => {
       // A declared installation is served by its cluster's ALB with the environment's public
       // wildcard certificate, and named in the public zone: one label under dns.publicDomain.

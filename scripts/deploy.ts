@@ -16,6 +16,7 @@
  * APIs moto lacks) held back by name, an idempotency re-plan, and dry runs of both services.
  */
 import { EKSClient } from "@aws-sdk/client-eks";
+import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { IAMClient } from "@aws-sdk/client-iam";
 import { Route53Client } from "@aws-sdk/client-route-53";
 import { DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
@@ -34,6 +35,7 @@ import { EMULATOR_ROUND_TRIP_GAPS, emulatorHoldReason } from "./lib/emulator-sup
 import { emulatorEnv, ensureEmulator, runningEmulator, stopEmulator, type Emulator } from "./lib/emulator";
 import { synthesize, type SynthesizedStack } from "./lib/synth";
 import { REPO_ROOT, ToolError, checkTerraform, findProviderMirror, mapLimit, terraform, writeCliConfig } from "./lib/terraform";
+import { deploySequence, destroySequence } from "./lib/sequence";
 import { prune, type HeldBack } from "./lib/tf-json";
 import {
   accountAliasConflict,
@@ -47,6 +49,9 @@ import {
   reachable,
   secretsMessage,
   secretsNeededBy,
+  loadBalancerLookups,
+  loadBalancersMessage,
+  waitForLoadBalancers,
   unfilledSecrets,
   unreachableMessage,
   usesKubernetes,
@@ -71,7 +76,8 @@ process.on("warning", (w) => {
 
 function selectStacks(env: Environment, stacks: SynthesizedStack[], target: string): SynthesizedStack[] {
   if (target === "all") return stacks;
-  if (target === "workloads") return stacks.filter((s) => s.name.startsWith(`${env.name}-workload-`));
+  // The workload chains, then route53, which names their installations.
+  if (target === "workloads") return stacks.filter((s) => s.name.startsWith(`${env.name}-workload-`) || s.name === `${env.name}-route53`);
   const wanted = `${env.name}-${target}`;
   const found = stacks.filter((s) => s.name === wanted);
   if (!found.length) {
@@ -130,21 +136,6 @@ function prepare(stack: SynthesizedStack, emulated: boolean): { dir: string; hel
   return { dir, heldBack: pruned.heldBack, kept: pruned.kept.length, ignored };
 }
 
-/**
- * The layers that must go in order, and the stacks that only need them. Each workload cluster is
- * a chain: its AWS phase, then its apps phase (`-apps`); chains of different clusters are independent.
- */
-function splitStacks(env: Environment, stacks: SynthesizedStack[]) {
-  const isWorkload = (s: SynthesizedStack) => s.name.startsWith(`${env.name}-workload-`);
-  const isRoute53 = (s: SynthesizedStack) => s.name === `${env.name}-route53`;
-  const chains = new Map<string, SynthesizedStack[]>();
-  for (const s of stacks.filter(isWorkload)) {
-    const key = s.name.replace(/-apps$/, "");
-    chains.set(key, [...(chains.get(key) ?? []), s].sort((a, b) => a.order - b.order));
-  }
-  return { first: stacks.filter((s) => !isWorkload(s) && !isRoute53(s)), route53: stacks.filter(isRoute53), workloads: [...chains.values()] };
-}
-
 function stateFile(env: Environment, stack: string): string {
   return join(REPO_ROOT, ".state", env.name, `${stack}.tfstate`);
 }
@@ -167,7 +158,7 @@ function explainFailure(stderr: string, emulated: boolean): string {
     const hint = /EntityAlreadyExists/.test(block) && type === "aws_iam_account_alias"
       ? "\n    (this alias belongs to another AWS account: aliases are unique across AWS; set provisioner.accountAlias to a free mattermost-cloud-<name>)"
       : address?.startsWith("data.")
-      ? "\n    (a lookup found nothing: apply the layers before this one first, in order: bootstrap, cluster, post-install, route53)"
+      ? "\n    (a lookup found nothing: apply the layers before this one first, in order: bootstrap, cluster, post-install, the workloads, route53)"
       : emulated && type
         ? `\n    (the emulator rejected resource type ${type}; if moto lacks this API, add ${type} to scripts/lib/emulator-support.ts with the reason)`
         : "";
@@ -206,6 +197,7 @@ interface Context {
   secrets?: SecretsManagerClient;
   iam?: IAMClient;
   eks?: EKSClient;
+  elb?: ElasticLoadBalancingV2Client;
   route53?: Route53Client;
   cliConfig?: string;
   tfEnv: NodeJS.ProcessEnv;
@@ -234,6 +226,14 @@ async function preflight(ctx: Context, stack: SynthesizedStack): Promise<void> {
     const problems = [await accountAliasProblem(ctx.iam, alias, ctx.env.name), ...(await zoneTagProblems(ctx.route53, await environmentZones(ctx.route53, ctx.env)))].filter((p): p is string => !!p);
     if (problems.length) throw new ToolError(`${stack.name} installs the provisioner, which would not start:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     say(`${tag}preflight: account alias ${alias} and the zones' ${"MattermostCloudDNS"} tags are in place`);
+  }
+  const lookups = loadBalancerLookups(stack.json);
+  if (lookups.length && ctx.emulated) {
+    say(`${tag}preflight: the ${lookups.length} load balancer(s) it names are made by the controller, which the emulator does not run (held back below)`);
+  } else if (lookups.length && ctx.elb) {
+    const problems = await waitForLoadBalancers(ctx.elb, lookups, { timeoutMs: 15 * 60_000, intervalMs: 20_000, log: (l) => say(`${tag}${l}`) });
+    if (problems.length) throw new ToolError(loadBalancersMessage(stack.name, problems));
+    say(`${tag}preflight: the ${lookups.length} load balancer(s) it names exist, one each`);
   }
   if (!usesKubernetes(stack.json)) return;
   if (ctx.emulated) {
@@ -434,6 +434,7 @@ async function main(): Promise<void> {
     ctx.secrets = new SecretsManagerClient({ region: env.region });
     ctx.iam = new IAMClient({ region: env.region });
     ctx.eks = new EKSClient({ region: env.region });
+    ctx.elb = new ElasticLoadBalancingV2Client({ region: env.region });
     ctx.route53 = new Route53Client({ region: env.region });
   }
   say(`environment ${env.name} (${env.target}, ${env.region}), terraform ${version}`);
@@ -492,12 +493,12 @@ async function main(): Promise<void> {
         if (left > 0) throw new ToolError(`${stack.name} still has ${left} resources in state after destroy.`);
         reports.push({ stack: stack.name, applied: -inState, heldBack: 0, seconds: (Date.now() - started) / 1000 });
       };
-      const { first, route53, workloads } = splitStacks(env, selected);
+      const { first: route53, chains: workloads, last: layers } = destroySequence(env.name, selected);
       for (const stack of route53) await destroyOne(stack);
       await mapLimit(workloads, emulated ? 1 : 2, async (chain) => {
-        for (const stack of [...chain].reverse()) await destroyOne(stack);
+        for (const stack of chain) await destroyOne(stack);
       });
-      for (const stack of [...first].reverse()) await destroyOne(stack);
+      for (const stack of layers) await destroyOne(stack);
       table(reports.map((r) => ({ ...r, applied: Math.abs(r.applied) })), "destroyed");
       say(`\nEvery stack of ${env.name} is destroyed; no resources are left in its state.`);
       return;
@@ -509,7 +510,7 @@ async function main(): Promise<void> {
       return;
     }
     // bootstrap, cluster and post-install go in order; then the workload chains; route53 last.
-    const { first: layers, route53, workloads } = splitStacks(env, selected);
+    const { first: layers, chains: workloads, last: route53 } = deploySequence(env.name, selected);
     const first = await withoutForeignBootstrap(ctx, layers, target);
     for (const stack of first) {
       reports.push(await applyStack(ctx, stack));

@@ -9,8 +9,9 @@
  * The S3 filestores (`aws-s3`, `aws-multitenant-s3`) give each installation an IAM user
  * `cloud-<installation id>` with a policy of the same name and an access key (tools/aws/iam.go,
  * filestore.go, filestore_multitenant.go): that is how v0.90.0 hands Mattermost its bucket. The
- * platform's own callers use IRSA only; these users are the provisioner's, scoped to that name,
- * and only with provisioner.s3Filestores.
+ * platform's own callers use IRSA only. These rights are off by default (provisioner.s3Filestores):
+ * creating a policy with any document and attaching it to a user whose key it holds is IAM admin
+ * in effect, whatever the names are scoped to.
  */
 export const PROVISIONER_ACTIONS = {
   /** At start: the account alias and every zone's tags (tools/aws/client.go, route53.go). */
@@ -34,7 +35,15 @@ export const PROVISIONER_ACTIONS = {
   /** Installation DNS records (tools/aws/route53.go). */
   route53Records: ["route53:GetHostedZone", "route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets"],
   /** Cluster kubeconfigs and installation secrets (tools/aws/secrets_manager.go). */
-  secrets: ["secretsmanager:GetSecretValue", "secretsmanager:CreateSecret", "secretsmanager:UpdateSecret", "secretsmanager:DeleteSecret", "secretsmanager:RestoreSecret"],
+  secrets: [
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:CreateSecret",
+    "secretsmanager:UpdateSecret",
+    "secretsmanager:DeleteSecret",
+    "secretsmanager:RestoreSecret",
+    // CreateSecret with Tags (database_multitenant.go createDatabaseUserSecret) needs it too.
+    "secretsmanager:TagResource",
+  ],
   /** Multitenant filestore and the state store (tools/aws/s3.go). */
   s3: [
     "s3:CreateBucket",
@@ -85,7 +94,15 @@ export const PROVISIONER_ACTIONS = {
     "ec2:RevokeSecurityGroupIngress",
   ],
   /** Keys of those databases (tools/aws/kms.go); only with provisioner.rdsDatabases. */
-  kms: ["kms:CreateKey", "kms:DescribeKey", "kms:Encrypt", "kms:ScheduleKeyDeletion"],
+  kms: [
+    "kms:CreateKey",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:ScheduleKeyDeletion",
+    // CreateKey with Tags (kms.go) needs TagResource; RDS needs a grant on the key it encrypts with.
+    "kms:TagResource",
+    "kms:CreateGrant",
+  ],
 } as const;
 
 export type ProvisionerFeature = keyof typeof PROVISIONER_ACTIONS;

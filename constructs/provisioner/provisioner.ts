@@ -176,17 +176,22 @@ export function provisionerStatements(p: {
     },
     { Sid: "PassClusterRoles", Effect: "Allow", Action: ["iam:PassRole"], Resource: `arn:aws:iam::${a}:role/*`, Condition: { StringEquals: { "iam:PassedToService": ["eks.amazonaws.com", "ec2.amazonaws.com"] } } },
     { Sid: "NodeLaunchTemplatesAndTags", Effect: "Allow", Action: [...A.ec2Write], Resource: `arn:aws:ec2:${r}:${a}:*` },
-    // Secrets it names itself (tools/aws/helpers.go: cloud-<id>-rds|-iam, rds-multitenant-*,
-    // perseus-iam-*; the multitenant clusters' master secrets are named after the cluster,
-    // rds-cluster-multitenant-*), and external databases' secrets, which callers must name
-    // <env>/external-databases/<name> (README, Provisioner) ...
+    // Secrets it names and manages itself (tools/aws/helpers.go: cloud-<id>-rds|-iam,
+    // rds-multitenant-*, perseus-iam-*) ...
     {
       Sid: "InstallationSecrets",
       Effect: "Allow",
       Action: [...A.secrets],
-      Resource: ["cloud-*", "rds-multitenant-*", "perseus-iam-*", ...(on.has("rds") ? ["rds-cluster-multitenant-*"] : []), `${p.environment}/external-databases/*`].map(
-        (n) => `arn:aws:secretsmanager:${r}:${a}:secret:${n}`,
-      ),
+      Resource: ["cloud-*", "rds-multitenant-*", "perseus-iam-*"].map((n) => `arn:aws:secretsmanager:${r}:${a}:secret:${n}`),
+    },
+    // ... and secrets it only reads: external databases' (callers must name them
+    // <env>/external-databases/<name>; README, Provisioner) and the multitenant clusters' master
+    // secrets, named after the cluster (rds-cluster-multitenant-*).
+    {
+      Sid: "SecretsItReads",
+      Effect: "Allow",
+      Action: ["secretsmanager:GetSecretValue"],
+      Resource: [`${p.environment}/external-databases/*`, ...(on.has("rds") ? ["rds-cluster-multitenant-*"] : [])].map((n) => `arn:aws:secretsmanager:${r}:${a}:secret:${n}`),
     },
     // ... and the kubeconfigs of the clusters registered with it (make register-workloads), read only.
     { Sid: "RegisteredClusterKubeconfigs", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: `arn:aws:secretsmanager:${r}:${a}:secret:${p.environment}/provisioner/clusters/*` },
@@ -215,7 +220,7 @@ export function provisionerStatements(p: {
     statements.push(
       { Sid: "FilestoreUsers", Effect: "Allow", Action: users.filter((x) => !/UserPolic/.test(x)), Resource: `arn:aws:iam::${a}:user/cloud-*` },
       { Sid: "FilestorePolicies", Effect: "Allow", Action: A.filestoreUsers.filter((x) => !users.includes(x)), Resource: `arn:aws:iam::${a}:policy/cloud-*` },
-      // A filestore user may get its own policy attached, never another.
+      // Only policies of filestore users can be attached (the name is all IAM can check: see iam-actions.ts).
       {
         Sid: "FilestorePolicyAttachments",
         Effect: "Allow",
@@ -237,13 +242,17 @@ export function provisionerStatements(p: {
       Condition: { Null: { "ec2:ResourceTag/MattermostCloudInstallationDatabase": "false" } },
     });
   }
-  if (on.has("kms")) statements.push({ Sid: "InstallationDatabaseKeys", Effect: "Allow", Action: A.kms.filter((x) => !anyResource(x)), Resource: `arn:aws:kms:${r}:${a}:key/*` });
+  if (on.has("kms")) {
+    statements.push({ Sid: "InstallationDatabaseKeys", Effect: "Allow", Action: A.kms.filter((x) => !anyResource(x) && x !== "kms:CreateGrant"), Resource: `arn:aws:kms:${r}:${a}:key/*` });
+    // Grants only for AWS services using the key on its behalf (RDS).
+    statements.push({ Sid: "InstallationDatabaseKeyGrants", Effect: "Allow", Action: ["kms:CreateGrant"], Resource: `arn:aws:kms:${r}:${a}:key/*`, Condition: { Bool: { "kms:GrantIsForAWSResource": "true" } } });
+  }
   return statements;
 }
 
 /**
  * The Mattermost provisioner (`cloud` server) in the C&C: its PostgreSQL, its kops/terraform state
- * bucket, an IRSA role (no IAM users, no keys), the server Deployment (schema migration in an
+ * bucket, an IRSA role (no IAM user or key of its own), the server Deployment (schema migration in an
  * init container first) and the installation supervisor Deployment, TCP probes on the API port,
  * a Service with a ServiceMonitor, an internal-only ingress, non-root with a read-only root
  * filesystem.

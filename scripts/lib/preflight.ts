@@ -7,6 +7,7 @@
  *   one of the environment's cluster admin roles, and the cluster's API endpoint answers from here;
  * - the layer with the provisioner: the account alias and the zone tags it needs at start.
  */
+import { DescribeLoadBalancersCommand, DescribeTagsCommand, type ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { ListAccountAliasesCommand, type IAMClient } from "@aws-sdk/client-iam";
 import { ListHostedZonesByNameCommand, ListTagsForResourceCommand, type Route53Client } from "@aws-sdk/client-route-53";
 import { DescribeSecretCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
@@ -91,7 +92,7 @@ export function callerIsAdmin(callerArn: string, adminRoleArns: string[]): boole
 export function callerMessage(stack: string, callerArn: string, adminRoleArns: string[]): string {
   return (
     `${stack} applies Kubernetes objects, and only the clusters' admin roles may (EKS access entries); you are ${callerArn}. ` +
-    `Assume one of ${adminRoleArns.join(", ")} (or run from the deploy runner), or add your role to cluster.deployRoleArns in the environment and apply the cluster layers first.`
+    `Assume one of ${adminRoleArns.join(", ")} (on the deploy runner, the deploy workflow does this through GitHub OIDC), or add your role to cluster.deployRoleArns in the environment and apply the cluster layers first.`
   );
 }
 
@@ -201,4 +202,53 @@ export async function environmentZones(route53: Route53Client, env: Environment)
     out.push({ id, domain: w.domain, value: w.value });
   }
   return out;
+}
+
+/** The tag sets of a stack's `data.aws_lb` lookups (load balancers the controller makes). */
+export function loadBalancerLookups(json: TfJson): { address: string; tags: Record<string, string> }[] {
+  return Object.entries((json.data?.aws_lb ?? {}) as Record<string, { tags?: Record<string, string> }>)
+    .filter(([, body]) => body.tags && Object.keys(body.tags).length)
+    .map(([name, body]) => ({ address: `data.aws_lb.${name}`, tags: body.tags! }));
+}
+
+/**
+ * Waits until every load balancer a stack looks up exists (exactly one per tag set). The AWS Load
+ * Balancer Controller makes them from Ingresses and Services some time after the Kubernetes phase
+ * ends (for installations, after the operator has made the Ingress), and a lookup that finds
+ * nothing fails the whole plan. Polls, then names each one still missing and where to look.
+ */
+export async function waitForLoadBalancers(
+  elb: ElasticLoadBalancingV2Client,
+  lookups: { address: string; tags: Record<string, string> }[],
+  opts: { timeoutMs: number; intervalMs: number; log?: (line: string) => void },
+): Promise<string[]> {
+  const deadline = Date.now() + opts.timeoutMs;
+  for (;;) {
+    const arns: string[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await elb.send(new DescribeLoadBalancersCommand({ Marker: marker }));
+      arns.push(...(page.LoadBalancers ?? []).map((lb) => lb.LoadBalancerArn!).filter(Boolean));
+      marker = page.NextMarker;
+    } while (marker);
+    const tagsOf = new Map<string, Record<string, string>>();
+    for (let i = 0; i < arns.length; i += 20) {
+      const out = await elb.send(new DescribeTagsCommand({ ResourceArns: arns.slice(i, i + 20) }));
+      for (const d of out.TagDescriptions ?? []) tagsOf.set(d.ResourceArn!, Object.fromEntries((d.Tags ?? []).map((t) => [t.Key!, t.Value ?? ""])));
+    }
+    const problems = lookups.flatMap((l) => {
+      const found = [...tagsOf.values()].filter((t) => Object.entries(l.tags).every(([k, v]) => t[k] === v)).length;
+      return found === 1 ? [] : [`${l.address}: ${found === 0 ? "no load balancer" : `${found} load balancers`} tagged ${Object.entries(l.tags).map(([k, v]) => `${k}=${v}`).join(", ")}`];
+    });
+    if (!problems.length || Date.now() >= deadline) return problems;
+    opts.log?.(`waiting for ${problems.length} load balancer(s) the controller makes: ${problems.map((p) => p.split(":")[0]).join(", ")}`);
+    await new Promise((r) => setTimeout(r, opts.intervalMs));
+  }
+}
+
+export function loadBalancersMessage(stack: string, problems: string[]): string {
+  return (
+    `${stack} names load balancers the AWS Load Balancer Controller makes, and these are not there (exactly one of each is needed):\n${problems.map((p) => `  - ${p}`).join("\n")}\n` +
+    `Check the Ingress or Service events and the controller's log (kubectl -n kube-system logs deploy/aws-load-balancer-controller); a certificate the controller cannot find for a host is the usual cause. Then run the command again.`
+  );
 }

@@ -3,6 +3,8 @@
  * CLI check with a missing binary, API reachability against a local listener, and the sentences
  * the user gets.
  */
+import { CreateSubnetCommand, CreateVpcCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { CreateLoadBalancerCommand, ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { CreateAccountAliasCommand, DeleteAccountAliasCommand, IAMClient } from "@aws-sdk/client-iam";
 import { ChangeTagsForResourceCommand, CreateHostedZoneCommand, Route53Client } from "@aws-sdk/client-route-53";
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
@@ -21,6 +23,9 @@ import {
   secretsMessage,
   secretsNeededBy,
   secretsReadBy,
+  loadBalancerLookups,
+  loadBalancersMessage,
+  waitForLoadBalancers,
   unfilledSecrets,
   unreachableMessage,
 } from "../../scripts/lib/preflight";
@@ -53,8 +58,11 @@ describe("preflight: secrets a layer reads", () => {
   });
 
   it("stops on an empty installation DSN before the apps stack would run its sync Job", async () => {
+    const env = environment("prod", (e: any) => (e.workloads[0].installations = [{ name: "acme", dns: "acme.cloud.example.com", size: "1000users", version: "10.11.2" }]));
+    const needed = secretsNeededBy(env, "prod-workload-alpha-apps", synthShipped("prod").json["prod-workload-alpha-apps"]);
     await sm.send(new CreateSecretCommand({ Name: "prod/alpha/installations/acme/database" }));
-    const problems = await unfilledSecrets(sm, ["prod/alpha/installations/acme/database"]);
+    const problems = await unfilledSecrets(sm, needed);
+    expect(problems).toEqual([{ name: "prod/alpha/installations/acme/database", problem: "empty" }]);
     expect(secretsMessage("prod-workload-alpha-apps", problems, "prod")).toMatch(/prod\/alpha\/installations\/acme\/database: has no value; fill it: aws secretsmanager put-secret-value/);
   });
 
@@ -121,6 +129,46 @@ describe("preflight: the provisioner's start-up prerequisites", () => {
     expect(() => provisionerAccountAlias(environment("prod", undefined, "us-prod"))).toThrow(/would be "mattermost-cloud-us-prod", but it must be mattermost-cloud-<env> with no further dash; set provisioner\.accountAlias/);
     const zones = resourcesOf(synthShipped("local").json["local-cluster"], "aws_route53_zone");
     expect(zones.map((z) => z.tags)).toEqual([{ MattermostCloudDNS: "private" }, { MattermostCloudDNS: "public" }]);
+  });
+});
+
+describe("preflight: the load balancers route53 names", () => {
+  let moto: Moto;
+  let elb: ElasticLoadBalancingV2Client;
+  let subnets: string[];
+  beforeAll(async () => {
+    moto = await startMoto();
+    elb = new ElasticLoadBalancingV2Client(clientOptions(moto));
+    const ec2 = new EC2Client(clientOptions(moto));
+    const vpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: "10.9.0.0/16" }))).Vpc!.VpcId!;
+    subnets = [];
+    for (const [i, cidr] of ["10.9.1.0/24", "10.9.2.0/24"].entries()) {
+      subnets.push((await ec2.send(new CreateSubnetCommand({ VpcId: vpc, CidrBlock: cidr, AvailabilityZone: `us-east-1${"ab"[i]}` }))).Subnet!.SubnetId!);
+    }
+  });
+  afterAll(() => moto.stop());
+
+  it("reads each lookup's tags from the synthesized route53 stack", () => {
+    const lookups = loadBalancerLookups(synthShipped("prod").json["prod-route53"]);
+    expect(lookups.map((l) => l.tags["platform/load-balancer"]).sort()).toEqual(["prod/prod-cnc/alb-internal", "prod/prod-cnc/alb-public", "prod/prod-cnc/nlb-thanos-grpc"]);
+  });
+
+  it("waits for a load balancer the controller has not made yet, then names what is still missing", async () => {
+    const tags = { "elbv2.k8s.aws/cluster": "t-cnc", "platform/load-balancer": "t/t-cnc/alb-internal" };
+    const missing = await waitForLoadBalancers(elb, [{ address: "data.aws_lb.internal", tags }], { timeoutMs: 300, intervalMs: 100 });
+    expect(missing).toEqual(["data.aws_lb.internal: no load balancer tagged elbv2.k8s.aws/cluster=t-cnc, platform/load-balancer=t/t-cnc/alb-internal"]);
+    expect(loadBalancersMessage("t-route53", missing)).toMatch(/kubectl -n kube-system logs deploy\/aws-load-balancer-controller/);
+    const make = (name: string) => elb.send(new CreateLoadBalancerCommand({ Name: name, Subnets: subnets, Scheme: "internal", Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }));
+    // It appears while the wait is on: the wait ends well before its limit.
+    const started = Date.now();
+    setTimeout(() => void make("internal-1"), 300);
+    expect(await waitForLoadBalancers(elb, [{ address: "data.aws_lb.internal", tags }], { timeoutMs: 20_000, intervalMs: 200 })).toEqual([]);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    // Two with the same tags is as bad as none: the lookup would fail on "2 results".
+    await make("internal-2");
+    expect(await waitForLoadBalancers(elb, [{ address: "data.aws_lb.internal", tags }], { timeoutMs: 0, intervalMs: 100 })).toEqual([
+      "data.aws_lb.internal: 2 load balancers tagged elbv2.k8s.aws/cluster=t-cnc, platform/load-balancer=t/t-cnc/alb-internal",
+    ]);
   });
 });
 

@@ -2,7 +2,8 @@ import { Testing, TerraformStack } from "cdktf";
 import { MissingBundleError } from "../../constructs/bundle";
 import { StoreDiscoveryCronJob } from "../../constructs/discovery/store-discovery";
 import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
-import { resourcesOf, type Synthesized, synthShipped } from "../support/synth";
+import { deploySequence, destroySequence } from "../../scripts/lib/sequence";
+import { rejection, resourcesOf, type Synthesized, synthShipped } from "../support/synth";
 
 describe("stacks of an environment", () => {
   let prod: Synthesized;
@@ -135,5 +136,50 @@ describe("a missing service bundle", () => {
       });
     expect(build).toThrow(MissingBundleError);
     expect(build).toThrow("The store-discovery CronJob bundle is missing (/nonexistent/main.js.gz). Run `make bundle` (or `npm run build`), then synthesize again; stacks never bundle code themselves.");
+  });
+});
+
+describe("the order make all applies and make destroy removes", () => {
+  const names = ["prod-bootstrap", "prod-cluster", "prod-post-install", "prod-workload-alpha", "prod-workload-alpha-apps", "prod-workload-beta", "prod-workload-beta-apps", "prod-route53"];
+  const stacks = names.map((name, order) => ({ name, order }));
+  const ids = (s: { name: string }[]) => s.map((x) => x.name);
+
+  it("applies the C&C layers in order, each workload's AWS phase before its apps, and route53 last", () => {
+    const seq = deploySequence("prod", [...stacks].reverse());
+    expect(ids(seq.first)).toEqual(["prod-bootstrap", "prod-cluster", "prod-post-install"]);
+    expect(seq.chains.map(ids)).toEqual([
+      ["prod-workload-beta", "prod-workload-beta-apps"],
+      ["prod-workload-alpha", "prod-workload-alpha-apps"],
+    ]);
+    expect(ids(seq.last)).toEqual(["prod-route53"]);
+  });
+
+  it("destroys in reverse: route53 first, each chain apps-first, then the C&C layers backwards", () => {
+    const seq = destroySequence("prod", stacks);
+    expect(ids(seq.first)).toEqual(["prod-route53"]);
+    expect(seq.chains.map(ids)).toEqual([
+      ["prod-workload-alpha-apps", "prod-workload-alpha"],
+      ["prod-workload-beta-apps", "prod-workload-beta"],
+    ]);
+    expect(ids(seq.last)).toEqual(["prod-post-install", "prod-cluster", "prod-bootstrap"]);
+  });
+
+  it("matches the synthesized order of the shipped environment", () => {
+    const synthesized = synthShipped("prod").stacks.ordered.map((s, order) => ({ name: s.node.id, order }));
+    const seq = deploySequence("prod", synthesized);
+    expect([...ids(seq.first), ...seq.chains.flatMap(ids), ...ids(seq.last)]).toEqual(synthesized.map((s) => s.name));
+  });
+});
+
+describe("installation names", () => {
+  it("are unique across workloads and never a public app's name", () => {
+    const inst = (name: string, dns: string) => ({ name, dns, size: "1000users", version: "10.11.2" });
+    expect(
+      rejection((e) => {
+        e.workloads[0].installations = [inst("acme", "acme.cloud.example.com")];
+        e.workloads[1].installations = [inst("acme2", "acme.cloud.example.com")];
+      }),
+    ).toMatch(/workloads\[1\]\.installations\[0\]\.dns: acme\.cloud\.example\.com is already the name of installation acme of alpha/);
+    expect(rejection((e) => (e.workloads[0].installations = [inst("grafana", "grafana.cloud.example.com")]))).toMatch(/is already the name of the public app grafana/);
   });
 });

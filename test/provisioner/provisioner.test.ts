@@ -69,7 +69,13 @@ describe("the provisioner (prod)", () => {
   it("scopes each grant to the names v0.90.0 gives its resources (tools/aws/helpers.go)", () => {
     const st = (sid: string) => policyOf(stack).Statement.find((s: any) => s.Sid === sid);
     const secretArn = (n: string) => `arn:aws:secretsmanager:us-east-1:111111111111:secret:${n}`;
-    expect(st("InstallationSecrets").Resource).toEqual(["cloud-*", "rds-multitenant-*", "perseus-iam-*", "rds-cluster-multitenant-*", "prod/external-databases/*"].map(secretArn));
+    expect(st("InstallationSecrets").Resource).toEqual(["cloud-*", "rds-multitenant-*", "perseus-iam-*"].map(secretArn));
+    // Secrets it only reads (external databases' and the multitenant clusters' masters): read only.
+    expect(st("SecretsItReads")).toMatchObject({ Action: ["secretsmanager:GetSecretValue"], Resource: ["prod/external-databases/*", "rds-cluster-multitenant-*"].map(secretArn) });
+    // Tagged creates need TagResource; RDS needs a grant on the key, for AWS services only.
+    expect(st("InstallationSecrets").Action).toContain("secretsmanager:TagResource");
+    expect(st("InstallationDatabaseKeys").Action).toEqual(expect.arrayContaining(["kms:TagResource"]));
+    expect(st("InstallationDatabaseKeyGrants")).toMatchObject({ Action: ["kms:CreateGrant"], Condition: { Bool: { "kms:GrantIsForAWSResource": "true" } } });
     // ... never the platform's own secrets.
     for (const own of ["prod/cnc/grafana-admin", "prod/cnc/oidc-client", "prod/cnc/mattermost-alerts-webhook"]) {
       expect(st("InstallationSecrets").Resource.some((r: string) => new RegExp(`^${r.replace(/[.*+?^${}()|[\]\\]/g, (c) => (c === "*" ? ".*" : `\\${c}`))}$`).test(secretArn(own)))).toBe(false);
@@ -79,15 +85,17 @@ describe("the provisioner (prod)", () => {
     expect(st("InstallationFilestores").Resource).toContain(`arn:aws:s3:::cloud-${"?".repeat(26)}`);
     expect(st("NotThePlatformBuckets")).toMatchObject({ Effect: "Deny", Action: ["s3:*"] });
     expect(st("NotThePlatformBuckets").Resource).toEqual(expect.arrayContaining(["arn:aws:s3:::cloud-prod-*-files-*", "arn:aws:s3:::cloud-prod-tfstate-*/*"]));
-    // Filestore users: only cloud-<id>, and only their own policy attached.
-    expect(st("FilestoreUsers").Resource).toBe("arn:aws:iam::111111111111:user/cloud-*");
-    expect(st("FilestorePolicies").Resource).toBe("arn:aws:iam::111111111111:policy/cloud-*");
-    expect(st("FilestorePolicyAttachments").Condition).toEqual({ ArnLikeIfExists: { "iam:PolicyARN": "arn:aws:iam::111111111111:policy/cloud-*" } });
+    // Filestore users: off by default (IAM admin in effect); when on, only cloud-<id> users and policies.
+    expect(st("FilestoreUsers")).toBeUndefined();
+    const withFiles = (sid: string) =>
+      policyOf(synthEnvironment(environment("prod", (e: any) => (e.provisioner.s3Filestores = true))).json["prod-post-install"]).Statement.find((s: any) => s.Sid === sid);
+    expect(withFiles("FilestoreUsers").Resource).toBe("arn:aws:iam::111111111111:user/cloud-*");
+    expect(withFiles("FilestorePolicies").Resource).toBe("arn:aws:iam::111111111111:policy/cloud-*");
+    expect(withFiles("FilestorePolicyAttachments").Condition).toEqual({ ArnLikeIfExists: { "iam:PolicyARN": "arn:aws:iam::111111111111:policy/cloud-*" } });
     // Database migrations touch only the installation databases' security groups.
     expect(st("DatabaseMigrationRules")).toMatchObject({ Action: ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"], Condition: { Null: { "ec2:ResourceTag/MattermostCloudInstallationDatabase": "false" } } });
-    // Without S3 filestores, no IAM user rights at all.
-    const noFiles = synthEnvironment(environment("prod", (e: any) => (e.provisioner.s3Filestores = false))).json["prod-post-install"];
-    expect(JSON.stringify(policyOf(noFiles))).not.toMatch(/iam:CreateUser|iam:CreateAccessKey/);
+    // By default, no IAM user rights at all.
+    expect(JSON.stringify(policyOf(stack))).not.toMatch(/iam:CreateUser|iam:CreateAccessKey/);
   });
 
   it("allows exactly the actions the v0.90.0 server calls for the features on (the list kept as data)", () => {
@@ -95,11 +103,11 @@ describe("the provisioner (prod)", () => {
     // The platform's own additions: its state key, its database credentials, its SSH key.
     const own = ["kms:Decrypt", "kms:GenerateDataKey", "secretsmanager:DescribeSecret"];
     const expected = (features: ProvisionerFeature[]) => new Set([...features.flatMap((f) => [...PROVISIONER_ACTIONS[f]]), ...own]);
-    expect([...allowed(policyOf(stack))].sort()).toEqual([...expected(provisionerFeatures({ rdsDatabases: true, s3Filestores: true }))].sort());
+    expect([...allowed(policyOf(stack))].sort()).toEqual([...expected(provisionerFeatures({ rdsDatabases: true, s3Filestores: false }))].sort());
     // Turning the RDS database backends off takes their RDS and KMS rights away.
     const noRds = synthEnvironment(environment("prod", (e: any) => (e.provisioner.rdsDatabases = false))).json["prod-post-install"];
     const without = allowed(policyOf(noRds));
-    expect([...without].sort()).toEqual([...expected(provisionerFeatures({ rdsDatabases: false, s3Filestores: true }))].sort());
+    expect([...without].sort()).toEqual([...expected(provisionerFeatures({ rdsDatabases: false, s3Filestores: false }))].sort());
     expect(without.has("rds:CreateDBCluster")).toBe(false);
     expect(without.has("kms:CreateKey")).toBe(false);
     for (const a of ["eks:CreateCluster", "eks:CreateNodegroup", "route53:ListTagsForResource", "iam:ListAccountAliases", "secretsmanager:CreateSecret"]) expect(without.has(a)).toBe(true);
