@@ -193,14 +193,7 @@ export class PlatformCluster extends Construct {
 
   /** Cluster-wide admin for one IAM principal (AmazonEKSClusterAdminPolicy through an access entry). */
   grantAdmin(id: string, principalArn: string): void {
-    const entry = new EksAccessEntry(this, `access-${id}`, { clusterName: this.cluster.name, principalArn, type: "STANDARD" });
-    new EksAccessPolicyAssociation(this, `access-${id}-admin`, {
-      clusterName: this.cluster.name,
-      principalArn,
-      policyArn: `arn:${this.partition.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy`,
-      accessScope: { type: "cluster" },
-      dependsOn: [entry],
-    });
+    this.grantAccessPolicy(id, principalArn, "AmazonEKSClusterAdminPolicy", "admin");
   }
 
   /**
@@ -208,11 +201,15 @@ export class PlatformCluster extends Construct {
    * what a plan needs (Helm keeps releases in Secrets), and nothing it could change.
    */
   grantView(id: string, principalArn: string): void {
+    this.grantAccessPolicy(id, principalArn, "AmazonEKSAdminViewPolicy", "view");
+  }
+
+  private grantAccessPolicy(id: string, principalArn: string, policy: string, suffix: string): void {
     const entry = new EksAccessEntry(this, `access-${id}`, { clusterName: this.cluster.name, principalArn, type: "STANDARD" });
-    new EksAccessPolicyAssociation(this, `access-${id}-view`, {
+    new EksAccessPolicyAssociation(this, `access-${id}-${suffix}`, {
       clusterName: this.cluster.name,
       principalArn,
-      policyArn: `arn:${this.partition.partition}:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy`,
+      policyArn: `arn:${this.partition.partition}:eks::aws:cluster-access-policy/${policy}`,
       accessScope: { type: "cluster" },
       dependsOn: [entry],
     });
