@@ -90,6 +90,16 @@ function objectsWith(tree: unknown, key: string, out: Record<string, string>[] =
   return out;
 }
 
+/** name -> address of the objects of `types` a stack creates (namespaces, storage classes). */
+function createdByName(all: ReturnType<typeof items>, types: Set<string>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [address, item] of all) {
+    const name = item.kind === "resource" && types.has(item.type) ? metadataOf(item.type, item.body)?.name : undefined;
+    if (name) out.set(name, address);
+  }
+  return out;
+}
+
 /** address -> everything it depends on, transitively (references and depends_on alike). */
 function dependencyClosure(json: TfJson): (address: string) => Set<string> {
   const all = items(json);
@@ -222,13 +232,7 @@ export function checkDeployOrder(stacks: StackJson[]): OrderFinding[] {
     }
 
     // --- namespaces
-    const namespaces = new Map<string, string>();
-    for (const [address, item] of all) {
-      if (item.kind === "resource" && NAMESPACE_TYPES.has(item.type)) {
-        const ns = metadataOf(item.type, item.body)?.name;
-        if (ns) namespaces.set(ns, address);
-      }
-    }
+    const namespaces = createdByName(all, NAMESPACE_TYPES);
     for (const [address, item] of all) {
       if (item.kind !== "resource") continue;
       let ns: string | undefined;
@@ -245,13 +249,7 @@ export function checkDeployOrder(stacks: StackJson[]): OrderFinding[] {
     }
 
     // --- storage classes
-    const classes = new Map<string, string>();
-    for (const [address, item] of all) {
-      if (item.kind === "resource" && STORAGE_CLASS_TYPES.has(item.type)) {
-        const sc = metadataOf(item.type, item.body)?.name;
-        if (sc) classes.set(sc, address);
-      }
-    }
+    const classes = createdByName(all, STORAGE_CLASS_TYPES);
     for (const [address, item] of all) {
       if (item.kind !== "resource") continue;
       let asked: string[] = [];

@@ -8,6 +8,14 @@ import { PROVISIONER_ACTIONS, provisionerFeatures, type ProvisionerFeature } fro
 import { API_PROBE, LIVENESS_PROBE, START_WITH_DATABASE, serverFlags } from "../../constructs/provisioner/provisioner";
 import { environment, parsePolicy, resourcesOf, rejection, synthEnvironment, synthShipped } from "../support/synth";
 
+/** prod-post-install with one provisioner setting changed, synthesized once per file. */
+const variants = new Map<string, any>();
+function postInstallWith(key: "rdsDatabases" | "s3Filestores", value: boolean): any {
+  const id = `${key}=${value}`;
+  if (!variants.has(id)) variants.set(id, synthEnvironment(environment("prod", (e: any) => (e.provisioner[key] = value))).json["prod-post-install"]);
+  return variants.get(id);
+}
+
 /** Actions that accept resource ARNs (checked against the service authorization reference). */
 const ACCEPTS_ARNS = /^(route53:(ChangeResourceRecordSets|ListResourceRecordSets|GetHostedZone)|ec2:(RunInstances|TerminateInstances|Create(Tags|Volume|NetworkInterface|RouteTable|Route)|Delete\w+|Attach\w+|Detach\w+|Authorize\w+|Revoke\w+)|rds:(?!Describe)\w+|s3:\w+|secretsmanager:(?!ListSecrets)\w+|kms:(?!CreateKey|ListAliases)\w+|acm:(Describe|Get|ListTags)\w*|iam:(?!List)\w+|autoscaling:(?!Describe)\w+|elasticloadbalancing:(?!Describe)\w+|dynamodb:(?!ListTables)\w+)$/;
 
@@ -60,7 +68,7 @@ describe("the provisioner (prod)", () => {
       "acm:ListCertificates", "acm:ListTagsForCertificate", "tag:GetResources", "elasticloadbalancing:AddTags", "elasticloadbalancing:DescribeLoadBalancers", "s3:ListBucket", "s3:DeleteObject",
     ];
     for (const rds of [true, false]) {
-      const st = rds ? stack : synthEnvironment(environment("prod", (e: any) => (e.provisioner.rdsDatabases = false))).json["prod-post-install"];
+      const st = rds ? stack : postInstallWith("rdsDatabases", false);
       const allowed = new Set(policyOf(st).Statement.filter((s: any) => s.Effect === "Allow").flatMap((s: any) => [].concat(s.Action)));
       expect(core.filter((a) => !allowed.has(a))).toEqual([]);
     }
@@ -87,8 +95,7 @@ describe("the provisioner (prod)", () => {
     expect(st("NotThePlatformBuckets").Resource).toEqual(expect.arrayContaining(["arn:aws:s3:::cloud-prod-*-files-*", "arn:aws:s3:::cloud-prod-tfstate-*/*"]));
     // Filestore users: off by default (IAM admin in effect); when on, only cloud-<id> users and policies.
     expect(st("FilestoreUsers")).toBeUndefined();
-    const withFiles = (sid: string) =>
-      policyOf(synthEnvironment(environment("prod", (e: any) => (e.provisioner.s3Filestores = true))).json["prod-post-install"]).Statement.find((s: any) => s.Sid === sid);
+    const withFiles = (sid: string) => policyOf(postInstallWith("s3Filestores", true)).Statement.find((s: any) => s.Sid === sid);
     expect(withFiles("FilestoreUsers").Resource).toBe("arn:aws:iam::111111111111:user/cloud-*");
     expect(withFiles("FilestorePolicies").Resource).toBe("arn:aws:iam::111111111111:policy/cloud-*");
     expect(withFiles("FilestorePolicyAttachments").Condition).toEqual({ ArnLikeIfExists: { "iam:PolicyARN": "arn:aws:iam::111111111111:policy/cloud-*" } });
@@ -105,7 +112,7 @@ describe("the provisioner (prod)", () => {
     const expected = (features: ProvisionerFeature[]) => new Set([...features.flatMap((f) => [...PROVISIONER_ACTIONS[f]]), ...own]);
     expect([...allowed(policyOf(stack))].sort()).toEqual([...expected(provisionerFeatures({ rdsDatabases: true, s3Filestores: false }))].sort());
     // Turning the RDS database backends off takes their RDS and KMS rights away.
-    const noRds = synthEnvironment(environment("prod", (e: any) => (e.provisioner.rdsDatabases = false))).json["prod-post-install"];
+    const noRds = postInstallWith("rdsDatabases", false);
     const without = allowed(policyOf(noRds));
     expect([...without].sort()).toEqual([...expected(provisionerFeatures({ rdsDatabases: false, s3Filestores: false }))].sort());
     expect(without.has("rds:CreateDBCluster")).toBe(false);
