@@ -31,7 +31,7 @@ import { EnvironmentError, loadEnvironment } from "../config/load";
 import { clusterAdminRoleArns, planRunnerRoleArn, provisionerAccountAlias, workloadClusterName, workloadKubeconfigSecretName } from "../config/names";
 import { HttpProvisionerApi, clientCredentialsToken, registerWorkloads } from "./lib/registration";
 import type { Environment } from "../config/schema";
-import { EMULATOR_ROUND_TRIP_GAPS, emulatorHoldReason } from "./lib/emulator-support";
+import { EMULATOR_ROUND_TRIP_GAPS, emulatorHoldReason, lostCreations } from "./lib/emulator-support";
 import { emulatorEnv, ensureEmulator, runningEmulator, stopEmulator, type Emulator } from "./lib/emulator";
 import { synthesize, type SynthesizedStack } from "./lib/synth";
 import { REPO_ROOT, ToolError, checkTerraform, findProviderMirror, mapLimit, terraform, writeCliConfig } from "./lib/terraform";
@@ -331,15 +331,29 @@ async function applyStack(ctx: Context, stack: SynthesizedStack): Promise<StackR
   const init = await terraform(["init", "-input=false", "-no-color"], dir, cli ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv);
   if (init.code !== 0) throw new ToolError(`terraform init failed for ${stack.name}:\n${init.stderr || init.stdout}`);
   const approve = ctx.emulated || process.env.AUTO_APPROVE === "1";
-  const apply = await terraform(
-    ["apply", "-input=false", "-no-color", "-parallelism=20", ...(approve ? ["-auto-approve"] : [])],
-    dir,
-    cli ?? process.env.TF_CLI_CONFIG_FILE ?? "",
-    ctx.tfEnv,
-    (line) => line.trim() && say(`${tag}${line}`),
-    // Against the emulator nothing should take this long; a hang means moto is failing a call the provider retries.
-    ctx.emulated ? EMULATOR_STACK_TIMEOUT_MS : undefined,
-  );
+  const runApply = () =>
+    terraform(
+      ["apply", "-input=false", "-no-color", "-parallelism=20", ...(approve ? ["-auto-approve"] : [])],
+      dir,
+      cli ?? process.env.TF_CLI_CONFIG_FILE ?? "",
+      ctx.tfEnv,
+      (line) => line.trim() && say(`${tag}${line}`),
+      // Against the emulator nothing should take this long; a hang means moto is failing a call the provider retries.
+      ctx.emulated ? EMULATOR_STACK_TIMEOUT_MS : undefined,
+    );
+  let apply = await runApply();
+  // Emulator only: under load moto sometimes creates a resource but the response is lost; the
+  // SDK retries and gets "already exists". Such a resource is adopted (terraform import) and the
+  // apply runs once more, saying so. Any other failure, and any failure on AWS, stops here.
+  const lost = ctx.emulated && apply.code !== 0 && !apply.timedOut ? lostCreations(apply.stderr) : [];
+  if (lost.length) {
+    for (const { address, id } of lost) {
+      say(`${tag}emulator: ${address} (${id}) was created but its response was lost (AlreadyExists on the SDK's retry); importing it and applying again`);
+      const imported = await terraform(["import", "-input=false", "-no-color", address, id], dir, cli ?? "", ctx.tfEnv);
+      if (imported.code !== 0) throw new ToolError(`Applying ${stack.name} failed, and adopting ${address} (${id}) failed too:\n${imported.stderr.slice(-1500)}`);
+    }
+    apply = await runApply();
+  }
   if (apply.timedOut) {
     throw new ToolError(`Applying ${stack.name} took more than ${EMULATOR_STACK_TIMEOUT_MS / 60000} minutes against the emulator and was stopped; the resource still "creating" above is one moto fails on (see .state/${ctx.env.name}/emulator.log for its error), so add its type to scripts/lib/emulator-support.ts with the reason.`);
   }

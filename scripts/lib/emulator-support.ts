@@ -67,3 +67,20 @@ export const EMULATOR_ROUND_TRIP_GAPS: Record<string, string[]> = {
   aws_db_parameter_group: ["parameter"],
   aws_db_instance: ["performance_insights_enabled", "performance_insights_kms_key_id", "performance_insights_retention_period"],
 };
+
+/**
+ * The failures of an apply that are all "already exists" on create, with the id to import each by
+ * (the provider names it in parentheses: `creating KMS Alias (alias/x): ... AlreadyExistsException`).
+ * Empty when any failure is of another kind.
+ */
+export function lostCreations(stderr: string): { address: string; id: string }[] {
+  const blocks = stderr.split(/\n(?=Error: )/).filter((b) => /Error: /.test(b));
+  const out: { address: string; id: string }[] = [];
+  for (const block of blocks) {
+    const error = /Error: creating [^(\n]*\(([^)\n]+)\)[^\n]*(AlreadyExists|already exists)/.exec(block);
+    const address = /with ([\w.-]+\.[\w-]+),/.exec(block)?.[1];
+    if (!error || !address) return [];
+    out.push({ address, id: error[1] });
+  }
+  return out;
+}
