@@ -24,6 +24,12 @@ export const bucketName = (env: Pick<Environment, "name" | "accountId">, purpose
 /** The state bucket of an environment targetting real AWS. */
 export const stateBucketName = (env: Environment) => env.stateBucket ?? bucketName(env, "tfstate");
 
+/** KMS key (created by bootstrap) that encrypts the environment's Secrets Manager secrets. */
+export const secretsKeyAlias = (env: Pick<Environment, "name">) => `${env.name}-secrets`;
+
+/** The bucket every other bucket of the environment writes its S3 server access logs to (bootstrap). */
+export const accessLogBucketName = (env: Pick<Environment, "name" | "accountId">) => bucketName(env, "access-logs");
+
 /** The environment's SNS alert topic (created by the cluster stack, found by name later). */
 export const alertsTopicName = (env: Pick<Environment, "name">) => `${env.name}-platform-alerts`;
 

@@ -332,6 +332,17 @@ const logging = z
     volumeGiB: z.number().int().min(10).default(100),
     /** Days the domain's own CloudWatch logs are kept. */
     logRetentionDays: logRetention.default(30),
+    /**
+     * Dedicated master nodes (3, one per zone): the domain keeps its quorum while data nodes are
+     * replaced or busy. Safe default on; a small test domain may set `enabled: false` (cost).
+     */
+    dedicatedMasters: z
+      .object({
+        enabled: z.boolean().default(true),
+        instanceType: z.string().regex(/^[a-z0-9]+\.[a-z0-9]+\.search$/, { error: "expected an OpenSearch instance type such as m6g.large.search" }).default("m6g.large.search"),
+      })
+      .strict()
+      .default({ enabled: true, instanceType: "m6g.large.search" }),
   })
   .strict();
 
@@ -481,7 +492,23 @@ export const environmentSchema = z
     alerts,
     monitoring,
     auth,
-    logging: logging.default({ engineVersion: "OpenSearch_2.19", instanceType: "r6g.large.search", instanceCount: 3, volumeGiB: 100, logRetentionDays: 30 }),
+    logging: logging.default({
+      engineVersion: "OpenSearch_2.19",
+      instanceType: "r6g.large.search",
+      instanceCount: 3,
+      volumeGiB: 100,
+      logRetentionDays: 30,
+      dedicatedMasters: { enabled: true, instanceType: "m6g.large.search" },
+    }),
+    /**
+     * S3 server access logs of every bucket, delivered to the environment's access-log bucket
+     * (created by bootstrap, SSE-S3 because S3 log delivery cannot write SSE-KMS objects).
+     * Safe default on; `retentionDays` bounds what they cost.
+     */
+    accessLogs: z
+      .object({ enabled: z.boolean().default(true), retentionDays: z.number().int().min(1).max(3650).default(365) })
+      .strict()
+      .default({ enabled: true, retentionDays: 365 }),
     /** Secrets Manager names of the apps' own secrets (values are never in this file). */
     secrets: z
       .object({

@@ -9,6 +9,8 @@
  * - An environment may choose among SUPPORTED values only; anything else fails at synth.
  */
 
+import imageDigests from "./image-digests.json";
+
 /** Terraform CLI: S3-native state locking (`use_lockfile`) needs >= 1.10. */
 export const TERRAFORM_MIN_VERSION = "1.10.0";
 
@@ -25,7 +27,7 @@ export type EksVersion = (typeof SUPPORTED_EKS_VERSIONS)[number];
 
 /** Node.js runtime for the DNS-registration Lambda, and the image the store-discovery CronJob runs on. */
 export const LAMBDA_NODE_RUNTIME = "nodejs22.x";
-export const CRONJOB_NODE_IMAGE = "public.ecr.aws/docker/library/node:22.21.1-alpine3.22";
+export const CRONJOB_NODE_IMAGE_TAG = "public.ecr.aws/docker/library/node:22.21.1-alpine3.22";
 
 /** Helm charts: repository, chart, pinned version. Keys are the app names used in environments. */
 export const HELM_CHARTS = {
@@ -68,6 +70,25 @@ export const CHART_CRD_GROUPS: Partial<Record<HelmApp, readonly string[]>> = {
   "mattermost-operator": ["installation.mattermost.com", "mattermost.com"],
 };
 
+/**
+ * Container images are deployed as `repository:tag@sha256:…` once their digest is recorded in
+ * config/image-digests.json (`npm run pin-images` resolves every tag below against its registry
+ * and writes that file; review the diff like any version bump). A tag without a recorded digest
+ * is deployed by tag alone, and the policy step reports it unless config/policy-exceptions.ts
+ * says why (CKV_K8S_43).
+ */
+export const IMAGE_DIGESTS: Readonly<Record<string, string>> = imageDigests;
+
+/** `repository:tag`, with `@digest` when one is recorded. */
+export function imageRef(repository: string, tag: string): string {
+  const ref = `${repository}:${tag}`;
+  const digest = IMAGE_DIGESTS[ref];
+  return digest ? `${ref}@${digest}` : ref;
+}
+
+/** The store-discovery CronJob's image, pinned by digest. */
+export const CRONJOB_NODE_IMAGE = imageRef(...(CRONJOB_NODE_IMAGE_TAG.split(/:(?=[^:]+$)/) as [string, string]));
+
 /** Container images that are not installed through a chart's own default. */
 export const IMAGES = {
   /** The Mattermost provisioner (`cloud` server); environments pick a tag from this list. */
@@ -85,6 +106,11 @@ export const SUPPORTED_POSTGRES_VERSIONS = ["16", "17"] as const;
 
 /** The deploy runner: CodeBuild image that runs GitHub Actions jobs inside the C&C VPC. */
 export const DEPLOY_RUNNER_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0";
+
+/** Every `repository:tag` this repository deploys outside charts (what `npm run pin-images` resolves). */
+export function deployedImageTags(): string[] {
+  return [CRONJOB_NODE_IMAGE_TAG, ...IMAGES.provisioner.tags.map((t) => `${IMAGES.provisioner.repository}:${t}`), `${IMAGES.sigv4Proxy.repository}:${IMAGES.sigv4Proxy.tag}`];
+}
 
 /** The default choice for every app: the newest pinned version. */
 export function defaultAppVersions(): Record<HelmApp, string> {

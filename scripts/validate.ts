@@ -15,6 +15,7 @@ import { EnvironmentError } from "../config/load";
 import { synthesize, type SynthesizedStack } from "./lib/synth";
 import { ToolError, checkTerraform, findProviderMirror, mirroredProviders, terraform, writeCliConfig } from "./lib/terraform";
 import { checkDeployOrder, formatFindings } from "./lib/deploy-order";
+import { POLICY_RULES, checkPolicy, formatPolicy } from "./lib/policy";
 import { prune, providerOf } from "./lib/tf-json";
 
 interface Diagnostic {
@@ -37,12 +38,34 @@ function deployOrder(stacks: SynthesizedStack[]): number {
   return total;
 }
 
+/**
+ * The policy step (checkov's checks, scripts/lib/policy.ts) over every stack of every environment;
+ * returns the number of unreasoned findings plus stale exceptions.
+ */
+function policy(stacks: SynthesizedStack[]): number {
+  const report = checkPolicy(stacks.map((s) => ({ name: s.name, environment: s.env.name, json: s.json })));
+  // With ENVIRONMENT=x only x is synthesized: an exception for another environment is not stale.
+  if (process.env.ENVIRONMENT?.trim()) report.unused = [];
+  const envs = [...new Set(stacks.map((s) => s.env.name))].join(", ");
+  const bad = report.unreasoned.length + report.unused.length;
+  console.log(
+    `${bad ? "FAIL" : "ok  "} policy (${POLICY_RULES.length} checkov checks) over ${stacks.length} stacks of ${envs}: ${report.resources} resources, ` +
+      `${report.findings.length} finding(s), ${report.excepted.length} reasoned in config/policy-exceptions.ts, ${report.unreasoned.length} unreasoned`,
+  );
+  if (report.unreasoned.length) {
+    console.log(`Fix each in the construct that owns the resource, or add a reasoned entry to config/policy-exceptions.ts:\n${formatPolicy(report.unreasoned)}`);
+  }
+  for (const e of report.unused) console.log(`  stale exception (matches nothing; delete it): ${e.check} ${e.resource}${e.environments ? ` [${e.environments.join(", ")}]` : ""}`);
+  return bad;
+}
+
 async function main(): Promise<number> {
   if (process.env.SKIP_TERRAFORM_VALIDATE === "1") {
     const work = mkdtempSync(join(tmpdir(), "cnc-order-"));
     try {
-      const found = deployOrder(synthesize({ outdir: join(work, "cdktf.out"), only: process.env.ENVIRONMENT?.trim() || undefined }));
-      console.log("terraform validate: SKIPPED because SKIP_TERRAFORM_VALIDATE=1 (nothing was schema-checked; the deploy-order check above ran).");
+      const stacks = synthesize({ outdir: join(work, "cdktf.out"), only: process.env.ENVIRONMENT?.trim() || undefined });
+      const found = deployOrder(stacks) + policy(stacks);
+      console.log("terraform validate: SKIPPED because SKIP_TERRAFORM_VALIDATE=1 (nothing was schema-checked; the deploy-order and policy checks above ran).");
       return found ? 1 : 0;
     } finally {
       rmSync(work, { recursive: true, force: true });
@@ -59,7 +82,7 @@ async function main(): Promise<number> {
   let failures = 0;
   try {
     const stacks = synthesize({ outdir: join(work, "cdktf.out"), only: process.env.ENVIRONMENT?.trim() || undefined });
-    const orderFindings = deployOrder(stacks);
+    const orderFindings = deployOrder(stacks) + policy(stacks);
     // One root with every stack as a child module: one init and one provider schema load for the
     // whole set (per-stack roots cost ~3 s each); diagnostics are mapped back by file name.
     const root = join(work, "check");
@@ -94,7 +117,7 @@ async function main(): Promise<number> {
     for (const d of unplaced) console.log(`     ${d.severity}: ${d.summary}${d.detail ? ` — ${d.detail.split("\n")[0]}` : ""}`);
     if (val.code !== 0 || parsed.valid !== true) failures = Math.max(failures, 1);
     if (orderFindings) {
-      console.log(`deploy-order check: ${orderFindings} finding(s) above; each names the stack, the resource and what to change.`);
+      console.log(`deploy-order and policy checks: ${orderFindings} finding(s) above; each names the stack, the resource and what to change.`);
       failures = Math.max(failures, 1);
     }
     const unchecked = pruned.reduce((n, p) => n + p.heldBack.length, 0);

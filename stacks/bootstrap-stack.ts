@@ -1,15 +1,18 @@
 import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
-import { installationDatabaseSecretName, redisAuthSecretName, stateBucketName } from "../config/names";
+import { accessLogBucketName, installationDatabaseSecretName, redisAuthSecretName, secretsKeyAlias, stateBucketName } from "../config/names";
 import type { Environment } from "../config/schema";
 import { PlatformKey } from "../constructs/security/kms-key";
-import { SecureBucket } from "../constructs/storage/secure-bucket";
+import { AccessLogBucket, SecureBucket } from "../constructs/storage/secure-bucket";
 import { PlatformStack } from "./platform-stack";
 
 /**
  * `<env>-bootstrap`: what every other stack assumes exists.
  * - the encrypted, versioned S3 bucket every other stack keeps its state in;
+ * - the access-log bucket every bucket of the environment logs to (when accessLogs.enabled);
+ * - the KMS key the environment's secrets are encrypted with (readers get kms:Decrypt through
+ *   Secrets Manager only: constructs/security/kms-key.ts decryptSecretsStatement);
  * - the (empty) Secrets Manager secrets the environment names (alert webhook, Grafana admin,
  *   OIDC client): after bootstrap, an operator puts each value in
  *   (`aws secretsmanager put-secret-value --secret-id <name> --secret-string ...`), so values
@@ -24,9 +27,19 @@ export class BootstrapStack extends PlatformStack {
       description: `Terraform state of the ${env.name} environment`,
       deletionWindowDays: env.target === "emulator" ? 7 : 30,
     });
+    const throwaway = env.target === "emulator";
+    const accessLogs = env.accessLogs.enabled
+      ? new AccessLogBucket(this, "access-logs", { bucketName: accessLogBucketName(env), accountId: env.accountId, retentionDays: env.accessLogs.retentionDays, forceDestroy: throwaway })
+      : undefined;
+    const secretsKey = new PlatformKey(this, "secrets-key", {
+      alias: secretsKeyAlias(env),
+      description: `Secrets Manager secrets of the ${env.name} environment`,
+      deletionWindowDays: throwaway ? 7 : 30,
+    });
     const bucket = new SecureBucket(this, "state-bucket", {
       bucketName: stateBucketName(env),
       kmsKeyArn: key.arn,
+      accessLogBucket: accessLogs?.name,
       noncurrentVersionExpirationDays: 365,
       forceDestroy: env.target === "emulator",
     });
@@ -54,6 +67,7 @@ export class BootstrapStack extends PlatformStack {
         ([id, what, name]) =>
           new SecretsmanagerSecret(this, id, {
             name,
+            kmsKeyId: secretsKey.arn,
             description: `${env.name}: ${what} (value set by an operator, never by Terraform)`,
             recoveryWindowInDays: env.target === "emulator" ? 0 : 30,
           }),

@@ -11,6 +11,7 @@ import {
   planRunnerName,
   provisionerAccountAlias,
   redisAuthSecretName,
+  secretsKeyAlias,
   stateBucketName,
 } from "../config/names";
 import type { PolicyStatement } from "../constructs/eks/irsa-role";
@@ -22,6 +23,7 @@ import { PlatformZones } from "../constructs/dns/zones";
 import { PlatformCluster } from "../constructs/eks/cluster";
 import { ManagedNodeGroups } from "../constructs/eks/node-group";
 import { PlatformNetwork } from "../constructs/network/network";
+import { PlatformKey, decryptSecretsStatement } from "../constructs/security/kms-key";
 import { PlatformStack } from "./platform-stack";
 
 /**
@@ -39,6 +41,13 @@ export class ClusterStack extends PlatformStack {
     super(scope, id, { env });
     const name = cncClusterName(env);
     const throwaway = env.target === "emulator";
+    // Encrypts this stack's log groups, the Lambda's dead letters and settings, and the runners' builds.
+    const opsKey = new PlatformKey(this, "operations-key", {
+      alias: `${id}-operations`,
+      description: `Logs, queues and build output of ${id}`,
+      cloudWatchLogs: { region: env.region, accountId: env.accountId },
+      deletionWindowDays: throwaway ? 7 : 30,
+    });
 
     this.network = new PlatformNetwork(this, "network", {
       name,
@@ -46,6 +55,7 @@ export class ClusterStack extends PlatformStack {
       azs: env.network.azs,
       natGateways: env.network.natGateways,
       flowLogRetentionDays: env.network.flowLogRetentionDays,
+      logsKmsKeyArn: opsKey.arn,
       clusterNames: [name],
       existing: env.network.existing,
     });
@@ -59,6 +69,7 @@ export class ClusterStack extends PlatformStack {
       adminCidrs: env.cluster.adminCidrs,
       adminPrincipalArns: clusterAdminRoleArns(env),
       logRetentionDays: env.cluster.logRetentionDays,
+      logsKmsKeyArn: opsKey.arn,
       keyDeletionWindowDays: throwaway ? 7 : 30,
     });
     const nodes = new ManagedNodeGroups(this, "nodes", { cluster: this.cluster, subnetIds: this.network.privateSubnetIds, groups: env.cluster.nodeGroups });
@@ -72,6 +83,8 @@ export class ClusterStack extends PlatformStack {
         subnetIds: this.network.privateSubnetIds,
         computeType: env.deployRunner.computeType,
         logRetentionDays: env.deployRunner.logRetentionDays,
+        logsKmsKeyArn: opsKey.arn,
+        encryptionKeyArn: throwaway ? undefined : opsKey.arn,
         region: env.region,
         accountId: env.accountId,
       };
@@ -107,6 +120,8 @@ export class ClusterStack extends PlatformStack {
       accountId: env.accountId,
       usEast1Provider: env.region === "us-east-1" ? undefined : this.providerIn("us-east-1"),
       logRetentionDays: env.cluster.logRetentionDays,
+      kmsKeyArn: opsKey.arn,
+      secretsKeyAlias: secretsKeyAlias(env),
     });
 
     const outputs: Record<string, string | string[]> = {
@@ -149,6 +164,7 @@ export function planRunnerStatements(env: Environment): PolicyStatement[] {
       Condition: { "ForAnyValue:StringEquals": { "kms:ResourceAliases": `alias/${env.name}-terraform-state` } },
     },
     { Sid: "SecretsThePlansRead", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: secrets.map((n) => `arn:aws:secretsmanager:${region}:${accountId}:secret:${n}-*`) },
+    decryptSecretsStatement({ region, accountId, keyAlias: secretsKeyAlias(env) }),
     { Sid: "OpenSearchMappings", Effect: "Allow", Action: ["sts:AssumeRole"], Resource: `arn:aws:iam::${accountId}:role/${env.name}-logs-opensearch-admin` },
   ];
 }

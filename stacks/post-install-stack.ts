@@ -9,6 +9,7 @@ import type { Construct } from "constructs";
 import {
   LOAD_BALANCER_TAG,
   NAMESPACES,
+  accessLogBucketName,
   bucketName,
   clusterAdminRoleArns,
   cncClusterName,
@@ -17,6 +18,7 @@ import {
   planRunnerName,
   planRunnerRoleArn,
   provisionerRoleName,
+  secretsKeyAlias,
   workloadClusterName,
 } from "../config/names";
 import { Provisioner } from "../constructs/provisioner/provisioner";
@@ -38,6 +40,7 @@ import { Grafana } from "../constructs/monitoring/grafana";
 import { MetricsStore } from "../constructs/monitoring/metrics-store";
 import { OBJSTORE_KEY, OBJSTORE_SECRET, PrometheusStack } from "../constructs/monitoring/prometheus-stack";
 import { STORE_ENDPOINTS_CONFIGMAP, STORE_ENDPOINTS_KEY, THANOS_QUERY_DEPLOYMENT, THANOS_QUERY_SERVICE, Thanos } from "../constructs/monitoring/thanos";
+import { PlatformKey } from "../constructs/security/kms-key";
 import { PlatformStack } from "./platform-stack";
 
 /** Image tag of every Thanos component (the chart's appVersion). */
@@ -59,6 +62,14 @@ export class PostInstallStack extends PlatformStack {
     super(scope, id, { env });
     const clusterName = cncClusterName(env);
     const throwaway = env.target === "emulator";
+    // Encrypts this stack's log groups (the OpenSearch domain's own logs).
+    const logsKey = new PlatformKey(this, "operations-key", {
+      alias: `${id}-operations`,
+      description: `Logs of ${id}`,
+      cloudWatchLogs: { region: env.region, accountId: env.accountId },
+      deletionWindowDays: throwaway ? 7 : 30,
+    });
+    const accessLogBucket = env.accessLogs.enabled ? accessLogBucketName(env) : undefined;
     const conn = (this.connection = new ClusterConnection(this, "cnc", {
       clusterName,
       region: env.region,
@@ -104,6 +115,7 @@ export class PostInstallStack extends PlatformStack {
       region: env.region,
       forceDestroy: throwaway,
       keyDeletionWindowDays: throwaway ? 7 : 30,
+      accessLogBucket,
     });
     const objstore = new SecretV1(this, "objstore", {
       metadata: { name: OBJSTORE_SECRET, namespace: NAMESPACES.monitoring },
@@ -241,6 +253,8 @@ export class PostInstallStack extends PlatformStack {
       accountId: env.accountId,
       region: env.region,
       logRetentionDays: env.logging.logRetentionDays,
+      logsKmsKeyArn: logsKey.arn,
+      dedicatedMasterInstanceType: env.logging.dedicatedMasters.enabled ? env.logging.dedicatedMasters.instanceType : undefined,
       writerRoleArns: [clusterName, ...env.workloads.map((w) => workloadClusterName(env, w.name))].map(
         (c) => `arn:aws:iam::${env.accountId}:role/${fluentBitRoleName(c)}`,
       ),
@@ -340,6 +354,10 @@ export class PostInstallStack extends PlatformStack {
       ingress: this.ingress,
       after: [prometheus.addon.release, lbc.addon.release],
       keyDeletionWindowDays: throwaway ? 7 : 30,
+      accessLogBucket,
+      secretsKeyAlias: secretsKeyAlias(env),
+      // The emulator does not keep the RDS monitoring interval; real accounts get OS metrics every minute.
+      databaseMonitoringIntervalSeconds: throwaway ? 0 : 60,
     });
 
     this.addons = HelmAddon.registryOf(this);

@@ -7,7 +7,7 @@ import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
-import { LOAD_BALANCER_TAG, NAMESPACES, bucketName, clusterAdminRoleArns, installationDatabaseSecretName, loadBalancerId, workloadClusterName } from "../config/names";
+import { LOAD_BALANCER_TAG, NAMESPACES, bucketName, clusterAdminRoleArns, installationDatabaseSecretName, loadBalancerId, secretsKeyAlias, workloadClusterName } from "../config/names";
 import type { Environment, WorkloadConfig } from "../config/schema";
 import { ClusterConnection } from "../constructs/eks/cluster-connection";
 import { IrsaRole } from "../constructs/eks/irsa-role";
@@ -187,6 +187,7 @@ export class WorkloadAppsStack extends PlatformStack {
         sourceSecretName: installationDatabaseSecretName(env, workload.name, inst.name),
         region: env.region,
         accountId: env.accountId,
+        secretsKeyAlias: secretsKeyAlias(env),
         oidc: conn.oidc,
         roleName: `${name}-${inst.name}-db-sync`.slice(0, 64),
         after: [instNs],

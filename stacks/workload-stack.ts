@@ -10,7 +10,7 @@ import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
-import { bucketName, clusterAdminRoleArns, cncClusterName, planRunnerRoleArn, provisionerRoleName, redisAuthSecretName, workloadClusterName } from "../config/names";
+import { accessLogBucketName, bucketName, clusterAdminRoleArns, cncClusterName, planRunnerRoleArn, provisionerRoleName, redisAuthSecretName, workloadClusterName } from "../config/names";
 import type { Environment, WorkloadConfig } from "../config/schema";
 import { PostgresDatabase } from "../constructs/data/postgres";
 import { lookupPrivateZone } from "../constructs/dns/zones";
@@ -40,6 +40,13 @@ export class WorkloadStack extends PlatformStack {
     const name = workloadClusterName(env, workload.name);
     const throwaway = env.target === "emulator";
     const azs = workload.azs ?? env.network.azs;
+    // Encrypts this stack's log groups (flow logs, control plane).
+    const opsKey = new PlatformKey(this, "operations-key", {
+      alias: `${id}-operations`,
+      description: `Logs of ${id}`,
+      cloudWatchLogs: { region: env.region, accountId: env.accountId },
+      deletionWindowDays: throwaway ? 7 : 30,
+    });
 
     // What the C&C layers made, found by name.
     const cncVpc = env.network.existing
@@ -55,6 +62,7 @@ export class WorkloadStack extends PlatformStack {
       azs,
       natGateways: env.network.natGateways,
       flowLogRetentionDays: env.network.flowLogRetentionDays,
+      logsKmsKeyArn: opsKey.arn,
       clusterNames: [name],
     });
     const cluster = new PlatformCluster(this, "eks", {
@@ -65,6 +73,7 @@ export class WorkloadStack extends PlatformStack {
       adminCidrs: [env.network.cidr, ...env.cluster.adminCidrs],
       adminPrincipalArns: clusterAdminRoleArns(env),
       logRetentionDays: env.cluster.logRetentionDays,
+      logsKmsKeyArn: opsKey.arn,
       keyDeletionWindowDays: throwaway ? 7 : 30,
     });
     // The provisioner in the C&C administers this cluster (installations are its work).
@@ -94,6 +103,8 @@ export class WorkloadStack extends PlatformStack {
       nodeSecurityGroupId: cluster.nodeSecurityGroup.id,
       zoneId: zone.zoneId,
       privateDomain: env.dns.privateDomain,
+      // On by default; the emulator's environment is destroyed at the end of every rehearsal.
+      deletionProtection: !throwaway,
     });
 
     // Mattermost serving.
@@ -109,13 +120,15 @@ export class WorkloadStack extends PlatformStack {
       backupRetentionDays: workload.database.backupRetentionDays,
       production: !throwaway,
       keyDeletionWindowDays: throwaway ? 7 : 30,
+      // The emulator does not keep the monitoring interval; real accounts get OS metrics every minute.
+      monitoringIntervalSeconds: throwaway ? 0 : 60,
     });
     const filestoreKey = new PlatformKey(this, "filestore-key", { alias: `${name}-filestore`, description: `Mattermost files of ${name}`, deletionWindowDays: throwaway ? 7 : 30 });
-    const filestore = new SecureBucket(this, "filestore", { bucketName: bucketName(env, `${workload.name}-files`), kmsKeyArn: filestoreKey.arn, forceDestroy: throwaway });
+    const filestore = new SecureBucket(this, "filestore", { bucketName: bucketName(env, `${workload.name}-files`), kmsKeyArn: filestoreKey.arn, forceDestroy: throwaway, accessLogBucket: env.accessLogs.enabled ? accessLogBucketName(env) : undefined });
 
     if (workload.redis) {
       const sg = new SecurityGroup(this, "redis-sg", { name: `${name}-redis`, description: `${name}: Redis from nodes only`, vpcId: network.vpcId });
-      new VpcSecurityGroupIngressRule(this, "redis-from-nodes", { securityGroupId: sg.id, referencedSecurityGroupId: cluster.nodeSecurityGroup.id, ipProtocol: "tcp", fromPort: 6379, toPort: 6379 });
+      new VpcSecurityGroupIngressRule(this, "redis-from-nodes", { securityGroupId: sg.id, referencedSecurityGroupId: cluster.nodeSecurityGroup.id, ipProtocol: "tcp", fromPort: 6379, toPort: 6379, description: "Redis from cluster nodes" });
       const subnets = new ElasticacheSubnetGroup(this, "redis-subnets", { name: `${name}-redis`, subnetIds: network.privateSubnetIds });
       const token = new DataAwsSecretsmanagerSecretVersion(this, "redis-auth", { secretId: redisAuthSecretName(env, workload.name) });
       new ElasticacheReplicationGroup(this, "redis", {
@@ -136,7 +149,7 @@ export class WorkloadStack extends PlatformStack {
     }
     if (workload.efs) {
       const sg = new SecurityGroup(this, "efs-sg", { name: `${name}-efs`, description: `${name}: NFS from nodes only`, vpcId: network.vpcId });
-      new VpcSecurityGroupIngressRule(this, "efs-from-nodes", { securityGroupId: sg.id, referencedSecurityGroupId: cluster.nodeSecurityGroup.id, ipProtocol: "tcp", fromPort: 2049, toPort: 2049 });
+      new VpcSecurityGroupIngressRule(this, "efs-from-nodes", { securityGroupId: sg.id, referencedSecurityGroupId: cluster.nodeSecurityGroup.id, ipProtocol: "tcp", fromPort: 2049, toPort: 2049, description: "NFS from cluster nodes" });
       const fs = new EfsFileSystem(this, "efs", { encrypted: true, kmsKeyId: filestoreKey.arn, performanceMode: "generalPurpose", throughputMode: "elastic", tags: { Name: `${name}-shared` } });
       network.privateSubnetIds.forEach((subnet, i) => new EfsMountTarget(this, `efs-mount-${i}`, { fileSystemId: fs.id, subnetId: subnet, securityGroups: [sg.id] }));
     }

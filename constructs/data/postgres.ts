@@ -1,6 +1,8 @@
 import { DbInstance } from "@cdktf/provider-aws/lib/db-instance";
 import { DbParameterGroup } from "@cdktf/provider-aws/lib/db-parameter-group";
 import { DbSubnetGroup } from "@cdktf/provider-aws/lib/db-subnet-group";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { Construct } from "constructs";
@@ -30,13 +32,21 @@ export interface PostgresDatabaseProps {
   /** Production: deletion protection on and a final snapshot. */
   readonly production: boolean;
   readonly keyDeletionWindowDays?: number;
+  /**
+   * Enhanced monitoring (OS metrics) every N seconds: 1, 5, 10, 15, 30 or 60; 0 turns it off.
+   * Default 60. (The AWS emulator does not keep this setting, so the rehearsal passes 0.)
+   */
+  readonly monitoringIntervalSeconds?: number;
 }
+
+const MONITORING_INTERVALS = [0, 1, 5, 10, 15, 30, 60];
 
 /**
  * PostgreSQL on RDS with the safe defaults: private subnets only, not publicly accessible,
  * storage and Performance Insights encrypted with its own rotating key, the master password
  * created and rotated by RDS in Secrets Manager (never in Terraform state or code), TLS
- * required, automated backups, reachable on 5432 only from the listed security groups and
+ * required, DDL and slow statements (over 1 s) logged to CloudWatch, enhanced monitoring,
+ * automated backups, reachable on 5432 only from the listed security groups and
  * networks; deletion protection and a final snapshot in production.
  */
 export class PostgresDatabase extends Construct {
@@ -55,6 +65,10 @@ export class PostgresDatabase extends Construct {
           `give the major only: RDS applies minor upgrades itself, and a pinned minor would show a diff after each one.`,
       );
     }
+    const monitoringInterval = props.monitoringIntervalSeconds ?? 60;
+    if (!MONITORING_INTERVALS.includes(monitoringInterval)) {
+      throw new Error(`PostgresDatabase ${props.identifier}: monitoringIntervalSeconds must be one of ${MONITORING_INTERVALS.join(", ")}, got ${monitoringInterval}`);
+    }
     const key = new PlatformKey(this, "key", { alias: `${props.identifier}-rds`, description: `RDS ${props.identifier}`, deletionWindowDays: props.keyDeletionWindowDays });
     const subnets = new DbSubnetGroup(this, "subnets", { name: props.identifier, subnetIds: props.subnetIds, description: `${props.identifier}: private subnets` });
     this.securityGroup = new SecurityGroup(this, "sg", { name: `${props.identifier}-postgres`, description: `${props.identifier}: PostgreSQL from cluster nodes and admin networks only`, vpcId: props.vpcId, tags: { Name: `${props.identifier}-postgres` } });
@@ -68,9 +82,28 @@ export class PostgresDatabase extends Construct {
     const params = new DbParameterGroup(this, "params", {
       name: `${props.identifier}-pg${major}`,
       family: `postgres${major}`,
-      description: `${props.identifier}: TLS required`,
-      parameter: [{ name: "rds.force_ssl", value: "1" }],
+      description: `${props.identifier}: TLS required, DDL and slow statements logged`,
+      parameter: [
+        { name: "rds.force_ssl", value: "1" },
+        // Query logging without logging every statement's data: schema changes, and anything slower than 1 s.
+        { name: "log_statement", value: "ddl" },
+        { name: "log_min_duration_statement", value: "1000" },
+      ],
     });
+    const monitoringRole =
+      monitoringInterval > 0
+        ? new IamRole(this, "monitoring-role", {
+            name: `${props.identifier}-rds-monitoring`,
+            description: `RDS enhanced monitoring of ${props.identifier}`,
+            assumeRolePolicy: JSON.stringify({
+              Version: "2012-10-17",
+              Statement: [{ Effect: "Allow", Principal: { Service: "monitoring.rds.amazonaws.com" }, Action: "sts:AssumeRole" }],
+            }),
+          })
+        : undefined;
+    if (monitoringRole) {
+      new IamRolePolicyAttachment(this, "monitoring-policy", { role: monitoringRole.name, policyArn: "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole" });
+    }
     this.instance = new DbInstance(this, "db", {
       identifier: props.identifier,
       engine: "postgres",
@@ -95,6 +128,8 @@ export class PostgresDatabase extends Construct {
       deletionProtection: props.production,
       skipFinalSnapshot: !props.production,
       finalSnapshotIdentifier: props.production ? `${props.identifier}-final` : undefined,
+      monitoringInterval,
+      monitoringRoleArn: monitoringRole?.arn,
       performanceInsightsEnabled: true,
       performanceInsightsKmsKeyId: key.arn,
       performanceInsightsRetentionPeriod: 7,

@@ -22,6 +22,14 @@ export interface DeployRunnerProps {
   readonly subnetIds: string[];
   readonly computeType: string;
   readonly logRetentionDays: number;
+  /** KMS key (one whose policy admits CloudWatch Logs, PlatformKey cloudWatchLogs) for the log group. */
+  readonly logsKmsKeyArn: string;
+  /**
+   * Encrypt build output with this key instead of the AWS-managed S3 key (the role is granted
+   * its use). Undefined keeps the AWS-managed key: the AWS emulator reports that key whatever is
+   * set, so the rehearsal leaves it out to keep its second plan empty.
+   */
+  readonly encryptionKeyArn?: string;
   /**
    * Managed policies of the runner's own role, beyond what every build needs (its network
    * interfaces, its logs, the GitHub connection). The deploy runner gets none: deploy jobs assume
@@ -92,6 +100,9 @@ export class DeployRunner extends Construct {
         Condition: { StringEquals: { "ec2:AuthorizedService": "codebuild.amazonaws.com" } },
       },
       { Sid: "BuildLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: `arn:aws:logs:${region}:${accountId}:log-group:${logGroupName}:*` },
+      ...(props.encryptionKeyArn
+        ? [{ Sid: "BuildEncryptionKey", Effect: "Allow" as const, Action: ["kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"], Resource: props.encryptionKeyArn }]
+        : []),
       { Sid: "GitHubConnection", Effect: "Allow", Action: ["codeconnections:GetConnection", "codeconnections:GetConnectionToken", "codeconnections:UseConnection", "codestar-connections:GetConnection", "codestar-connections:GetConnectionToken", "codestar-connections:UseConnection"], Resource: props.connectionArn },
     ];
     attachments.push(new IamRolePolicy(this, "baseline", { role: this.role.id, name: `${props.name}-baseline`, policy: JSON.stringify({ Version: "2012-10-17", Statement: baseline }) }));
@@ -106,11 +117,12 @@ export class DeployRunner extends Construct {
     });
     new VpcSecurityGroupEgressRule(this, "egress-https", { securityGroupId: this.securityGroup.id, ipProtocol: "tcp", fromPort: 443, toPort: 443, cidrIpv4: "0.0.0.0/0", description: "HTTPS: cluster APIs, AWS APIs, GitHub, npm" });
     new VpcSecurityGroupEgressRule(this, "egress-dns", { securityGroupId: this.securityGroup.id, ipProtocol: "udp", fromPort: 53, toPort: 53, cidrIpv4: "0.0.0.0/0", description: "DNS (VPC resolver)" });
-    const logs = new CloudwatchLogGroup(this, "logs", { name: logGroupName, retentionInDays: props.logRetentionDays });
+    const logs = new CloudwatchLogGroup(this, "logs", { name: logGroupName, retentionInDays: props.logRetentionDays, kmsKeyId: props.logsKmsKeyArn });
     this.project = new CodebuildProject(this, "project", {
       name: props.name,
       description: `GitHub Actions runner: ${props.purpose} (private endpoints are reachable from here)`,
       serviceRole: this.role.arn,
+      encryptionKey: props.encryptionKeyArn,
       buildTimeout: 240,
       source: { type: "GITHUB", location: props.repositoryUrl, auth: { type: "CODECONNECTIONS", resource: props.connectionArn } },
       artifacts: { type: "NO_ARTIFACTS" },

@@ -11,6 +11,10 @@ import { resolve } from "node:path";
 import { CRONJOB_NODE_IMAGE } from "../../config/versions";
 import { ClusterOidc, IrsaRole } from "../eks/irsa-role";
 
+/** Where the alerts webhook Secret is mounted (CKV_K8S_35: secrets as files). */
+const HOOK_DIR = "/etc/store-discovery";
+const HOOK_FILE = "alerts-hook";
+
 export const STORE_DISCOVERY_BUNDLE = resolve(__dirname, "..", "..", "dist", "cronjobs", "store-discovery", "main.js.gz");
 export const STORE_DISCOVERY_NAME = "thanos-store-discovery";
 
@@ -121,21 +125,21 @@ export class StoreDiscoveryCronJob extends Construct {
                     name: "store-discovery",
                     image: CRONJOB_NODE_IMAGE,
                     command: ["node", "-e", unpackAndRun],
-                    env: [
-                      ...Object.entries(env).map(([name, value]) => ({ name, value })),
-                      { name: "MATTERMOST_ALERTS_HOOK", valueFrom: { secretKeyRef: { name: props.webhookSecret.name, key: props.webhookSecret.key } } },
-                    ],
+                    // The webhook URL is a secret: read from a mounted file, never an environment variable.
+                    env: [...Object.entries(env), ["MATTERMOST_ALERTS_HOOK_FILE", `${HOOK_DIR}/${HOOK_FILE}`]].map(([name, value]) => ({ name, value })),
                     resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
                     securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
                     volumeMount: [
                       { name: "code", mountPath: "/code", readOnly: true },
                       { name: "work", mountPath: "/work" },
+                      { name: "alerts-hook", mountPath: HOOK_DIR, readOnly: true },
                     ],
                   },
                 ],
                 volume: [
                   { name: "code", configMap: { name: code.metadata.name } },
                   { name: "work", emptyDir: { sizeLimit: "64Mi" } },
+                  { name: "alerts-hook", secret: { secretName: props.webhookSecret.name, items: [{ key: props.webhookSecret.key, path: HOOK_FILE }], defaultMode: "0400" } },
                 ],
               },
             },

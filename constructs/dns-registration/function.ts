@@ -12,6 +12,7 @@ import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 import { AssetType, TerraformAsset } from "cdktf";
 import { Construct } from "constructs";
+import { decryptSecretsStatement } from "../security/kms-key";
 import { MissingBundleError } from "../bundle";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -51,6 +52,13 @@ export interface DnsRegistrationFunctionProps {
   /** Safety-net schedule; default every 10 minutes. */
   readonly scheduleExpression?: string;
   readonly logRetentionDays: number;
+  /**
+   * KMS key for its log group, its dead-letter queue and its environment variables (a PlatformKey
+   * with cloudWatchLogs; the function's role is granted its use).
+   */
+  readonly kmsKeyArn: string;
+  /** Alias of the environment's secrets key (config/names.ts secretsKeyAlias): the webhook secret is encrypted with it. */
+  readonly secretsKeyAlias: string;
   /** Override of the bundle folder (tests). */
   readonly bundleDir?: string;
 }
@@ -87,8 +95,8 @@ export class DnsRegistrationFunction extends Construct {
     }
     const name = props.functionName;
 
-    const logGroup = new CloudwatchLogGroup(this, "logs", { name: `/aws/lambda/${name}`, retentionInDays: props.logRetentionDays });
-    const dlq = new SqsQueue(this, "dlq", { name: `${name}-dlq`, sqsManagedSseEnabled: true, messageRetentionSeconds: 14 * 24 * 3600 });
+    const logGroup = new CloudwatchLogGroup(this, "logs", { name: `/aws/lambda/${name}`, retentionInDays: props.logRetentionDays, kmsKeyId: props.kmsKeyArn });
+    const dlq = new SqsQueue(this, "dlq", { name: `${name}-dlq`, kmsMasterKeyId: props.kmsKeyArn, kmsDataKeyReusePeriodSeconds: 3600, messageRetentionSeconds: 14 * 24 * 3600 });
 
     this.securityGroup = new SecurityGroup(this, "sg", {
       name,
@@ -128,6 +136,9 @@ export class DnsRegistrationFunction extends Construct {
         Statement: [
           { Sid: "ListTheZone", Effect: "Allow", Action: "route53:ListResourceRecordSets", Resource: `arn:aws:route53:::hostedzone/${props.zoneId}` },
           { Sid: "ReadTheWebhook", Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: props.alertsSecretArn },
+          decryptSecretsStatement({ region: props.region, accountId: props.accountId, keyAlias: props.secretsKeyAlias }),
+          // Its dead letters and environment are encrypted with the stack's key.
+          { Sid: "UseTheStackKey", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: props.kmsKeyArn },
           {
             // ENI actions do not support resource-level permissions; this is AWSLambdaVPCAccessExecutionRole's set.
             Sid: "VpcNetworkInterfaces",
@@ -155,6 +166,7 @@ export class DnsRegistrationFunction extends Construct {
       memorySize: 256,
       reservedConcurrentExecutions: 1,
       tracingConfig: { mode: "Active" },
+      kmsKeyArn: props.kmsKeyArn,
       deadLetterConfig: { targetArn: dlq.arn },
       vpcConfig: { subnetIds: props.subnetIds, securityGroupIds: [this.securityGroup.id] },
       loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },

@@ -36,13 +36,15 @@ export interface PlatformClusterProps {
    * Kubernetes phase.
    */
   readonly adminPrincipalArns?: string[];
-  /** Retention of the control-plane log group (api, audit, authenticator). */
+  /** Retention of the control-plane log group (api, audit, authenticator, controllerManager, scheduler). */
   readonly logRetentionDays: number;
+  /** KMS key (one whose policy admits CloudWatch Logs, PlatformKey cloudWatchLogs) for the log group. */
+  readonly logsKmsKeyArn: string;
   /** KMS deletion window for the secrets key (7-30 days). Default 30. */
   readonly keyDeletionWindowDays?: number;
 }
 
-const CLUSTER_LOG_TYPES = ["api", "audit", "authenticator"];
+const CLUSTER_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"];
 
 /**
  * An EKS control plane with the secure defaults: private API endpoint (public only on request and
@@ -105,7 +107,7 @@ export class PlatformCluster extends Construct {
     );
 
     // The log group exists (with its retention) before EKS would create one without.
-    const logGroup = new CloudwatchLogGroup(this, "control-plane-logs", { name: `/aws/eks/${name}/cluster`, retentionInDays: props.logRetentionDays });
+    const logGroup = new CloudwatchLogGroup(this, "control-plane-logs", { name: `/aws/eks/${name}/cluster`, retentionInDays: props.logRetentionDays, kmsKeyId: props.logsKmsKeyArn });
 
     this.apiSecurityGroup = new SecurityGroup(this, "api-sg", {
       name: `${name}-api`,

@@ -51,7 +51,10 @@ export class ManagedNodeGroups extends Construct {
         name: `${cluster.name}-${g.name}`,
         description: `EKS ${cluster.name} node group ${g.name}`,
         updateDefaultVersion: true,
-        metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 2, instanceMetadataTags: "disabled" },
+        // IMDSv2 only, hop limit 1: a pod (not on the host network) cannot reach the node role's
+        // credentials. Every in-cluster AWS caller uses IRSA and is told its region (and the load
+        // balancer controller its VPC); the EBS CSI driver falls back to Kubernetes metadata.
+        metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, instanceMetadataTags: "disabled" },
         blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { volumeSize: g.diskSizeGiB, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" } }],
         // The cluster's own security group keeps node-to-control-plane traffic working; ours adds the rest.
         vpcSecurityGroupIds: [cluster.cluster.vpcConfig.clusterSecurityGroupId, cluster.nodeSecurityGroup.id],

@@ -5,7 +5,7 @@ import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { IMAGES } from "../../config/versions";
+import { IMAGES, imageRef } from "../../config/versions";
 import { ClusterOidc, IrsaRole } from "../eks/irsa-role";
 import type { AppIngress, IngressGroup } from "../ingress/app-ingress";
 
@@ -63,15 +63,19 @@ export class DashboardsProxy extends Construct {
           metadata: { labels },
           spec: {
             serviceAccountName: sa.metadata.name,
+            // Signs with IRSA (its own projected token); it never calls the Kubernetes API.
+            automountServiceAccountToken: false,
             securityContext: { runAsNonRoot: true, runAsUser: "65532", seccompProfile: { type: "RuntimeDefault" } },
             container: [
               {
                 name: "sigv4-proxy",
-                image: `${IMAGES.sigv4Proxy.repository}:${IMAGES.sigv4Proxy.tag}`,
+                image: imageRef(IMAGES.sigv4Proxy.repository, IMAGES.sigv4Proxy.tag),
                 args: ["--name", "es", "--region", props.region, "--host", props.opensearchHost, "--port", ":8080"],
                 port: [{ name: "http", containerPort: 8080 }],
                 readinessProbe: { tcpSocket: [{ port: "8080" }], periodSeconds: 10 },
-                resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+                // The proxy has no health route of its own (every path is forwarded): a listening port is alive.
+                livenessProbe: { tcpSocket: [{ port: "8080" }], initialDelaySeconds: 10, periodSeconds: 20, failureThreshold: 3 },
+                resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
                 securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
               },
             ],

@@ -36,6 +36,10 @@ export interface LogDomainProps {
   /** IAM roles mapped to read-only search and Dashboards use (the Dashboards signing proxy). */
   readonly readerRoleArns?: string[];
   readonly keyDeletionWindowDays?: number;
+  /** Three dedicated master nodes of this type; undefined = none (small test domains only). */
+  readonly dedicatedMasterInstanceType?: string;
+  /** KMS key (allowing the CloudWatch Logs service) that encrypts the domain's log groups. */
+  readonly logsKmsKeyArn: string;
 }
 
 const TLS_POLICY = "Policy-Min-TLS-1-2-PFS-2023-10";
@@ -113,7 +117,7 @@ export class LogDomain extends Construct {
       }),
     });
 
-    const logGroups = LOG_TYPES.map((t) => new CloudwatchLogGroup(this, `log-${t}`, { name: `/aws/opensearch/${props.domainName}/${t.toLowerCase()}`, retentionInDays: props.logRetentionDays }));
+    const logGroups = LOG_TYPES.map((t) => new CloudwatchLogGroup(this, `log-${t}`, { name: `/aws/opensearch/${props.domainName}/${t.toLowerCase()}`, retentionInDays: props.logRetentionDays, kmsKeyId: props.logsKmsKeyArn }));
     const logPolicy = new CloudwatchLogResourcePolicy(this, "log-policy", {
       policyName: `${props.domainName}-opensearch-logs`,
       policyDocument: JSON.stringify({
@@ -139,6 +143,9 @@ export class LogDomain extends Construct {
         instanceCount: props.instanceCount,
         zoneAwarenessEnabled: zones > 1,
         zoneAwarenessConfig: zones > 1 ? { availabilityZoneCount: zones } : undefined,
+        ...(props.dedicatedMasterInstanceType
+          ? { dedicatedMasterEnabled: true, dedicatedMasterCount: 3, dedicatedMasterType: props.dedicatedMasterInstanceType }
+          : { dedicatedMasterEnabled: false }),
       },
       ebsOptions: { ebsEnabled: true, volumeType: "gp3", volumeSize: props.volumeGiB },
       encryptAtRest: { enabled: true, kmsKeyId: key.arn },

@@ -12,6 +12,8 @@ export interface MetricsStoreProps {
   readonly noncurrentVersionDays?: number;
   readonly forceDestroy?: boolean;
   readonly keyDeletionWindowDays?: number;
+  /** Bucket that receives the store's S3 server access logs; undefined = none. */
+  readonly accessLogBucket?: string;
 }
 
 /**
@@ -38,6 +40,7 @@ export class MetricsStore extends Construct {
       noncurrentVersionExpirationDays: props.noncurrentVersionDays ?? 30,
       abortIncompleteUploadsAfterDays: 2,
       forceDestroy: props.forceDestroy,
+      accessLogBucket: props.accessLogBucket,
     });
     this.objstoreConfig = dump(
       {

@@ -25,6 +25,8 @@ export interface PlatformNetworkProps {
   readonly natGateways?: "per-az" | "single";
   /** Retention of the flow-log group in days. */
   readonly flowLogRetentionDays: number;
+  /** KMS key (one whose policy admits CloudWatch Logs, PlatformKey cloudWatchLogs) for the log group. */
+  readonly logsKmsKeyArn: string;
   /** EKS cluster names that may place load balancers in these subnets (subnet discovery tags). */
   readonly clusterNames: string[];
   /** Use an existing VPC and subnets instead of creating them (flow logs are still attached). */
@@ -123,6 +125,7 @@ export class PlatformNetwork extends Construct {
     this.flowLogGroup = new CloudwatchLogGroup(this, "flow-logs", {
       name: `/aws/vpc/${name}/flow-logs`,
       retentionInDays: props.flowLogRetentionDays,
+      kmsKeyId: props.logsKmsKeyArn,
     });
     const role = new IamRole(this, "flow-logs-role", {
       name: `${name}-vpc-flow-logs`,

@@ -7,13 +7,13 @@ import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { PROVISIONER_ACTIONS, provisionerFeatures } from "../../config/provisioner/iam-actions";
-import { IMAGES } from "../../config/versions";
+import { IMAGES, imageRef } from "../../config/versions";
 import CLOUD_FLAGS from "../../config/provisioner/cloud-flags-v0.90.0.json";
 import { PostgresDatabase } from "../data/postgres";
 import { ClusterOidc, IrsaRole, type PolicyStatement } from "../eks/irsa-role";
 import { ManifestsRelease } from "../helm/manifests-release";
 import type { AppIngress } from "../ingress/app-ingress";
-import { PlatformKey } from "../security/kms-key";
+import { PlatformKey, decryptSecretsStatement } from "../security/kms-key";
 import { SecureBucket } from "../storage/secure-bucket";
 
 export const PROVISIONER_NAMESPACE = "provisioner";
@@ -102,6 +102,12 @@ export interface ProvisionerProps {
   readonly ingress: AppIngress;
   readonly after?: ITerraformDependable[];
   readonly keyDeletionWindowDays?: number;
+  /** Bucket that receives the state store's S3 server access logs; undefined = none. */
+  readonly accessLogBucket?: string;
+  /** Alias of the environment's secrets key (the SSH key secret is encrypted with it). */
+  readonly secretsKeyAlias: string;
+  /** RDS enhanced monitoring interval of its database (PostgresDatabase monitoringIntervalSeconds); default 60. */
+  readonly databaseMonitoringIntervalSeconds?: number;
 }
 
 /**
@@ -289,9 +295,10 @@ export class Provisioner extends Construct {
       backupRetentionDays: props.backupRetentionDays,
       production: props.production,
       keyDeletionWindowDays: props.keyDeletionWindowDays,
+      monitoringIntervalSeconds: props.databaseMonitoringIntervalSeconds,
     });
     const stateKey = new PlatformKey(this, "state-key", { alias: `${name}-state`, description: `Provisioner state store ${props.stateStoreBucketName}`, deletionWindowDays: props.keyDeletionWindowDays });
-    this.stateStore = new SecureBucket(this, "state-store", { bucketName: props.stateStoreBucketName, kmsKeyArn: stateKey.arn, forceDestroy: !props.production });
+    this.stateStore = new SecureBucket(this, "state-store", { bucketName: props.stateStoreBucketName, kmsKeyArn: stateKey.arn, forceDestroy: !props.production, accessLogBucket: props.accessLogBucket });
 
     this.role = new IrsaRole(this, "role", {
       roleName: props.roleName,
@@ -305,6 +312,7 @@ export class Provisioner extends Construct {
         { Sid: "DatabaseCredentials", Effect: "Allow", Action: ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], Resource: this.database.masterSecretArn },
         { Sid: "DatabaseCredentialsKey", Effect: "Allow", Action: ["kms:Decrypt"], Resource: this.database.keyArn },
         { Sid: "SshPublicKey", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: `arn:aws:secretsmanager:${props.region}:${props.accountId}:secret:${props.sshPublicKeySecretName}-*` },
+        decryptSecretsStatement({ region: props.region, accountId: props.accountId, keyAlias: props.secretsKeyAlias }),
       ],
     });
 
@@ -313,7 +321,7 @@ export class Provisioner extends Construct {
       metadata: { name: PROVISIONER_SERVICE_ACCOUNT, namespace: PROVISIONER_NAMESPACE, annotations: { "eks.amazonaws.com/role-arn": this.role.arn } },
       dependsOn: [ns],
     });
-    const image = `${IMAGES.provisioner.repository}:${props.imageTag}`;
+    const image = imageRef(IMAGES.provisioner.repository, props.imageTag);
     // One ALB listener rule holds 5 condition values: host, path and at most 3 source networks.
     if (props.apiClientCidrs.length < 1 || props.apiClientCidrs.length > 3) {
       throw new Error(`Provisioner: the API admits ${props.apiClientCidrs.length} networks (${props.apiClientCidrs.join(", ")}), but an ALB rule takes 1 to 3 source CIDRs next to its host and path; summarize cluster.adminCidrs into fewer blocks.`);
@@ -365,6 +373,9 @@ export class Provisioner extends Construct {
     });
     const podSpec = (role: "server" | "supervisor", extra: string[], init: boolean) => ({
       serviceAccountName: sa.metadata.name,
+      // It talks to other clusters through their kubeconfigs, never to its own API (IRSA's token
+      // is a separate projected volume, so AWS access is unaffected).
+      automountServiceAccountToken: false,
       securityContext: { runAsNonRoot: true, fsGroup: "65532", seccompProfile: { type: "RuntimeDefault" } },
       initContainer: init
         ? [
@@ -374,7 +385,7 @@ export class Provisioner extends Construct {
               command: ["/bin/sh", "-ec", START_WITH_DATABASE, "start-with-database"],
               args: [CLOUD_BINARY, "schema", "migrate"],
               env: [{ name: "HOME", value: HOME }, { name: "TMPDIR", value: "/tmp" }, ...databaseEnv],
-              resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } },
+              resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "1", memory: "512Mi" } },
               securityContext,
               volumeMount: [{ name: "tmp", mountPath: "/tmp" }, { name: "home", mountPath: HOME }],
             },

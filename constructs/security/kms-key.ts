@@ -3,6 +3,7 @@ import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 import { KmsAlias } from "@cdktf/provider-aws/lib/kms-alias";
 import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
 import { Construct } from "constructs";
+import type { PolicyStatement } from "../eks/irsa-role";
 
 export interface PlatformKeyProps {
   /** Alias without the `alias/` prefix, e.g. `prod-cnc-eks-secrets`. */
@@ -14,6 +15,11 @@ export interface PlatformKeyProps {
    * for encrypted log groups). Account administrators always keep control of the key.
    */
   readonly servicePrincipals?: string[];
+  /**
+   * Let CloudWatch Logs of this account and region encrypt log groups with the key (the key policy
+   * statement AWS documents, limited by the log-group ARN in the encryption context).
+   */
+  readonly cloudWatchLogs?: { region: string; accountId: string };
   /** Waiting period before deletion, 7-30 days; default 30. */
   readonly deletionWindowDays?: number;
 }
@@ -52,6 +58,18 @@ export class PlatformKey extends Construct {
       });
     }
 
+    if (props.cloudWatchLogs) {
+      const { region, accountId } = props.cloudWatchLogs;
+      statements.push({
+        Sid: "CloudWatchLogsEncrypt",
+        Effect: "Allow",
+        Principal: { Service: `logs.${region}.amazonaws.com` },
+        Action: ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+        Resource: "*",
+        Condition: { ArnLike: { "kms:EncryptionContext:aws:logs:arn": `arn:${partition.partition}:logs:${region}:${accountId}:log-group:*` } },
+      });
+    }
+
     this.key = new KmsKey(this, "key", {
       description: props.description,
       enableKeyRotation: true,
@@ -61,4 +79,21 @@ export class PlatformKey extends Construct {
     new KmsAlias(this, "alias", { name: `alias/${props.alias}`, targetKeyId: this.key.keyId });
     this.arn = this.key.arn;
   }
+}
+
+/**
+ * The IAM statement that lets a role decrypt the environment's Secrets Manager secrets (encrypted
+ * with the bootstrap key aliased `secretsKeyAlias`), only through Secrets Manager.
+ */
+export function decryptSecretsStatement(props: { region: string; accountId: string; keyAlias: string }): PolicyStatement {
+  return {
+    Sid: "DecryptPlatformSecrets",
+    Effect: "Allow",
+    Action: "kms:Decrypt",
+    Resource: `arn:aws:kms:${props.region}:${props.accountId}:key/*`,
+    Condition: {
+      StringEquals: { "kms:ViaService": `secretsmanager.${props.region}.amazonaws.com` },
+      "ForAnyValue:StringEquals": { "kms:ResourceAliases": `alias/${props.keyAlias}` },
+    },
+  };
 }

@@ -1,4 +1,5 @@
 import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
+import { S3BucketLoggingA } from "@cdktf/provider-aws/lib/s3-bucket-logging";
 import { S3BucketLifecycleConfiguration } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
 import { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-ownership-controls";
 import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
@@ -10,8 +11,16 @@ import { Construct } from "constructs";
 export interface SecureBucketProps {
   /** Globally unique bucket name (see config/names.ts bucketName). */
   readonly bucketName: string;
-  /** Customer-managed KMS key ARN for SSE-KMS (objects are encrypted with it by default). */
-  readonly kmsKeyArn: string;
+  /**
+   * Customer-managed KMS key ARN for SSE-KMS (objects are encrypted with it by default). Omitted
+   * only by the access-log bucket (AccessLogBucket): S3 log delivery cannot write SSE-KMS objects,
+   * so that bucket uses SSE-S3.
+   */
+  readonly kmsKeyArn: string | undefined;
+  /** Bucket that receives this bucket's S3 server access logs (under `<bucket name>/`); undefined = none. */
+  readonly accessLogBucket?: string;
+  /** Days after which current objects expire; default: kept. */
+  readonly expireObjectsAfterDays?: number;
   /** Keep every version of every object; default true. */
   readonly versioned?: boolean;
   /** Days after which unfinished multipart uploads are aborted; default 7. */
@@ -63,8 +72,15 @@ export class SecureBucket extends Construct {
     });
     new S3BucketServerSideEncryptionConfigurationA(this, "encryption", {
       bucket: this.bucket.id,
-      rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: props.kmsKeyArn }, bucketKeyEnabled: true }],
+      rule: [
+        props.kmsKeyArn
+          ? { applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: props.kmsKeyArn }, bucketKeyEnabled: true }
+          : { applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } },
+      ],
     });
+    if (props.accessLogBucket) {
+      new S3BucketLoggingA(this, "access-logs", { bucket: this.bucket.id, targetBucket: props.accessLogBucket, targetPrefix: `${props.bucketName}/` });
+    }
     new S3BucketLifecycleConfiguration(this, "lifecycle", {
       bucket: this.bucket.id,
       rule: [
@@ -76,6 +92,7 @@ export class SecureBucket extends Construct {
           ...(props.noncurrentVersionExpirationDays
             ? { noncurrentVersionExpiration: [{ noncurrentDays: props.noncurrentVersionExpirationDays }] }
             : {}),
+          ...(props.expireObjectsAfterDays ? { expiration: [{ days: props.expireObjectsAfterDays }] } : {}),
         },
       ],
     });
@@ -97,6 +114,41 @@ export class SecureBucket extends Construct {
       }),
       // The public access block must exist first, or a policy could briefly apply without it.
       dependsOn: [publicAccess],
+    });
+  }
+}
+
+export interface AccessLogBucketProps {
+  readonly bucketName: string;
+  readonly accountId: string;
+  /** Days access logs are kept. */
+  readonly retentionDays: number;
+  readonly forceDestroy?: boolean;
+}
+
+/**
+ * The environment's S3 server access-log bucket: a SecureBucket on SSE-S3 (log delivery cannot
+ * write SSE-KMS), whose policy lets the S3 logging service of this account write, and whose
+ * objects expire after the retention.
+ */
+export class AccessLogBucket extends SecureBucket {
+  constructor(scope: Construct, id: string, props: AccessLogBucketProps) {
+    super(scope, id, {
+      bucketName: props.bucketName,
+      kmsKeyArn: undefined,
+      expireObjectsAfterDays: props.retentionDays,
+      noncurrentVersionExpirationDays: 1,
+      forceDestroy: props.forceDestroy,
+      extraPolicyStatements: [
+        {
+          Sid: "S3ServerAccessLogs",
+          Effect: "Allow",
+          Principal: { Service: "logging.s3.amazonaws.com" },
+          Action: "s3:PutObject",
+          Resource: `arn:aws:s3:::${props.bucketName}/*`,
+          Condition: { StringEquals: { "aws:SourceAccount": props.accountId } },
+        },
+      ],
     });
   }
 }

@@ -4,8 +4,9 @@ import { RoleBindingV1 } from "@cdktf/provider-kubernetes/lib/role-binding-v1";
 import { RoleV1 } from "@cdktf/provider-kubernetes/lib/role-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import type { ITerraformDependable } from "cdktf";
+import { decryptSecretsStatement } from "../security/kms-key";
 import { Construct } from "constructs";
-import { IMAGES } from "../../config/versions";
+import { IMAGES, imageRef } from "../../config/versions";
 import { type ClusterOidc, IrsaRole } from "../eks/irsa-role";
 
 /** The Kubernetes Secret key the Mattermost operator reads an external database's DSN from. */
@@ -20,6 +21,8 @@ export interface DatabaseSecretSyncProps {
   readonly sourceSecretName: string;
   readonly region: string;
   readonly accountId: string;
+  /** Alias of the environment's secrets key (config/names.ts secretsKeyAlias), which encrypts the source. */
+  readonly secretsKeyAlias: string;
   readonly oidc: ClusterOidc;
   /** IAM role name (64 characters at most). */
   readonly roleName: string;
@@ -54,6 +57,7 @@ export class DatabaseSecretSync extends Construct {
       serviceAccount: name,
       statements: [
         { Sid: "OwnDsn", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: `arn:aws:secretsmanager:${props.region}:${props.accountId}:secret:${props.sourceSecretName}-*` },
+        decryptSecretsStatement({ region: props.region, accountId: props.accountId, keyAlias: props.secretsKeyAlias }),
       ],
     });
     const sa = new ServiceAccountV1(this, "sa", {
@@ -89,7 +93,7 @@ export class DatabaseSecretSync extends Construct {
       container: [
         {
           name,
-          image: `${IMAGES.provisioner.repository}:${IMAGES.provisioner.tags[IMAGES.provisioner.tags.length - 1]}`,
+          image: imageRef(IMAGES.provisioner.repository, IMAGES.provisioner.tags[IMAGES.provisioner.tags.length - 1]),
           command: ["/bin/sh", "-ec", script],
           env: [
             { name: "SOURCE_SECRET", value: props.sourceSecretName },

@@ -25,6 +25,8 @@ export interface MonitoringEndpointsProps {
   readonly nodeSecurityGroupId: string;
   readonly zoneId: string;
   readonly privateDomain: string;
+  /** Refuse deletion of the load balancer (the provisioner's federation depends on it); default true. */
+  readonly deletionProtection?: boolean;
 }
 
 /**
@@ -70,6 +72,7 @@ export class MonitoringEndpoints extends Construct {
       subnets: props.subnetIds,
       securityGroups: [sg.id],
       enableCrossZoneLoadBalancing: true,
+      enableDeletionProtection: props.deletionProtection ?? true,
       // Not the controller's lookup tag (config/names.ts): nothing looks this one up by tag.
       tags: { "platform/terraform-load-balancer": `${props.clusterName}/monitoring` },
     });

@@ -2,6 +2,7 @@
  * Store-discovery configuration, from the upstream environment variables plus a few new ones.
  * Everything is checked before any API call; a bad value names the variable.
  */
+import { readFileSync } from "node:fs";
 import { DNS_LABEL, HOSTED_ZONE_ID, HTTP_URL, flag, optional, port, required, type Env } from "../../lib/discovery/env";
 
 export interface StoreDiscoveryConfig {
@@ -31,7 +32,28 @@ export interface StoreDiscoveryConfig {
   environment: string;
 }
 
-export function readConfig(env: Env): StoreDiscoveryConfig {
+/**
+ * MATTERMOST_ALERTS_HOOK_FILE names a file holding the webhook URL (the CronJob mounts its Secret
+ * there, so the URL is never an environment variable); its content stands for
+ * MATTERMOST_ALERTS_HOOK. Setting both is refused, as is an unreadable file.
+ */
+export function withHookFromFile(env: Env, read: (path: string) => string = (p) => readFileSync(p, "utf8")): Env {
+  const path = env.MATTERMOST_ALERTS_HOOK_FILE;
+  if (!path) return env;
+  if (env.MATTERMOST_ALERTS_HOOK) {
+    throw new Error("MATTERMOST_ALERTS_HOOK and MATTERMOST_ALERTS_HOOK_FILE are both set; set only one (the file is what the CronJob mounts).");
+  }
+  let value: string;
+  try {
+    value = read(path).trim();
+  } catch (err) {
+    throw new Error(`MATTERMOST_ALERTS_HOOK_FILE=${JSON.stringify(path)} cannot be read (${(err as Error).message}); check that the webhook Secret is mounted there.`);
+  }
+  return { ...env, MATTERMOST_ALERTS_HOOK: value };
+}
+
+export function readConfig(rawEnv: Env): StoreDiscoveryConfig {
+  const env = withHookFromFile(rawEnv);
   const dryRun = flag(env, "DRY_RUN");
   const label = "a Kubernetes name (lower-case letters, digits, hyphens)";
   return {

@@ -47,7 +47,7 @@ describe("the cluster stack (prod)", () => {
 
   it("logs api, audit and authenticator with a set retention, uses access entries, and grants the creator nothing", () => {
     const [eks] = resourcesOf(stack, "aws_eks_cluster");
-    expect(eks.enabled_cluster_log_types).toEqual(["api", "audit", "authenticator"]);
+    expect(eks.enabled_cluster_log_types).toEqual(["api", "audit", "authenticator", "controllerManager", "scheduler"]);
     expect(resourcesOf(stack, "aws_cloudwatch_log_group").find((g) => g.name === "/aws/eks/prod-cnc/cluster")).toMatchObject({ retention_in_days: 365 });
     expect(eks.access_config).toEqual({ authentication_mode: "API", bootstrap_cluster_creator_admin_permissions: false });
     // Admins by construction: the deploy role and the named admin.
@@ -64,7 +64,7 @@ describe("the cluster stack (prod)", () => {
 
   it("requires IMDSv2 and encrypted gp3 root volumes on every node, in private subnets only", () => {
     const [lt] = resourcesOf(stack, "aws_launch_template");
-    expect(lt.metadata_options).toMatchObject({ http_tokens: "required", http_put_response_hop_limit: 2, http_endpoint: "enabled" });
+    expect(lt.metadata_options).toMatchObject({ http_tokens: "required", http_put_response_hop_limit: 1, http_endpoint: "enabled" });
     expect(lt.block_device_mappings[0].ebs).toMatchObject({ volume_type: "gp3", encrypted: "true", volume_size: 100 });
     const [ng] = resourcesOf(stack, "aws_eks_node_group");
     expect(ng.scaling_config).toEqual({ min_size: 3, max_size: 9, desired_size: 3 });
@@ -168,10 +168,13 @@ describe("the runners in the C&C VPC (where deploys run)", () => {
     // What every build needs to start at all: its network interfaces, its logs, the GitHub connection.
     for (const runner of ["prod-deploy-runner", "prod-plan-runner"]) {
       const base = parsePolicy(resourcesOf(stack, "aws_iam_role_policy").find((p) => p.name === `${runner}-baseline`).policy);
-      expect(base.Statement.map((s: any) => s.Sid)).toEqual(["VpcNetworkInterfaces", "VpcNetworkInterfacePermission", "BuildLogs", "GitHubConnection"]);
+      expect(base.Statement.map((s: any) => s.Sid)).toEqual(["VpcNetworkInterfaces", "VpcNetworkInterfacePermission", "BuildLogs", "BuildEncryptionKey", "GitHubConnection"]);
       expect(base.Statement[1].Condition).toEqual({ StringEquals: { "ec2:AuthorizedService": "codebuild.amazonaws.com" } });
       expect(base.Statement[2].Resource).toBe(`arn:aws:logs:us-east-1:111111111111:log-group:/aws/codebuild/${runner}:*`);
-      expect(base.Statement[3].Resource).toBe("arn:aws:codeconnections:us-east-1:111111111111:connection/00000000-0000-0000-0000-000000000000");
+      // Builds are encrypted with the stack key, which the role may use and nothing more.
+      expect(base.Statement[3]).toMatchObject({ Action: ["kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"], Resource: expect.stringMatching(/^\$\{aws_kms_key\.operations-key_[0-9A-F]+\.arn\}$/) });
+      expect(resourcesOf(stack, "aws_codebuild_project").find((p) => p.name === runner).encryption_key).toBe(base.Statement[3].Resource);
+      expect(base.Statement[4].Resource).toBe("arn:aws:codeconnections:us-east-1:111111111111:connection/00000000-0000-0000-0000-000000000000");
       expect(JSON.stringify(base)).not.toMatch(/"Action":"\*"|iam:|sts:AssumeRole"/);
     }
     const inline = parsePolicy(resourcesOf(stack, "aws_iam_role_policy").find((p) => p.name === "prod-plan-runner-inline").policy);
@@ -219,6 +222,9 @@ describe("the DNS-registration Lambda", () => {
     expect(grants).toEqual([
       ["route53:ListResourceRecordSets", "arn:aws:route53:::hostedzone/Z0PRIVATEPLACEHOLDER1"],
       ["secretsmanager:GetSecretValue", expect.stringMatching(/^\$\{data\.aws_secretsmanager_secret\.[^.]+\.arn\}$/)],
+      // The webhook secret is encrypted with the environment's secrets key: decrypt through Secrets Manager only.
+      ["kms:Decrypt", "arn:aws:kms:us-east-1:111111111111:key/*"],
+      ["kms:Decrypt,kms:GenerateDataKey", expect.stringMatching(/^\$\{aws_kms_key\.operations-key_[0-9A-F]+\.arn\}$/)],
       ["ec2:AssignPrivateIpAddresses,ec2:CreateNetworkInterface,ec2:DeleteNetworkInterface,ec2:DescribeNetworkInterfaces,ec2:UnassignPrivateIpAddresses", "*"],
       ["logs:CreateLogStream,logs:PutLogEvents", expect.stringMatching(/^\$\{aws_cloudwatch_log_group\.[^.]+\.arn\}:\*$/)],
       ["sqs:SendMessage", expect.stringMatching(/^\$\{aws_sqs_queue\.[^.]+\.arn\}$/)],

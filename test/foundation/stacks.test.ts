@@ -98,10 +98,11 @@ describe("bootstrap: the state bucket", () => {
   it("is versioned, KMS-encrypted with a rotating key, and blocks all public access", () => {
     expect(text).toHaveResourceWithProperties(S3Bucket, { bucket: "cloud-prod-tfstate-111111111111", force_destroy: false });
     expect(resourcesOf(stack, "aws_s3_bucket_versioning")[0].versioning_configuration.status).toBe("Enabled");
-    const sse = resourcesOf(stack, "aws_s3_bucket_server_side_encryption_configuration")[0].rule[0];
+    const stateSse = resourcesOf(stack, "aws_s3_bucket_server_side_encryption_configuration").find((e) => e.bucket.includes("state-bucket"));
+    const sse = stateSse.rule[0];
     expect(sse.apply_server_side_encryption_by_default.sse_algorithm).toBe("aws:kms");
     expect(sse.apply_server_side_encryption_by_default.kms_master_key_id).toMatch(/^\$\{aws_kms_key\..+\.arn\}$/);
-    expect(resourcesOf(stack, "aws_kms_key")[0].enable_key_rotation).toBe(true);
+    expect(resourcesOf(stack, "aws_kms_key").every((k) => k.enable_key_rotation === true)).toBe(true);
     expect(resourcesOf(stack, "aws_s3_bucket_public_access_block")[0]).toMatchObject({
       block_public_acls: true,
       block_public_policy: true,

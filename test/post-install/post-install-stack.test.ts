@@ -146,9 +146,14 @@ describe("the post-install stack (prod)", () => {
     const pod = job.template.spec;
     expect(pod.security_context).toMatchObject({ run_as_non_root: true });
     const c = pod.container[0];
-    expect(c.image).toMatch(/^public\.ecr\.aws\/docker\/library\/node:\d+\.\d+\.\d+-alpine/);
+    expect(c.image).toMatch(/^public\.ecr\.aws\/docker\/library\/node:\d+\.\d+\.\d+-alpine[\d.]+@sha256:[0-9a-f]{64}$/);
     expect(c.security_context).toMatchObject({ read_only_root_filesystem: true, allow_privilege_escalation: false, capabilities: { drop: ["ALL"] } });
-    expect(c.env.find((e: any) => e.name === "MATTERMOST_ALERTS_HOOK").value_from.secret_key_ref).toEqual({ name: "alertmanager-mattermost-webhook", key: "url" });
+    // The webhook URL arrives as a mounted file, never as an environment variable.
+    expect(c.env.some((e: any) => e.value_from)).toBe(false);
+    const hookFile = c.env.find((e: any) => e.name === "MATTERMOST_ALERTS_HOOK_FILE").value;
+    const mount = c.volume_mount.find((m: any) => hookFile.startsWith(`${m.mount_path}/`));
+    expect(mount.read_only).toBe(true);
+    expect(pod.volume.find((v: any) => v.name === mount.name).secret).toMatchObject({ secret_name: "alertmanager-mattermost-webhook", items: [{ key: "url", path: hookFile.slice(mount.mount_path.length + 1) }], default_mode: "0400" });
     const code = resourcesOf(stack, "kubernetes_config_map_v1").find((m) => m.metadata.name === "thanos-store-discovery-code");
     expect(code.binary_data["main.js.gz"]).toMatch(/^\$\{filebase64\("assets\/.+main\.js\.gz"\)\}$/);
   });

@@ -144,7 +144,11 @@ describe("a workload cluster (prod-workload-alpha, then prod-workload-alpha-apps
     const sync = resourcesOf(s, "aws_iam_role").find((r) => r.name === "prod-alpha-acme-db-sync");
     expect(Object.values(parsePolicy(sync.assume_role_policy).Statement[0].Condition.StringEquals)).toContain("system:serviceaccount:mm-acme:db-secret-sync");
     const policy = parsePolicy(resourcesOf(s, "aws_iam_role_policy").find((p) => String(p.role).includes("db-sync")).policy);
-    expect(policy.Statement).toEqual([expect.objectContaining({ Action: ["secretsmanager:GetSecretValue"], Resource: "arn:aws:secretsmanager:us-east-1:111111111111:secret:prod/alpha/installations/acme/database-*" })]);
+    expect(policy.Statement).toEqual([
+      expect.objectContaining({ Action: ["secretsmanager:GetSecretValue"], Resource: "arn:aws:secretsmanager:us-east-1:111111111111:secret:prod/alpha/installations/acme/database-*" }),
+      // The source is encrypted with the environment's secrets key: decrypt only through Secrets Manager, only that key.
+      expect.objectContaining({ Action: "kms:Decrypt", Condition: { StringEquals: { "kms:ViaService": "secretsmanager.us-east-1.amazonaws.com" }, "ForAnyValue:StringEquals": { "kms:ResourceAliases": "alias/prod-secrets" } } }),
+    ]);
     expect(resourcesOf(s, "kubernetes_cron_job_v1").find((x) => x.metadata.namespace === "mm-acme").spec.schedule).toBe("*/15 * * * *");
     expect(JSON.stringify(s)).not.toMatch(/master_user_secret\[0\]/);
     // Served by an internet-facing ALB over HTTPS, health-checked on Mattermost's ping route.
