@@ -182,8 +182,10 @@ describe("the runners in the C&C VPC (where deploys run)", () => {
       ["StateLocks", ["s3:PutObject", "s3:DeleteObject"]],
       ["StateKey", ["kms:Decrypt", "kms:GenerateDataKey"]],
       ["SecretsThePlansRead", ["secretsmanager:GetSecretValue"]],
+      ["DecryptPlatformSecrets", "kms:Decrypt"],
       ["OpenSearchMappings", ["sts:AssumeRole"]],
     ]);
+    expect(inline.Statement[3].Condition["ForAnyValue:StringEquals"]).toEqual({ "kms:ResourceAliases": "alias/prod-secrets" });
     expect(inline.Statement[0].Resource).toBe("arn:aws:s3:::cloud-prod-tfstate-111111111111/prod/*.tflock");
     // Every workload cluster lets the plan runner read, too.
     const alpha = synthShipped("prod").json["prod-workload-alpha"];
