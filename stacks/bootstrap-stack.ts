@@ -39,7 +39,7 @@ export class BootstrapStack extends PlatformStack {
     const bucket = new SecureBucket(this, "state-bucket", {
       bucketName: stateBucketName(env),
       kmsKeyArn: key.arn,
-      accessLogBucket: accessLogs?.name,
+      accessLogBucket: accessLogs,
       noncurrentVersionExpirationDays: 365,
       forceDestroy: env.target === "emulator",
     });

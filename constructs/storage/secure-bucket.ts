@@ -17,8 +17,12 @@ export interface SecureBucketProps {
    * so that bucket uses SSE-S3.
    */
   readonly kmsKeyArn: string | undefined;
-  /** Bucket that receives this bucket's S3 server access logs (under `<bucket name>/`); undefined = none. */
-  readonly accessLogBucket?: string;
+  /**
+   * Bucket that receives this bucket's S3 server access logs (under `<bucket name>/`): its name
+   * (made by an earlier stack), or the AccessLogBucket of this stack (logging then waits for its
+   * policy, which S3 checks when logging is turned on). Undefined = none.
+   */
+  readonly accessLogBucket?: string | SecureBucket;
   /** Days after which current objects expire; default: kept. */
   readonly expireObjectsAfterDays?: number;
   /** Keep every version of every object; default true. */
@@ -42,6 +46,7 @@ export class SecureBucket extends Construct {
   readonly bucket: S3Bucket;
   readonly arn: string;
   readonly name: string;
+  readonly policy: S3BucketPolicy;
 
   constructor(scope: Construct, id: string, props: SecureBucketProps) {
     super(scope, id);
@@ -78,8 +83,14 @@ export class SecureBucket extends Construct {
           : { applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } },
       ],
     });
-    if (props.accessLogBucket) {
-      new S3BucketLoggingA(this, "access-logs", { bucket: this.bucket.id, targetBucket: props.accessLogBucket, targetPrefix: `${props.bucketName}/` });
+    const target = props.accessLogBucket;
+    if (target) {
+      new S3BucketLoggingA(this, "access-logs", {
+        bucket: this.bucket.id,
+        targetBucket: typeof target === "string" ? target : target.name,
+        targetPrefix: `${props.bucketName}/`,
+        dependsOn: typeof target === "string" ? undefined : [target.policy],
+      });
     }
     new S3BucketLifecycleConfiguration(this, "lifecycle", {
       bucket: this.bucket.id,
@@ -96,7 +107,7 @@ export class SecureBucket extends Construct {
         },
       ],
     });
-    new S3BucketPolicy(this, "policy", {
+    this.policy = new S3BucketPolicy(this, "policy", {
       bucket: this.bucket.id,
       policy: JSON.stringify({
         Version: "2012-10-17",

@@ -3,7 +3,7 @@
  * Everything is checked before any API call; a bad value names the variable.
  */
 import { readFileSync } from "node:fs";
-import { DNS_LABEL, HOSTED_ZONE_ID, HTTP_URL, flag, optional, port, required, type Env } from "../../lib/discovery/env";
+import { ConfigError, DNS_LABEL, HOSTED_ZONE_ID, HTTP_URL, flag, optional, port, required, type Env } from "../../lib/discovery/env";
 
 export interface StoreDiscoveryConfig {
   /** Private hosted zone to list (PRIVATE_HOSTED_ZONE_ID). */
@@ -41,13 +41,13 @@ export function withHookFromFile(env: Env, read: (path: string) => string = (p) 
   const path = env.MATTERMOST_ALERTS_HOOK_FILE;
   if (!path) return env;
   if (env.MATTERMOST_ALERTS_HOOK) {
-    throw new Error("MATTERMOST_ALERTS_HOOK and MATTERMOST_ALERTS_HOOK_FILE are both set; set only one (the file is what the CronJob mounts).");
+    throw new ConfigError("MATTERMOST_ALERTS_HOOK and MATTERMOST_ALERTS_HOOK_FILE are both set; set only one (the file is what the CronJob mounts).");
   }
   let value: string;
   try {
     value = read(path).trim();
   } catch (err) {
-    throw new Error(`MATTERMOST_ALERTS_HOOK_FILE=${JSON.stringify(path)} cannot be read (${(err as Error).message}); check that the webhook Secret is mounted there.`);
+    throw new ConfigError(`MATTERMOST_ALERTS_HOOK_FILE=${JSON.stringify(path)} cannot be read (${(err as Error).message}); check that the webhook Secret is mounted there.`);
   }
   return { ...env, MATTERMOST_ALERTS_HOOK: value };
 }

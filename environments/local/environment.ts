@@ -47,7 +47,10 @@ const environment: EnvironmentInput = {
       clientSecretName: "local/cnc/oidc-client",
     },
   },
-  logging: { instanceType: "t3.small.search", instanceCount: 2, volumeGiB: 10, logRetentionDays: 7 },
+  // Dedicated masters and access logs stay on: they cost nothing in the emulator and the rehearsal exercises them.
+  // (A small real test environment could set dedicatedMasters.enabled: false to save three nodes; the policy step then asks for a reasoned exception.)
+  logging: { instanceType: "t3.small.search", instanceCount: 2, volumeGiB: 10, logRetentionDays: 7, dedicatedMasters: { enabled: true, instanceType: "t3.small.search" } },
+  accessLogs: { enabled: true, retentionDays: 7 },
   secrets: { grafanaAdmin: "local/cnc/grafana-admin" },
   provisioner: {
     imageTag: "v0.90.0",

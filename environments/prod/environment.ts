@@ -53,7 +53,10 @@ const environment: EnvironmentInput = {
       clientSecretName: "prod/cnc/oidc-client",
     },
   },
-  logging: { instanceType: "r6g.large.search", instanceCount: 3, volumeGiB: 200, logRetentionDays: 90 },
+  // Three dedicated masters keep the log domain's quorum while data nodes are replaced (the default; shown here).
+  logging: { instanceType: "r6g.large.search", instanceCount: 3, volumeGiB: 200, logRetentionDays: 90, dedicatedMasters: { enabled: true, instanceType: "m6g.large.search" } },
+  // S3 server access logs of every bucket, kept a year (the default; shown here).
+  accessLogs: { enabled: true, retentionDays: 365 },
   secrets: { grafanaAdmin: "prod/cnc/grafana-admin" },
   provisioner: {
     imageTag: "v0.90.0",

@@ -518,7 +518,7 @@ export function checkPolicy(stacks: { name: string; environment: string; json: T
       } else report.unreasoned.push(finding);
     }
   }
-  report.unused = exceptions.filter((e) => !used.has(e));
+  report.unused = exceptions.filter((e) => !used.has(e) && !e.mayBeAbsent);
   return report;
 }
 

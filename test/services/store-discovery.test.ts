@@ -1,7 +1,7 @@
 import { Route53Client } from "@aws-sdk/client-route-53";
 import { AppsV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { readConfig, type StoreDiscoveryConfig } from "../../cronjobs/store-discovery/config";
@@ -91,6 +91,23 @@ describe("reading configuration", () => {
   ])("refuses %s=%s with a sentence naming it", (name, value, message) => {
     expect(() => readConfig({ ...good, [name]: value })).toThrow(ConfigError);
     expect(() => readConfig({ ...good, [name]: value })).toThrow(message);
+  });
+});
+
+describe("reading the webhook from a mounted file (the CronJob's Secret volume)", () => {
+  const base = { PRIVATE_HOSTED_ZONE_ID: "Z123", THANOS_NAMESPACE: "monitoring", THANOS_DEPLOYMENT_NAME: "q", THANOS_CONFIGMAP_NAME: "cm" };
+  const dir = mkdtempSync(join(tmpdir(), "hook-"));
+
+  it("uses the file's content, trimmed, as the webhook", () => {
+    writeFileSync(join(dir, "hook"), "https://chat.example.com/hooks/abc\n");
+    expect(readConfig({ ...base, MATTERMOST_ALERTS_HOOK_FILE: join(dir, "hook") }).alertsHook).toBe("https://chat.example.com/hooks/abc");
+  });
+
+  it("refuses an unreadable file, an empty one, and both ways at once, before any API call", () => {
+    expect(() => readConfig({ ...base, MATTERMOST_ALERTS_HOOK_FILE: join(dir, "missing") })).toThrow(/MATTERMOST_ALERTS_HOOK_FILE=".+missing" cannot be read .*check that the webhook Secret is mounted there/);
+    writeFileSync(join(dir, "empty"), "  \n");
+    expect(() => readConfig({ ...base, MATTERMOST_ALERTS_HOOK_FILE: join(dir, "empty") })).toThrow(ConfigError);
+    expect(() => readConfig({ ...base, MATTERMOST_ALERTS_HOOK_FILE: join(dir, "hook"), MATTERMOST_ALERTS_HOOK: "https://other/hooks/x" })).toThrow(/both set; set only one/);
   });
 });
 
