@@ -289,6 +289,13 @@ const alerts = z
   .object({
     /** Secrets Manager secret holding the Mattermost incoming-webhook URL for alerts. */
     webhookSecretName: secretName,
+    /**
+     * A pager for critical alerts, besides Mattermost: PagerDuty (an Events API v2 routing key)
+     * or Opsgenie (an API key), the key in this Secrets Manager secret (bootstrap creates it empty).
+     */
+    pager: z.object({ service: z.enum(["pagerduty", "opsgenie"]), secretName }).strict().optional(),
+    /** Where alerts' runbook links point (one anchor per alert); default the repository's docs/runbooks.md. */
+    runbookBaseUrl: z.string().regex(/^https:\/\/\S+$/, { error: "expected an https URL of the runbooks page" }).optional(),
   })
   .strict();
 

@@ -46,6 +46,7 @@ export class BootstrapStack extends PlatformStack {
     // Secret containers only: operators put the values in; Terraform never sees them here.
     const secrets: [string, string, string | undefined][] = [
       ["alerts-webhook", "Mattermost incoming-webhook URL for platform alerts", env.alerts.webhookSecretName],
+      ["alerts-pager", `${env.alerts.pager?.service === "opsgenie" ? "Opsgenie API key" : "PagerDuty Events API v2 routing key"} for critical alerts`, env.alerts.pager?.secretName],
       ["grafana-admin", 'Grafana admin credentials as {"user": "...", "password": "..."}', env.secrets.grafanaAdmin],
       ["oidc-client", 'OIDC client of the app login as {"clientId": "...", "clientSecret": "..."}', env.auth.enabled ? env.auth.oidc?.clientSecretName : undefined],
       ["provisioner-ssh-key", "SSH public key of the provisioner (kops and its start-up check read $HOME/.ssh)", env.provisioner.sshPublicKeySecretName],

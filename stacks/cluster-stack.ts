@@ -150,6 +150,7 @@ export function planRunnerStatements(env: Environment): PolicyStatement[] {
   const { region, accountId } = env;
   const secrets = [
     env.alerts.webhookSecretName,
+    ...(env.alerts.pager ? [env.alerts.pager.secretName] : []),
     env.secrets.grafanaAdmin,
     ...(env.auth.enabled && env.auth.oidc?.clientSecretName ? [env.auth.oidc.clientSecretName] : []),
     ...env.workloads.filter((w) => w.redis).map((w) => redisAuthSecretName(env, w.name)),

@@ -21,9 +21,9 @@ import {
   secretsKeyAlias,
   workloadClusterName,
 } from "../config/names";
-import { Provisioner } from "../constructs/provisioner/provisioner";
+import { PROVISIONER_NAMESPACE, Provisioner } from "../constructs/provisioner/provisioner";
 import type { CncApp, Environment } from "../config/schema";
-import { StoreDiscoveryCronJob } from "../constructs/discovery/store-discovery";
+import { STORE_DISCOVERY_NAME, StoreDiscoveryCronJob } from "../constructs/discovery/store-discovery";
 import { Headlamp } from "../constructs/cluster-tools/headlamp";
 import { MetricsServer } from "../constructs/cluster-tools/metrics-server";
 import { DNS_REGISTRATION_K8S_GROUP } from "../constructs/dns-registration/function";
@@ -37,6 +37,7 @@ import { DashboardsProxy, dashboardsRoleName } from "../constructs/logging/dashb
 import { FluentBit, fluentBitRoleName } from "../constructs/logging/fluent-bit";
 import { LogDomain } from "../constructs/logging/log-domain";
 import { Grafana } from "../constructs/monitoring/grafana";
+import { globalRuleGroups, renderRuleFile } from "../constructs/monitoring/alerting";
 import { MetricsStore } from "../constructs/monitoring/metrics-store";
 import { OBJSTORE_KEY, OBJSTORE_SECRET, PrometheusStack } from "../constructs/monitoring/prometheus-stack";
 import { STORE_ENDPOINTS_CONFIGMAP, STORE_ENDPOINTS_KEY, THANOS_QUERY_DEPLOYMENT, THANOS_QUERY_SERVICE, Thanos } from "../constructs/monitoring/thanos";
@@ -173,7 +174,11 @@ export class PostInstallStack extends PlatformStack {
       objstoreSecret: objstore,
       storageGiB: env.monitoring.prometheusStorageGiB,
       retention: env.monitoring.prometheusRetention,
-      alertmanager: { webhookUrl, storageGiB: env.monitoring.alertmanagerStorageGiB },
+      alertmanager: {
+        webhookUrl,
+        storageGiB: env.monitoring.alertmanagerStorageGiB,
+        pager: env.alerts.pager ? { service: env.alerts.pager.service, key: secret("alerts-pager", env.alerts.pager.secretName) } : undefined,
+      },
       federation: { writerGroup: DNS_REGISTRATION_K8S_GROUP },
       userValues: {
         prometheus: { ingress: ingressValues("prometheus", true) },
@@ -190,6 +195,10 @@ export class PostInstallStack extends PlatformStack {
       rolePrefix,
       metricsStore: metrics,
       retention: env.monitoring.retention,
+      rules: renderRuleFile(
+        globalRuleGroups({ cncCluster: clusterName, storeDiscoveryCronJob: STORE_DISCOVERY_NAME, provisionerNamespace: PROVISIONER_NAMESPACE }),
+        env.alerts.runbookBaseUrl ?? `${env.deployRunner.repositoryUrl}/blob/main/docs/runbooks.md`,
+      ),
       dependsOn: [prometheus.addon],
       userValues: { query: { ingress: { enabled: true, ingressClassName: "alb", annotations: this.ingress.annotations("thanos", group("thanos"), healthCheck("/-/ready")), hosts: hostsOf("thanos"), path: "/" } } },
       after: [ns.monitoring, objstore, storage.storageClass],

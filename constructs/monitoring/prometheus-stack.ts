@@ -6,6 +6,7 @@ import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { ClusterOidc, IrsaRole, type PolicyStatement } from "../eks/irsa-role";
 import { HelmAddon } from "../helm/addon";
+import { REPLACED_DEFAULT_ALERTS, alertmanagerConfig } from "./alerting";
 
 /** Short release names keep every derived object name readable (the chart truncates at 26). */
 export const KPS_RELEASE = "kps";
@@ -18,6 +19,7 @@ export const OBJSTORE_KEY = "objstore.yml";
 export const FEDERATION_CONFIGMAP = "prometheus-federation-targets";
 export const FEDERATION_KEY = "federation-targets.json";
 const WEBHOOK_SECRET = "alertmanager-mattermost-webhook";
+const PAGER_SECRET = "alertmanager-pager-key";
 
 export interface PrometheusStackProps {
   readonly version: string;
@@ -39,7 +41,12 @@ export interface PrometheusStackProps {
    * Alertmanager (the C&C only): the Mattermost webhook URL comes from a Secrets Manager value
    * at deploy time into a Kubernetes Secret mounted as a file; it never appears in values.
    */
-  readonly alertmanager?: { webhookUrl: string; storageGiB: number };
+  readonly alertmanager?: {
+    webhookUrl: string;
+    storageGiB: number;
+    /** Critical alerts also go to this pager; the key arrives like the webhook URL (a mounted Secret). */
+    pager?: { service: "pagerduty" | "opsgenie"; key: string };
+  };
   /**
    * Federation of the workload clusters' Prometheus (the C&C only): the DNS-registration Lambda
    * keeps ConfigMap `prometheus-federation-targets` current; the Kubernetes group of its IAM
@@ -144,7 +151,11 @@ export class PrometheusStack extends Construct {
       kubeScheduler: { enabled: false },
       kubeEtcd: { enabled: false },
       kubeProxy: { enabled: false },
-      defaultRules: { rules: { etcd: false, kubeControllerManager: false, kubeProxy: false, kubeSchedulerAlerting: false, kubeSchedulerRecording: false } },
+      defaultRules: {
+        rules: { etcd: false, kubeControllerManager: false, kubeProxy: false, kubeSchedulerAlerting: false, kubeSchedulerRecording: false },
+        // The global rules (alerting.ts) evaluate these over every cluster; here they would fire twice.
+        disabled: Object.fromEntries(REPLACED_DEFAULT_ALERTS.map((a) => [a, true])),
+      },
     };
 
     if (props.alertmanager) {
@@ -154,35 +165,25 @@ export class PrometheusStack extends Construct {
         dependsOn: props.after,
       });
       after.push(secret);
+      const pager = props.alertmanager.pager;
+      if (pager) {
+        after.push(new SecretV1(this, "pager", { metadata: { name: PAGER_SECRET, namespace: ns }, data: { key: pager.key }, dependsOn: props.after }));
+      }
       values.alertmanager = {
         enabled: true,
         podDisruptionBudget: { enabled: true, minAvailable: 1 },
         alertmanagerSpec: {
           replicas: 2,
-          secrets: [WEBHOOK_SECRET],
+          secrets: [WEBHOOK_SECRET, ...(pager ? [PAGER_SECRET] : [])],
           resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { memory: "256Mi" } },
           storage: {
             volumeClaimTemplate: { spec: { storageClassName: storageClass, accessModes: ["ReadWriteOnce"], resources: { requests: { storage: `${props.alertmanager.storageGiB}Gi` } } } },
           },
         },
-        config: {
-          route: {
-            receiver: "mattermost",
-            group_by: ["alertname", "cluster", "namespace"],
-            group_wait: "30s",
-            group_interval: "5m",
-            repeat_interval: "4h",
-            routes: [{ receiver: "null", matchers: ['alertname = "Watchdog"'] }],
-          },
-          receivers: [
-            { name: "null" },
-            {
-              name: "mattermost",
-              // Mattermost incoming webhooks speak the Slack payload; the URL is read from the mounted Secret.
-              slack_configs: [{ api_url_file: `/etc/alertmanager/secrets/${WEBHOOK_SECRET}/url`, send_resolved: true, username: "Alertmanager", title: "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} ({{ .CommonLabels.cluster }})" }],
-            },
-          ],
-        },
+        config: alertmanagerConfig({
+          webhookFile: `/etc/alertmanager/secrets/${WEBHOOK_SECRET}/url`,
+          pager: pager ? { service: pager.service, keyFile: `/etc/alertmanager/secrets/${PAGER_SECRET}/key` } : undefined,
+        }),
       };
     }
 

@@ -29,8 +29,8 @@ export interface ThanosProps {
   readonly rolePrefix: string;
   readonly metricsStore: MetricsStore;
   readonly retention: ThanosRetention;
-  /** Global alerting rules evaluated by the ruler over every cluster (Prometheus rule-file YAML). */
-  readonly rules?: string;
+  /** Global alerting rules evaluated by the ruler over every cluster (a Prometheus rule file: alerting.ts renderRuleFile). */
+  readonly rules: string;
   readonly storageClass?: string;
   readonly userValues?: Record<string, unknown>;
   /** The Prometheus stack (its CRDs and sidecar Service) must be installed first. */
@@ -140,7 +140,7 @@ export class Thanos extends Construct {
           create: true,
           value: `alertmanagers:\n  - api_version: v2\n    scheme: http\n    static_configs:\n      - ${ALERTMANAGER_DISCOVERY(ns)}\n`,
         },
-        rules: { create: true, value: props.rules ?? DEFAULT_GLOBAL_RULES },
+        rules: { create: true, value: props.rules },
         resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi" } },
         persistence: volume("10Gi"),
         podDisruptionBudget: pdb,
@@ -159,21 +159,3 @@ export class Thanos extends Construct {
     });
   }
 }
-
-/** Global rules: what only a view over every cluster can see. */
-export const DEFAULT_GLOBAL_RULES = `groups:
-  - name: platform-global
-    rules:
-      - alert: WorkloadClusterMetricsMissing
-        expr: count by (cluster) (up{job=~".*prometheus.*"} offset 1h) unless count by (cluster) (up{job=~".*prometheus.*"})
-        for: 15m
-        labels: { severity: critical }
-        annotations:
-          summary: "A cluster that reported an hour ago has sent no metrics for 15 minutes (see the cluster label)"
-      - alert: ThanosCompactHalted
-        expr: thanos_compact_halted == 1
-        for: 5m
-        labels: { severity: critical }
-        annotations:
-          summary: "The Thanos compactor halted; retention and downsampling have stopped"
-`;

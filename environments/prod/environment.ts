@@ -36,7 +36,8 @@ const environment: EnvironmentInput = {
     publicDomain: "cloud.example.com",
     publicApps: ["grafana"],
   },
-  alerts: { webhookSecretName: "prod/cnc/mattermost-alerts-webhook" },
+  // Critical alerts page someone (PagerDuty routing key in this secret) as well as posting to Mattermost.
+  alerts: { webhookSecretName: "prod/cnc/mattermost-alerts-webhook", pager: { service: "pagerduty", secretName: "prod/cnc/pagerduty-routing-key" } },
   monitoring: {
     retention: { raw: "30d", fiveMinutes: "90d", oneHour: "1y" },
     prometheusRetention: "2d",

@@ -53,7 +53,7 @@ describe("the post-install stack (prod)", () => {
     const receiver = am.config.receivers.find((r: any) => r.name === "mattermost");
     expect(receiver.slack_configs[0].api_url_file).toBe("/etc/alertmanager/secrets/alertmanager-mattermost-webhook/url");
     expect(receiver.slack_configs[0].api_url).toBeUndefined();
-    expect(am.alertmanagerSpec.secrets).toEqual(["alertmanager-mattermost-webhook"]);
+    expect(am.alertmanagerSpec.secrets).toEqual(["alertmanager-mattermost-webhook", "alertmanager-pager-key"]);
     const secret = resourcesOf(stack, "kubernetes_secret_v1").find((s) => s.metadata.name === "alertmanager-mattermost-webhook");
     expect(secret.data.url).toMatch(/^\$\{data\.aws_secretsmanager_secret_version\.[^.]+\.secret_string\}$/);
   });
