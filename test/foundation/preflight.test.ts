@@ -44,7 +44,7 @@ describe("preflight: secrets a layer reads", () => {
 
   it("lists the operator secrets each stack reads, not ids made at apply time", () => {
     const { json } = synthShipped("prod");
-    expect(secretsReadBy(json["prod-post-install"])).toEqual(["prod/cnc/grafana-admin", "prod/cnc/mattermost-alerts-webhook", "prod/cnc/oidc-client"]);
+    expect(secretsReadBy(json["prod-post-install"])).toEqual(["prod/cnc/grafana-admin", "prod/cnc/mattermost-alerts-webhook", "prod/cnc/oidc-client", "prod/cnc/pagerduty-routing-key"]);
     expect(secretsReadBy(json["prod-workload-alpha"])).toEqual(["prod/alpha/redis-auth-token"]);
     expect(secretsReadBy(json["prod-route53"])).toEqual([]);
   });
