@@ -33,6 +33,9 @@ export const accessLogBucketName = (env: Pick<Environment, "name" | "accountId">
 /** The environment's SNS alert topic (created by the cluster stack, found by name later). */
 export const alertsTopicName = (env: Pick<Environment, "name">) => `${env.name}-platform-alerts`;
 
+/** The Lambda that posts the alert topic to the Mattermost alerts channel. */
+export const alertsForwarderFunctionName = (env: Pick<Environment, "name">) => `${env.name}-alerts-forwarder`;
+
 /** The DNS-registration Lambda. */
 export const dnsRegistrationFunctionName = (env: Pick<Environment, "name">) => `${env.name}-dns-registration`;
 

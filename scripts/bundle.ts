@@ -17,6 +17,12 @@ export const BUNDLES = [
     external: ["@aws-sdk/*"],
   },
   {
+    name: "alerts-forwarder",
+    entry: "lambdas/alerts-forwarder/index.ts",
+    outfile: "dist/lambdas/alerts-forwarder/index.js",
+    external: ["@aws-sdk/*"],
+  },
+  {
     name: "store-discovery",
     entry: "cronjobs/store-discovery/main.ts",
     outfile: "dist/cronjobs/store-discovery/main.js",

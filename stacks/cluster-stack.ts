@@ -3,6 +3,7 @@ import { IamAccountAlias } from "@cdktf/provider-aws/lib/iam-account-alias";
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
 import {
+  alertsForwarderFunctionName,
   alertsTopicName,
   clusterAdminRoleArns,
   cncClusterName,
@@ -16,6 +17,7 @@ import {
 } from "../config/names";
 import type { PolicyStatement } from "../constructs/eks/irsa-role";
 import type { Environment } from "../config/schema";
+import { AlertsForwarder } from "../constructs/alerts/forwarder";
 import { AlertsTopic } from "../constructs/alerts/topic";
 import { DeployRunner } from "../constructs/deploy/runner";
 import { DnsRegistrationFunction } from "../constructs/dns-registration/function";
@@ -104,6 +106,22 @@ export class ClusterStack extends PlatformStack {
     const zones = new PlatformZones(this, "zones", { env, vpcId: this.network.vpcId, associate: !env.network.existing });
     const alerts = new AlertsTopic(this, "alerts", { topicName: alertsTopicName(env), accountId: env.accountId, keyDeletionWindowDays: throwaway ? 7 : 30 });
     const webhookSecret = new DataAwsSecretsmanagerSecret(this, "alerts-webhook", { name: env.alerts.webhookSecretName });
+
+    // Every CloudWatch alarm of every layer publishes to the topic; this posts them to the alerts channel.
+    new AlertsForwarder(this, "alerts-forwarder", {
+      functionName: alertsForwarderFunctionName(env),
+      environmentName: env.name,
+      topicArn: alerts.arn,
+      webhookSecretName: env.alerts.webhookSecretName,
+      webhookSecretArn: webhookSecret.arn,
+      secretsKeyAlias: secretsKeyAlias(env),
+      vpcId: this.network.vpcId,
+      subnetIds: this.network.privateSubnetIds,
+      kmsKeyArn: opsKey.arn,
+      logRetentionDays: env.cluster.logRetentionDays,
+      region: env.region,
+      accountId: env.accountId,
+    });
 
     new DnsRegistrationFunction(this, "dns-registration", {
       functionName: dnsRegistrationFunctionName(env),

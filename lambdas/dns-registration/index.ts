@@ -7,7 +7,7 @@ import { Route53Client } from "@aws-sdk/client-route-53";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { errorText, jsonLogger } from "../../lib/discovery/log";
-import { mattermostNotifier } from "../../lib/discovery/webhook";
+import { mattermostNotifier, webhookFromSecret } from "../../lib/discovery/webhook";
 import { readConfig } from "./config";
 import { ReconcileError, reconcile, type ReconcileResult } from "./reconcile";
 import { eksToken } from "./token";
@@ -19,13 +19,7 @@ let secrets: SecretsManagerClient | undefined;
 /** Cached across warm invocations: one Secrets Manager read per container. */
 let webhookUrl: Promise<string | undefined> | undefined;
 
-/** The secret holds the webhook URL, either as the whole string or as {"url": "..."}. */
-export function webhookFromSecret(secretString: string | undefined): string | undefined {
-  if (!secretString) return undefined;
-  const text = secretString.trim();
-  if (text.startsWith("{")) return (JSON.parse(text) as { url?: string }).url;
-  return text;
-}
+export { webhookFromSecret };
 
 async function alertWebhook(secretId: string | undefined): Promise<string | undefined> {
   if (!secretId) return undefined;

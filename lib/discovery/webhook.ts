@@ -34,3 +34,11 @@ export function mattermostNotifier(url: string, fetchImpl: typeof fetch = fetch,
     if (!response.ok) throw new Error(`the alert webhook answered HTTP ${response.status} ${response.statusText}`.trim());
   };
 }
+
+/** A webhook secret holds the URL, either as the whole string or as {"url": "..."}. */
+export function webhookFromSecret(secretString: string | undefined): string | undefined {
+  if (!secretString) return undefined;
+  const text = secretString.trim();
+  if (text.startsWith("{")) return (JSON.parse(text) as { url?: string }).url;
+  return text;
+}
