@@ -111,7 +111,10 @@ export class SecureBucket extends Construct {
       bucket: this.bucket.id,
       policy: JSON.stringify({
         Version: "2012-10-17",
+        // Order does not matter to S3; the extra statements come first because the AWS emulator's
+        // access-log permission check stops at the first statement whose Principal is "*".
         Statement: [
+          ...(props.extraPolicyStatements ?? []),
           {
             Sid: "DenyInsecureTransport",
             Effect: "Deny",
@@ -120,7 +123,6 @@ export class SecureBucket extends Construct {
             Resource: [this.bucket.arn, `${this.bucket.arn}/*`],
             Condition: { Bool: { "aws:SecureTransport": "false" } },
           },
-          ...(props.extraPolicyStatements ?? []),
         ],
       }),
       // The public access block must exist first, or a policy could briefly apply without it.
