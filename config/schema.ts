@@ -339,6 +339,10 @@ const logging = z
     volumeGiB: z.number().int().min(10).default(100),
     /** Days the domain's own CloudWatch logs are kept. */
     logRetentionDays: logRetention.default(30),
+    /** Days a day's `logs-*` index stays writable before it is made read-only and merged (ISM). */
+    hotDays: z.number().int().min(1).max(365).default(7),
+    /** Days after which a `logs-*` index is deleted (ISM); upstream's curator kept 30. */
+    indexRetentionDays: z.number().int().min(2).max(3650).default(30),
     /**
      * Dedicated master nodes (3, one per zone): the domain keeps its quorum while data nodes are
      * replaced or busy. Safe default on; a small test domain may set `enabled: false` (cost).
@@ -351,7 +355,12 @@ const logging = z
       .strict()
       .default({ enabled: true, instanceType: "m6g.large.search" }),
   })
-  .strict();
+  .strict()
+  .superRefine((l, ctx) => {
+    if (l.indexRetentionDays <= l.hotDays) {
+      ctx.addIssue({ code: "custom", path: ["indexRetentionDays"], message: `must be more than hotDays (${l.hotDays}): an index is deleted only after it has left the hot state` });
+    }
+  });
 
 const provisioner = z
   .object({
@@ -505,6 +514,8 @@ export const environmentSchema = z
       instanceCount: 3,
       volumeGiB: 100,
       logRetentionDays: 30,
+      hotDays: 7,
+      indexRetentionDays: 30,
       dedicatedMasters: { enabled: true, instanceType: "m6g.large.search" },
     }),
     /**

@@ -1,5 +1,6 @@
 import { DataAwsSecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-secret-version";
 import { DataAwsSecurityGroup } from "@cdktf/provider-aws/lib/data-aws-security-group";
+import { DataAwsSnsTopic } from "@cdktf/provider-aws/lib/data-aws-sns-topic";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
 import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
@@ -10,6 +11,7 @@ import {
   LOAD_BALANCER_TAG,
   NAMESPACES,
   accessLogBucketName,
+  alertsTopicName,
   bucketName,
   clusterAdminRoleArns,
   cncClusterName,
@@ -71,6 +73,8 @@ export class PostInstallStack extends PlatformStack {
       deletionWindowDays: throwaway ? 7 : 30,
     });
     const accessLogBucket = env.accessLogs.enabled ? accessLogBucketName(env) : undefined;
+    // The environment's alert topic (cluster stack): CloudWatch alarms of this layer publish there.
+    const alertsTopic = new DataAwsSnsTopic(this, "alerts-topic", { name: alertsTopicName(env) });
     const conn = (this.connection = new ClusterConnection(this, "cnc", {
       clusterName,
       region: env.region,
@@ -263,6 +267,9 @@ export class PostInstallStack extends PlatformStack {
       region: env.region,
       logRetentionDays: env.logging.logRetentionDays,
       logsKmsKeyArn: logsKey.arn,
+      hotDays: env.logging.hotDays,
+      indexRetentionDays: env.logging.indexRetentionDays,
+      alarmTopicArn: alertsTopic.arn,
       dedicatedMasterInstanceType: env.logging.dedicatedMasters.enabled ? env.logging.dedicatedMasters.instanceType : undefined,
       writerRoleArns: [clusterName, ...env.workloads.map((w) => workloadClusterName(env, w.name))].map(
         (c) => `arn:aws:iam::${env.accountId}:role/${fluentBitRoleName(c)}`,
@@ -367,6 +374,7 @@ export class PostInstallStack extends PlatformStack {
       secretsKeyAlias: secretsKeyAlias(env),
       // The emulator does not keep the RDS monitoring interval; real accounts get OS metrics every minute.
       databaseMonitoringIntervalSeconds: throwaway ? 0 : 60,
+      alarmTopicArn: alertsTopic.arn,
     });
 
     this.addons = HelmAddon.registryOf(this);

@@ -1,5 +1,6 @@
 import { DataAwsRouteTables } from "@cdktf/provider-aws/lib/data-aws-route-tables";
 import { DataAwsSecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-secret-version";
+import { DataAwsSnsTopic } from "@cdktf/provider-aws/lib/data-aws-sns-topic";
 import { DataAwsVpc } from "@cdktf/provider-aws/lib/data-aws-vpc";
 import { EfsFileSystem } from "@cdktf/provider-aws/lib/efs-file-system";
 import { EfsMountTarget } from "@cdktf/provider-aws/lib/efs-mount-target";
@@ -10,7 +11,7 @@ import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
-import { accessLogBucketName, bucketName, clusterAdminRoleArns, cncClusterName, planRunnerRoleArn, provisionerRoleName, redisAuthSecretName, workloadClusterName } from "../config/names";
+import { accessLogBucketName, alertsTopicName, bucketName, clusterAdminRoleArns, cncClusterName, planRunnerRoleArn, provisionerRoleName, redisAuthSecretName, workloadClusterName } from "../config/names";
 import type { Environment, WorkloadConfig } from "../config/schema";
 import { PostgresDatabase } from "../constructs/data/postgres";
 import { lookupPrivateZone } from "../constructs/dns/zones";
@@ -122,6 +123,7 @@ export class WorkloadStack extends PlatformStack {
       keyDeletionWindowDays: throwaway ? 7 : 30,
       // The emulator does not keep the monitoring interval; real accounts get OS metrics every minute.
       monitoringIntervalSeconds: throwaway ? 0 : 60,
+      alarmTopicArn: new DataAwsSnsTopic(this, "alerts-topic", { name: alertsTopicName(env) }).arn,
     });
     const filestoreKey = new PlatformKey(this, "filestore-key", { alias: `${name}-filestore`, description: `Mattermost files of ${name}`, deletionWindowDays: throwaway ? 7 : 30 });
     const filestore = new SecureBucket(this, "filestore", { bucketName: bucketName(env, `${workload.name}-files`), kmsKeyArn: filestoreKey.arn, forceDestroy: throwaway, accessLogBucket: env.accessLogs.enabled ? accessLogBucketName(env) : undefined });

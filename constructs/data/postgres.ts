@@ -1,3 +1,4 @@
+import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
 import { DbInstance } from "@cdktf/provider-aws/lib/db-instance";
 import { DbParameterGroup } from "@cdktf/provider-aws/lib/db-parameter-group";
 import { DbSubnetGroup } from "@cdktf/provider-aws/lib/db-subnet-group";
@@ -37,6 +38,8 @@ export interface PostgresDatabaseProps {
    * Default 60. (The AWS emulator does not keep this setting, so the rehearsal passes 0.)
    */
   readonly monitoringIntervalSeconds?: number;
+  /** SNS topic for the instance's storage and CPU alarms; undefined = no alarms. */
+  readonly alarmTopicArn?: string;
 }
 
 const MONITORING_INTERVALS = [0, 1, 5, 10, 15, 30, 60];
@@ -137,6 +140,28 @@ export class PostgresDatabase extends Construct {
       iamDatabaseAuthenticationEnabled: true,
       enabledCloudwatchLogsExports: ["postgresql", "upgrade"],
     });
+    if (props.alarmTopicArn) {
+      const alarm = (id: string, metric: string, operator: string, threshold: number, periods: number, description: string) =>
+        new CloudwatchMetricAlarm(this, `alarm-${id}`, {
+          alarmName: `${props.identifier}-rds-${id}`,
+          alarmDescription: description,
+          namespace: "AWS/RDS",
+          metricName: metric,
+          dimensions: { DBInstanceIdentifier: props.identifier },
+          statistic: metric === "FreeStorageSpace" ? "Minimum" : "Average",
+          period: 300,
+          evaluationPeriods: periods,
+          threshold,
+          comparisonOperator: operator,
+          treatMissingData: "missing",
+          alarmActions: [props.alarmTopicArn!],
+          okActions: [props.alarmTopicArn!],
+          dependsOn: [this.instance],
+        });
+      // Storage autoscaling grows the volume up to max_allocated_storage; alarm when even that runs short.
+      alarm("free-storage", "FreeStorageSpace", "LessThanThreshold", Math.floor((props.allocatedStorageGiB ?? 50) * 1024 ** 3 * 0.1), 1, `${props.identifier}: less than 10% of the initial storage is free`);
+      alarm("cpu", "CPUUtilization", "GreaterThanThreshold", 80, 3, `${props.identifier}: CPU above 80% for 15 minutes`);
+    }
     this.masterSecretArn = this.instance.masterUserSecret.get(0).secretArn;
     this.keyArn = key.arn;
   }

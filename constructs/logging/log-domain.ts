@@ -1,5 +1,6 @@
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { CloudwatchLogResourcePolicy } from "@cdktf/provider-aws/lib/cloudwatch-log-resource-policy";
+import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { OpensearchDomain } from "@cdktf/provider-aws/lib/opensearch-domain";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
@@ -40,7 +41,42 @@ export interface LogDomainProps {
   readonly dedicatedMasterInstanceType?: string;
   /** KMS key (allowing the CloudWatch Logs service) that encrypts the domain's log groups. */
   readonly logsKmsKeyArn: string;
+  /** Days a `logs-*` index stays writable ("hot") before it is made read-only and merged. */
+  readonly hotDays: number;
+  /** Days after which a `logs-*` index is deleted (ISM policy); more than hotDays. */
+  readonly indexRetentionDays: number;
+  /** SNS topic for the domain's CloudWatch alarms. */
+  readonly alarmTopicArn: string;
 }
+
+/** The ISM policy applied to every new `logs-*` index: hot, then read-only and merged, then deleted. */
+export function logRetentionPolicy(hotDays: number, retentionDays: number): Record<string, unknown> {
+  if (!(hotDays >= 1 && retentionDays > hotDays)) {
+    throw new Error(`LogDomain: indices must stay hot at least a day and be deleted after they leave the hot state (hotDays ${hotDays}, indexRetentionDays ${retentionDays})`);
+  }
+  return {
+    policy: {
+      description: `logs-* indices: writable for ${hotDays} days, then read-only; deleted after ${retentionDays} days`,
+      default_state: "hot",
+      states: [
+        { name: "hot", actions: [], transitions: [{ state_name: "warm", conditions: { min_index_age: `${hotDays}d` } }] },
+        { name: "warm", actions: [{ read_only: {} }, { force_merge: { max_num_segments: 1 } }], transitions: [{ state_name: "delete", conditions: { min_index_age: `${retentionDays}d` } }] },
+        { name: "delete", actions: [{ delete: {} }], transitions: [] },
+      ],
+      ism_template: [{ index_patterns: ["logs-*"], priority: 100 }],
+    },
+  };
+}
+
+/** The index template of fluent-bit's daily `logs-*` indices. */
+export const LOGS_INDEX_TEMPLATE = {
+  index_patterns: ["logs-*"],
+  priority: 100,
+  template: {
+    settings: { number_of_shards: 1, number_of_replicas: 1, refresh_interval: "30s" },
+    mappings: { properties: { "@timestamp": { type: "date" }, log: { type: "text" }, kubernetes: { properties: { namespace_name: { type: "keyword" }, pod_name: { type: "keyword" }, container_name: { type: "keyword" } } } } },
+  },
+};
 
 const TLS_POLICY = "Policy-Min-TLS-1-2-PFS-2023-10";
 const LOG_TYPES = ["INDEX_SLOW_LOGS", "SEARCH_SLOW_LOGS", "ES_APPLICATION_LOGS", "AUDIT_LOGS"] as const;
@@ -188,6 +224,42 @@ export class LogDomain extends Construct {
       backend_roles: props.writerRoleArns,
       description: "fluent-bit IRSA roles of the C&C and every workload cluster",
     }, [writer]);
+    // Index lifecycle: every new logs-* index gets the retention policy; the template sizes them.
+    new OpensearchResource(this, "retention-policy", "opensearch_ism_policy", provider, {
+      policy_id: "logs-retention",
+      body: JSON.stringify(logRetentionPolicy(props.hotDays, props.indexRetentionDays)),
+    });
+    new OpensearchResource(this, "logs-template", "opensearch_composable_index_template", provider, { name: "logs", body: JSON.stringify(LOGS_INDEX_TEMPLATE) });
+
+    // The domain's health, as AWS recommends alarming on it (AWS/ES metrics, per domain and account).
+    const dimensions = { DomainName: props.domainName, ClientId: props.accountId };
+    const alarm = (id: string, metric: string, statistic: string, operator: string, threshold: number, periods: number, period: number, description: string) =>
+      new CloudwatchMetricAlarm(this, `alarm-${id}`, {
+        alarmName: `${props.domainName}-opensearch-${id}`,
+        alarmDescription: description,
+        namespace: "AWS/ES",
+        metricName: metric,
+        dimensions,
+        statistic,
+        period,
+        evaluationPeriods: periods,
+        datapointsToAlarm: periods,
+        threshold,
+        comparisonOperator: operator,
+        treatMissingData: "missing",
+        alarmActions: [props.alarmTopicArn],
+        okActions: [props.alarmTopicArn],
+        dependsOn: [this.domain],
+      });
+    alarm("red", "ClusterStatus.red", "Maximum", "GreaterThanOrEqualToThreshold", 1, 1, 60, "Primary shards are unassigned: some logs cannot be written or read");
+    alarm("yellow", "ClusterStatus.yellow", "Maximum", "GreaterThanOrEqualToThreshold", 1, 5, 60, "Replica shards are unassigned: the domain has no redundancy for some indices");
+    // FreeStorageSpace is per node, in MiB: alarm below a quarter of a data node's volume.
+    alarm("free-storage", "FreeStorageSpace", "Minimum", "LessThanOrEqualToThreshold", Math.floor(props.volumeGiB * 1024 * 0.25), 1, 60, "A node has less than 25% of its storage left; writes block at 5%");
+    alarm("jvm-pressure", "JVMMemoryPressure", "Maximum", "GreaterThanOrEqualToThreshold", 80, 3, 300, "JVM memory pressure above 80%: the domain may reject requests");
+    alarm("snapshot-failure", "AutomatedSnapshotFailure", "Maximum", "GreaterThanOrEqualToThreshold", 1, 1, 60, "The automated snapshot failed: the domain has no recent backup");
+    alarm("master-unreachable", "MasterReachableFromNode", "Maximum", "LessThan", 1, 1, 86400, "The master node was unreachable from a node for a day");
+    alarm("writes-blocked", "ClusterIndexWritesBlocked", "Maximum", "GreaterThanOrEqualToThreshold", 1, 1, 300, "The domain is blocking writes (storage, memory or a read-only block): logs are being lost");
+
     for (const role of ["readall", "kibana_user"]) {
       if (!props.readerRoleArns?.length) break;
       new OpensearchResource(this, `reader-mapping-${role}`, "opensearch_roles_mapping", provider, {

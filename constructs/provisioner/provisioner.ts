@@ -108,6 +108,8 @@ export interface ProvisionerProps {
   readonly secretsKeyAlias: string;
   /** RDS enhanced monitoring interval of its database (PostgresDatabase monitoringIntervalSeconds); default 60. */
   readonly databaseMonitoringIntervalSeconds?: number;
+  /** SNS topic for its database's alarms. */
+  readonly alarmTopicArn?: string;
 }
 
 /**
@@ -296,6 +298,7 @@ export class Provisioner extends Construct {
       production: props.production,
       keyDeletionWindowDays: props.keyDeletionWindowDays,
       monitoringIntervalSeconds: props.databaseMonitoringIntervalSeconds,
+      alarmTopicArn: props.alarmTopicArn,
     });
     const stateKey = new PlatformKey(this, "state-key", { alias: `${name}-state`, description: `Provisioner state store ${props.stateStoreBucketName}`, deletionWindowDays: props.keyDeletionWindowDays });
     this.stateStore = new SecureBucket(this, "state-store", { bucketName: props.stateStoreBucketName, kmsKeyArn: stateKey.arn, forceDestroy: !props.production, accessLogBucket: props.accessLogBucket });
