@@ -34,6 +34,8 @@ export const POLICY_EXCEPTIONS: readonly PolicyException[] = [
   { check: "CKV_K8S_43", resource: "kubernetes_deployment_v1.opensearch-dashboards/deployment", reason: "aws-sigv4-proxy:1.10 has no verified digest yet (npm run pin-images records it)." },
   { check: "CKV_K8S_15", resource: "kubernetes_deployment_v1.provisioner/*", reason: "IfNotPresent until the digest is recorded (CKV_K8S_43 above): Always would pull from Docker Hub on every start, under its rate limit." },
   { check: "CKV_K8S_15", resource: "kubernetes_deployment_v1.opensearch-dashboards/deployment", reason: "IfNotPresent until the digest is recorded (CKV_K8S_43 above)." },
+  { check: "CKV_K8S_43", resource: "kubernetes_deployment_v1.uptime/deployment", reason: "quay.io/prometheus/blackbox-exporter:v0.28.0 has no verified digest yet (npm run pin-images records it)." },
+  { check: "CKV_K8S_15", resource: "kubernetes_deployment_v1.uptime/deployment", reason: "IfNotPresent until the blackbox exporter's digest is recorded (CKV_K8S_43 above)." },
   { check: "CKV_K8S_43", resource: "kubernetes_cron_job_v1.db-sync-*", mayBeAbsent: true, reason: "Declared installations' DSN sync runs the provisioner image (for its AWS CLI): mattermost/mattermost-cloud:v0.90.0 has no verified digest yet." },
   { check: "CKV_K8S_15", resource: "kubernetes_cron_job_v1.db-sync-*", mayBeAbsent: true, reason: "IfNotPresent until the provisioner image's digest is recorded (CKV_K8S_43 above)." },
 

@@ -95,6 +95,8 @@ export const IMAGES = {
   provisioner: { repository: "mattermost/mattermost-cloud", tags: ["v0.90.0"] },
   /** Signs browser requests to OpenSearch Dashboards with an IRSA role (the domain accepts IAM only). */
   sigv4Proxy: { repository: "public.ecr.aws/aws-observability/aws-sigv4-proxy", tag: "1.10" },
+  /** Probes every installation's /api/v4/system/ping (prometheus/blackbox_exporter v0.28.0, Dec 2025). */
+  blackboxExporter: { repository: "quay.io/prometheus/blackbox-exporter", tag: "v0.28.0" },
 } as const;
 
 /**
@@ -109,7 +111,7 @@ export const DEPLOY_RUNNER_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.
 
 /** Every `repository:tag` this repository deploys outside charts (what `npm run pin-images` resolves). */
 export function deployedImageTags(): string[] {
-  return [CRONJOB_NODE_IMAGE_TAG, ...IMAGES.provisioner.tags.map((t) => `${IMAGES.provisioner.repository}:${t}`), `${IMAGES.sigv4Proxy.repository}:${IMAGES.sigv4Proxy.tag}`];
+  return [CRONJOB_NODE_IMAGE_TAG, ...IMAGES.provisioner.tags.map((t) => `${IMAGES.provisioner.repository}:${t}`), `${IMAGES.sigv4Proxy.repository}:${IMAGES.sigv4Proxy.tag}`, `${IMAGES.blackboxExporter.repository}:${IMAGES.blackboxExporter.tag}`];
 }
 
 /** The default choice for every app: the newest pinned version. */

@@ -18,7 +18,7 @@
 import { EKSClient } from "@aws-sdk/client-eks";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { IAMClient } from "@aws-sdk/client-iam";
-import { Route53Client } from "@aws-sdk/client-route-53";
+import { ChangeResourceRecordSetsCommand, Route53Client } from "@aws-sdk/client-route-53";
 import { DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { spawn, spawnSync } from "node:child_process";
@@ -30,7 +30,8 @@ import { MissingBundleError } from "../constructs/bundle";
 import { EnvironmentError, loadEnvironment } from "../config/load";
 import { clusterAdminRoleArns, planRunnerRoleArn, provisionerAccountAlias, workloadClusterName, workloadKubeconfigSecretName } from "../config/names";
 import { HttpProvisionerApi, clientCredentialsToken, registerWorkloads } from "./lib/registration";
-import type { Environment } from "../config/schema";
+import { CNC_APPS, type Environment } from "../config/schema";
+import { PROBES_KEY } from "../constructs/dns-registration/function";
 import { EMULATOR_ROUND_TRIP_GAPS, emulatorHoldReason, lostCreations } from "./lib/emulator-support";
 import { emulatorEnv, ensureEmulator, runningEmulator, stopEmulator, type Emulator } from "./lib/emulator";
 import { synthesize, type SynthesizedStack } from "./lib/synth";
@@ -393,11 +394,26 @@ async function serviceDryRuns(ctx: Context, cluster: SynthesizedStack): Promise<
     "[store-discovery] ",
   );
   if (code !== 0) throw new ToolError(`The store-discovery dry run failed (exit ${code}); see its JSON log above.`);
-  say(`\n==> DNS-registration Lambda (dry run) against zone ${zoneId}`);
+  // Installation records are made by the provisioner at run time, which the rehearsal does not run:
+  // stand in for it with one CNAME in the emulated public zone, so the probe document has a target.
+  const publicZoneId = await output(ctx, cluster, "public_zone_id");
+  const probesEnv: Record<string, string> = {};
+  if (publicZoneId && ctx.route53 && ctx.env.dns.publicDomain) {
+    const name = `rehearsal-installation.${ctx.env.dns.publicDomain}`;
+    await ctx.route53.send(
+      new ChangeResourceRecordSetsCommand({
+        HostedZoneId: publicZoneId,
+        ChangeBatch: { Changes: [{ Action: "UPSERT", ResourceRecordSet: { Name: name, Type: "CNAME", TTL: 60, SetIdentifier: "rehearsal", Weight: 255, ResourceRecords: [{ Value: `installations.${ctx.env.dns.publicDomain}` }] } }] },
+      }),
+    );
+    say(`(the rehearsal stands in for the provisioner: installation record ${name} in the public zone)`);
+    Object.assign(probesEnv, { PUBLIC_HOSTED_ZONE_ID: publicZoneId, PUBLIC_DOMAIN: ctx.env.dns.publicDomain, EXCLUDED_NAMES: CNC_APPS.join(","), PROBES_KEY });
+  }
+  say(`\n==> DNS-registration Lambda (dry run) against zones ${[zoneId, publicZoneId].filter(Boolean).join(" and ")}`);
   code = await run(
     process.execPath,
     ["-e", `require(${JSON.stringify(join(REPO_ROOT, "dist", "lambdas", "dns-registration", "index.js"))}).handler({source:"rehearsal"}).then(r=>console.log(JSON.stringify(r)),e=>{console.error(e.message);process.exit(1)})`],
-    { ...base, PRIVATE_DOMAIN: ctx.env.dns.privateDomain },
+    { ...base, PRIVATE_DOMAIN: ctx.env.dns.privateDomain, ...probesEnv },
     "[dns-registration] ",
   );
   if (code !== 0) throw new ToolError(`The DNS-registration dry run failed (exit ${code}); see its JSON log above.`);

@@ -16,7 +16,7 @@ import {
   stateBucketName,
 } from "../config/names";
 import type { PolicyStatement } from "../constructs/eks/irsa-role";
-import type { Environment } from "../config/schema";
+import { CNC_APPS, type Environment } from "../config/schema";
 import { AlertsForwarder } from "../constructs/alerts/forwarder";
 import { AlertsTopic } from "../constructs/alerts/topic";
 import { DeployRunner } from "../constructs/deploy/runner";
@@ -131,6 +131,8 @@ export class ClusterStack extends PlatformStack {
       subnetIds: this.network.privateSubnetIds,
       zoneId: zones.privateZoneId,
       privateDomain: env.dns.privateDomain,
+      // Every installation record of the public zone is probed on /api/v4/system/ping.
+      probes: zones.publicZoneId ? { zoneId: zones.publicZoneId, domain: env.dns.publicDomain!, excludedNames: CNC_APPS } : undefined,
       alertsSecretArn: webhookSecret.arn,
       alertsSecretName: env.alerts.webhookSecretName,
       alarmTopicArn: alerts.arn,
@@ -154,6 +156,7 @@ export class ClusterStack extends PlatformStack {
       secrets_kms_key_arn: this.cluster.secretsKey.arn,
       alerts_topic_arn: alerts.arn,
       private_zone_id: zones.privateZoneId,
+      ...(zones.publicZoneId ? { public_zone_id: zones.publicZoneId } : {}),
     };
     for (const [key, value] of Object.entries(outputs)) new TerraformOutput(this, key, { value });
   }

@@ -28,7 +28,7 @@ import type { CncApp, Environment } from "../config/schema";
 import { STORE_DISCOVERY_NAME, StoreDiscoveryCronJob } from "../constructs/discovery/store-discovery";
 import { Headlamp } from "../constructs/cluster-tools/headlamp";
 import { MetricsServer } from "../constructs/cluster-tools/metrics-server";
-import { DNS_REGISTRATION_K8S_GROUP } from "../constructs/dns-registration/function";
+import { DNS_REGISTRATION_K8S_GROUP, PROBES_KEY } from "../constructs/dns-registration/function";
 import { lookupPrivateZone, lookupPublicZone } from "../constructs/dns/zones";
 import { ClusterConnection } from "../constructs/eks/cluster-connection";
 import { Gp3StorageClass } from "../constructs/eks/storage-class";
@@ -41,6 +41,7 @@ import { LogDomain } from "../constructs/logging/log-domain";
 import { Grafana } from "../constructs/monitoring/grafana";
 import { globalRuleGroups, renderRuleFile } from "../constructs/monitoring/alerting";
 import { MetricsStore } from "../constructs/monitoring/metrics-store";
+import { UptimeProbes } from "../constructs/monitoring/uptime";
 import { OBJSTORE_KEY, OBJSTORE_SECRET, PrometheusStack } from "../constructs/monitoring/prometheus-stack";
 import { STORE_ENDPOINTS_CONFIGMAP, STORE_ENDPOINTS_KEY, THANOS_QUERY_DEPLOYMENT, THANOS_QUERY_SERVICE, Thanos } from "../constructs/monitoring/thanos";
 import { PlatformKey } from "../constructs/security/kms-key";
@@ -167,6 +168,7 @@ export class PostInstallStack extends PlatformStack {
       ...(paths ? { paths: ["/"], pathType: "Prefix" } : {}),
     });
 
+    const uptime = new UptimeProbes(this, "uptime", { namespace: NAMESPACES.monitoring, after: [ns.monitoring] });
     const prometheus = new PrometheusStack(this, "prometheus", {
       version: env.versions["kube-prometheus-stack"],
       namespace: NAMESPACES.monitoring,
@@ -183,7 +185,7 @@ export class PostInstallStack extends PlatformStack {
         storageGiB: env.monitoring.alertmanagerStorageGiB,
         pager: env.alerts.pager ? { service: env.alerts.pager.service, key: secret("alerts-pager", env.alerts.pager.secretName) } : undefined,
       },
-      federation: { writerGroup: DNS_REGISTRATION_K8S_GROUP },
+      federation: { writerGroup: DNS_REGISTRATION_K8S_GROUP, probes: { key: PROBES_KEY, blackboxAddress: uptime.address } },
       userValues: {
         prometheus: { ingress: ingressValues("prometheus", true) },
         alertmanager: { ingress: ingressValues("alertmanager", true) },

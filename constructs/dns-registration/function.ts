@@ -22,6 +22,9 @@ import type { PlatformCluster } from "../eks/cluster";
 /** Where `make bundle` writes the function code. */
 export const DNS_REGISTRATION_BUNDLE_DIR = resolve(__dirname, "..", "..", "dist", "lambdas", "dns-registration");
 
+/** The data key of the installation probe targets (beside the federation targets, same ConfigMap). */
+export const PROBES_KEY = "installation-probes.json";
+
 /** The Kubernetes group the function's role is mapped to; layer 2 binds it to one ConfigMap. */
 export const DNS_REGISTRATION_K8S_GROUP = "platform:dns-registration";
 
@@ -37,6 +40,12 @@ export interface DnsRegistrationFunctionProps {
   /** Private hosted zone and its domain; records `<clusterID>.prometheus.<domain>` are targets. */
   readonly zoneId: string;
   readonly privateDomain: string;
+  /**
+   * Installation uptime probes: installation records of the public zone (one label under its
+   * domain, except the platform's app names) become a second file-SD document, PROBES_KEY of the
+   * same ConfigMap, which the C&C Prometheus probes through the blackbox exporter.
+   */
+  readonly probes?: { zoneId: string; domain: string; excludedNames: readonly string[] };
   /** Secrets Manager secret holding the alert webhook URL. */
   readonly alertsSecretArn: string;
   readonly alertsSecretName: string;
@@ -63,15 +72,15 @@ export interface DnsRegistrationFunctionProps {
   readonly bundleDir?: string;
 }
 
-/** The rule pattern: Route53 record changes in this one zone, as CloudTrail reports them. */
-export function route53ChangePattern(zoneId: string): Record<string, unknown> {
+/** The rule pattern: Route53 record changes in these zones, as CloudTrail reports them. */
+export function route53ChangePattern(...zoneIds: string[]): Record<string, unknown> {
   return {
     source: ["aws.route53"],
     "detail-type": ["AWS API Call via CloudTrail"],
     detail: {
       eventSource: ["route53.amazonaws.com"],
       eventName: ["ChangeResourceRecordSets"],
-      requestParameters: { hostedZoneId: [zoneId] },
+      requestParameters: { hostedZoneId: zoneIds },
     },
   };
 }
@@ -94,6 +103,7 @@ export class DnsRegistrationFunction extends Construct {
       throw new MissingBundleError("DNS-registration Lambda", join(bundleDir, "index.js"));
     }
     const name = props.functionName;
+    const zoneIds = [props.zoneId, ...(props.probes ? [props.probes.zoneId] : [])];
 
     const logGroup = new CloudwatchLogGroup(this, "logs", { name: `/aws/lambda/${name}`, retentionInDays: props.logRetentionDays, kmsKeyId: props.kmsKeyArn });
     const dlq = new SqsQueue(this, "dlq", { name: `${name}-dlq`, kmsMasterKeyId: props.kmsKeyArn, kmsDataKeyReusePeriodSeconds: 3600, messageRetentionSeconds: 14 * 24 * 3600 });
@@ -134,7 +144,7 @@ export class DnsRegistrationFunction extends Construct {
       policy: JSON.stringify({
         Version: "2012-10-17",
         Statement: [
-          { Sid: "ListTheZone", Effect: "Allow", Action: "route53:ListResourceRecordSets", Resource: `arn:aws:route53:::hostedzone/${props.zoneId}` },
+          { Sid: "ListTheZones", Effect: "Allow", Action: "route53:ListResourceRecordSets", Resource: zoneIds.map((z) => `arn:aws:route53:::hostedzone/${z}`) },
           { Sid: "ReadTheWebhook", Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: props.alertsSecretArn },
           decryptSecretsStatement({ region: props.region, accountId: props.accountId, keyAlias: props.secretsKeyAlias }),
           // Its dead letters and environment are encrypted with the stack's key.
@@ -174,6 +184,7 @@ export class DnsRegistrationFunction extends Construct {
         variables: {
           PRIVATE_HOSTED_ZONE_ID: props.zoneId,
           PRIVATE_DOMAIN: props.privateDomain,
+          ...(props.probes ? { PUBLIC_HOSTED_ZONE_ID: props.probes.zoneId, PUBLIC_DOMAIN: props.probes.domain, EXCLUDED_NAMES: props.probes.excludedNames.join(","), PROBES_KEY: PROBES_KEY } : {}),
           CLUSTER_NAME: props.cluster.cluster.name,
           CLUSTER_ENDPOINT: props.cluster.cluster.endpoint,
           CLUSTER_CA: props.cluster.cluster.certificateAuthority.get(0).data,
@@ -187,7 +198,7 @@ export class DnsRegistrationFunction extends Construct {
     // The cluster trusts the role as a member of one group; RBAC (layer 2) decides the rest.
     props.cluster.mapToGroups("dns-registration-lambda", this.role.arn, [DNS_REGISTRATION_K8S_GROUP]);
 
-    const pattern = route53ChangePattern(props.zoneId);
+    const pattern = route53ChangePattern(...zoneIds);
     const changes = new CloudwatchEventRule(this, "on-record-change", {
       name: `${name}-on-record-change`,
       description: `Route53 ChangeResourceRecordSets in zone ${props.zoneId}`,

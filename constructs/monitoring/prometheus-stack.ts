@@ -7,6 +7,7 @@ import { Construct } from "constructs";
 import { ClusterOidc, IrsaRole, type PolicyStatement } from "../eks/irsa-role";
 import { HelmAddon } from "../helm/addon";
 import { REPLACED_DEFAULT_ALERTS, alertmanagerConfig } from "./alerting";
+import { probeScrapeConfig } from "./uptime";
 
 /** Short release names keep every derived object name readable (the chart truncates at 26). */
 export const KPS_RELEASE = "kps";
@@ -52,7 +53,11 @@ export interface PrometheusStackProps {
    * keeps ConfigMap `prometheus-federation-targets` current; the Kubernetes group of its IAM
    * role may get, update and create that one ConfigMap and nothing else.
    */
-  readonly federation?: { writerGroup: string };
+  readonly federation?: {
+    writerGroup: string;
+    /** Installation uptime probes: the Lambda's second document (this key of the same ConfigMap), probed through this blackbox exporter. */
+    probes?: { key: string; blackboxAddress: string };
+  };
   readonly storageClass?: string;
   readonly userValues?: Record<string, unknown>;
   readonly after?: ITerraformDependable[];
@@ -100,7 +105,7 @@ export class PrometheusStack extends Construct {
     if (props.federation) {
       const targets = new ConfigMapV1(this, "federation-targets", {
         metadata: { name: FEDERATION_CONFIGMAP, namespace: ns, labels: { "app.kubernetes.io/managed-by": "dns-registration-lambda" } },
-        data: { [FEDERATION_KEY]: "[]\n" },
+        data: { [FEDERATION_KEY]: "[]\n", ...(props.federation.probes ? { [props.federation.probes.key]: "[]\n" } : {}) },
         // Created empty so Prometheus can mount it; from then on the Lambda owns its content.
         lifecycle: { ignoreChanges: ["data", "metadata[0].labels", "metadata[0].annotations"] },
         dependsOn: props.after,
@@ -132,6 +137,7 @@ export class PrometheusStack extends Construct {
           // Re-read on change: new clusters are scraped with no restart.
           file_sd_configs: [{ files: [`/etc/prometheus/configmaps/${FEDERATION_CONFIGMAP}/${FEDERATION_KEY}`], refresh_interval: "1m" }],
         },
+        ...(props.federation.probes ? [probeScrapeConfig(`/etc/prometheus/configmaps/${FEDERATION_CONFIGMAP}/${props.federation.probes.key}`, props.federation.probes.blackboxAddress)] : []),
       ];
     }
 

@@ -20,6 +20,12 @@ export interface DnsRegistrationConfig {
   allowMassRemoval: boolean;
   dryRun: boolean;
   environment: string;
+  /**
+   * Installation uptime probes (a second file-SD document in the same ConfigMap): the public zone
+   * (PUBLIC_HOSTED_ZONE_ID), its domain (PUBLIC_DOMAIN), names that are platform apps rather than
+   * installations (EXCLUDED_NAMES, comma-separated) and the data key (PROBES_KEY). Off without a zone.
+   */
+  probes?: { zoneId: string; domain: string; excluded: Set<string>; key: string };
 }
 
 export function readConfig(env: Env): DnsRegistrationConfig {
@@ -41,5 +47,17 @@ export function readConfig(env: Env): DnsRegistrationConfig {
     allowMassRemoval: flag(env, "ALLOW_MASS_REMOVAL"),
     dryRun,
     environment: optional(env, "ENVIRONMENT_NAME", "unknown"),
+    probes: env.PUBLIC_HOSTED_ZONE_ID?.trim()
+      ? {
+          zoneId: required(env, "PUBLIC_HOSTED_ZONE_ID", HOSTED_ZONE_ID, "a Route53 hosted zone id").replace(/^\/hostedzone\//, ""),
+          domain: required(env, "PUBLIC_DOMAIN", /^([a-z0-9-]+\.)+[a-z0-9-]+$/, "the public zone's domain, e.g. cloud.example.com"),
+          excluded: new Set(
+            optional(env, "EXCLUDED_NAMES", "", /^[a-z0-9-]+(,[a-z0-9-]+)*$|^$/, "comma-separated DNS labels")
+              .split(",")
+              .filter(Boolean),
+          ),
+          key: optional(env, "PROBES_KEY", "installation-probes.json", /^[-._a-zA-Z0-9]+$/, "a ConfigMap data key"),
+        }
+      : undefined,
   };
 }

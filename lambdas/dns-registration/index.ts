@@ -34,7 +34,7 @@ async function alertWebhook(secretId: string | undefined): Promise<string | unde
   return webhookUrl;
 }
 
-export async function handler(event: unknown = {}): Promise<{ clusters: number; action: string }> {
+export async function handler(event: unknown = {}): Promise<{ clusters: number; installations?: number; action: string }> {
   const source = (event as { source?: string })?.source ?? "direct";
   const cfg = readConfig(process.env);
   route53 ??= new Route53Client({ region: region() });
@@ -53,8 +53,12 @@ export async function handler(event: unknown = {}): Promise<{ clusters: number; 
       configMaps = kc.makeApiClient(CoreV1Api);
     }
     const result: ReconcileResult = await reconcile(cfg, { route53, configMaps, log });
-    if (cfg.dryRun) process.stdout.write(`# ${cfg.namespace}/${cfg.configMapName} key ${cfg.configMapKey} would be:\n${result.document}`);
-    return { clusters: result.groups.length, action: result.write?.action ?? "dry-run" };
+    if (cfg.dryRun) for (const doc of result.documents) process.stdout.write(`# ${cfg.namespace}/${cfg.configMapName} key ${doc.key} would be:\n${doc.document}`);
+    return {
+      clusters: result.groups.length,
+      ...(cfg.probes ? { installations: result.documents[1]?.groups.length ?? 0 } : {}),
+      action: result.documents.map((d) => d.write?.action ?? "dry-run").join(","),
+    };
   } catch (err) {
     const title = err instanceof ReconcileError ? err.title : "DNS registration failed";
     const error = errorText(err);

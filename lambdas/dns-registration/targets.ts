@@ -4,7 +4,7 @@ import { ADDRESS_TYPES, normalizeName } from "../../lib/discovery/route53";
 
 export interface TargetGroup {
   targets: string[];
-  labels: { clusterID: string };
+  labels: Record<string, string>;
 }
 
 /** Keeps A/AAAA/CNAME records named `<one label><suffix>`; one target group per cluster, sorted. */
@@ -31,4 +31,27 @@ export function parseFileSd(text: string | undefined): string[] {
   const doc = JSON.parse(text) as unknown;
   if (!Array.isArray(doc)) throw new Error("the current targets document is not a JSON list of target groups");
   return doc.flatMap((g) => (Array.isArray((g as TargetGroup)?.targets) ? (g as TargetGroup).targets.map(String) : [])).sort();
+}
+
+/** Mattermost's unauthenticated health route: 200 when the server and its database answer. */
+export const PING_PATH = "/api/v4/system/ping";
+
+/**
+ * Installation records of the public zone -> blackbox probe targets: A/AAAA/CNAME records named
+ * `<one label>.<publicDomain>` (what the provisioner, and the route53 stack for declared
+ * installations, create), except the platform's own app names. One group per installation,
+ * labelled `installation`, target `https://<name>/api/v4/system/ping`.
+ */
+export function probeTargetsFromRecords(records: readonly ResourceRecordSet[], publicDomain: string, excluded: ReadonlySet<string>): TargetGroup[] {
+  const suffix = `.${publicDomain.toLowerCase()}`;
+  const names = new Map<string, string>();
+  for (const r of records) {
+    if (!r.Name || !r.Type || !ADDRESS_TYPES.has(r.Type)) continue;
+    const name = normalizeName(r.Name);
+    if (!name.endsWith(suffix)) continue;
+    const installation = name.slice(0, -suffix.length);
+    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(installation) || excluded.has(installation)) continue;
+    names.set(installation, name);
+  }
+  return [...names.keys()].sort().map((installation) => ({ targets: [`https://${names.get(installation)}${PING_PATH}`], labels: { installation } }));
 }

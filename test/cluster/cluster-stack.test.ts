@@ -222,7 +222,8 @@ describe("the DNS-registration Lambda", () => {
     const policy = JSON.parse(resourcesOf(stack, "aws_iam_role_policy").find((p) => p.name === "dns-registration").policy);
     const grants = policy.Statement.map((s: any) => [([] as string[]).concat(s.Action).sort().join(","), s.Resource]);
     expect(grants).toEqual([
-      ["route53:ListResourceRecordSets", "arn:aws:route53:::hostedzone/Z0PRIVATEPLACEHOLDER1"],
+      // The private zone (federation targets) and the public one (installation probe targets), nothing else.
+      ["route53:ListResourceRecordSets", ["arn:aws:route53:::hostedzone/Z0PRIVATEPLACEHOLDER1", "arn:aws:route53:::hostedzone/Z0PUBLICPLACEHOLDER01"]],
       ["secretsmanager:GetSecretValue", expect.stringMatching(/^\$\{data\.aws_secretsmanager_secret\.[^.]+\.arn\}$/)],
       // The webhook secret is encrypted with the environment's secrets key: decrypt through Secrets Manager only.
       ["kms:Decrypt", "arn:aws:kms:us-east-1:111111111111:key/*"],
@@ -235,14 +236,17 @@ describe("the DNS-registration Lambda", () => {
     expect(policy.Statement.every((s: any) => s.Effect === "Allow")).toBe(true);
   });
 
-  it("is triggered by Route53 changes of the private zone and by a 10-minute schedule", () => {
+  it("is triggered by Route53 changes of the private and public zones and by a 10-minute schedule", () => {
     const rules = resourcesOf(stack, "aws_cloudwatch_event_rule");
     const change = rules.find((r) => r.event_pattern);
     expect(JSON.parse(change.event_pattern)).toEqual({
       source: ["aws.route53"],
       "detail-type": ["AWS API Call via CloudTrail"],
-      detail: { eventSource: ["route53.amazonaws.com"], eventName: ["ChangeResourceRecordSets"], requestParameters: { hostedZoneId: ["Z0PRIVATEPLACEHOLDER1"] } },
+      detail: { eventSource: ["route53.amazonaws.com"], eventName: ["ChangeResourceRecordSets"], requestParameters: { hostedZoneId: ["Z0PRIVATEPLACEHOLDER1", "Z0PUBLICPLACEHOLDER01"] } },
     });
+    const fn = resourcesOf(stack, "aws_lambda_function").find((f) => f.function_name === "prod-dns-registration");
+    expect(fn.environment.variables).toMatchObject({ PUBLIC_HOSTED_ZONE_ID: "Z0PUBLICPLACEHOLDER01", PUBLIC_DOMAIN: "cloud.example.com", PROBES_KEY: "installation-probes.json" });
+    expect(fn.environment.variables.EXCLUDED_NAMES.split(",")).toEqual(expect.arrayContaining(["grafana", "prometheus"]));
     expect(rules.find((r) => r.schedule_expression)?.schedule_expression).toBe("rate(10 minutes)");
     const own = resourcesOf(stack, "aws_lambda_permission").filter((p) => String(p.function_name).includes("dns-registration"));
     expect(own.map((p) => p.principal)).toEqual(["events.amazonaws.com", "events.amazonaws.com"]);

@@ -2,7 +2,7 @@ import { Route53Client } from "@aws-sdk/client-route-53";
 import { CreateSecretCommand, DeleteSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { readConfig } from "../../lambdas/dns-registration/config";
 import { handler, resetForTests, webhookFromSecret } from "../../lambdas/dns-registration/index";
-import { renderFileSd, targetsFromRecords } from "../../lambdas/dns-registration/targets";
+import { probeTargetsFromRecords, renderFileSd, targetsFromRecords } from "../../lambdas/dns-registration/targets";
 import { eksToken } from "../../lambdas/dns-registration/token";
 import { KubeApiStandIn, WebhookReceiver } from "../support/kube-api";
 import { clientOptions, startMoto, type Moto } from "../support/moto";
@@ -82,6 +82,26 @@ describe("records -> file-SD targets", () => {
         2,
       )}\n`,
     );
+  });
+
+  it("turns installation records of the public zone into probe targets on /api/v4/system/ping, skipping the platform's apps", () => {
+    const groups = probeTargetsFromRecords(
+      [
+        cname("acme.cloud.example.com.", "lb-1.elb.amazonaws.com"),
+        alias("Globex.cloud.example.com.", "lb-2.elb.amazonaws.com"),
+        a("grafana.cloud.example.com."), // a platform app, not an installation
+        cname("_0123abcd.acme.cloud.example.com.", "_x.acm-validations.aws."), // certificate validation
+        txt("initech.cloud.example.com."),
+        a("cloud.example.com."),
+        a("acme.other.example.com."),
+      ],
+      "cloud.example.com",
+      new Set(["grafana", "prometheus"]),
+    );
+    expect(groups).toEqual([
+      { targets: ["https://acme.cloud.example.com/api/v4/system/ping"], labels: { installation: "acme" } },
+      { targets: ["https://globex.cloud.example.com/api/v4/system/ping"], labels: { installation: "globex" } },
+    ]);
   });
 
   it("reads the webhook from a plain or JSON secret", () => {
@@ -187,6 +207,35 @@ describe("the handler against moto and the Kubernetes API stand-in", () => {
     await expect(handler({})).rejects.toThrow();
     expect(hook.posts).toHaveLength(2);
     await secrets.send(new CreateSecretCommand({ Name: "test/alerts-webhook", SecretString: hook.url }));
+  });
+
+  it("writes the installation probe targets as a second document of the same ConfigMap, guarded like the first", async () => {
+    const publicDomain = `pub${++zoneCounter}.cloud.example.com`;
+    const publicZone = await createZone(route53, publicDomain);
+    await upsert(route53, publicZone, [cname(`acme.${publicDomain}`, "lb-1.example"), cname(`globex.${publicDomain}`, "lb-2.example"), a(`grafana.${publicDomain}`)]);
+    const probesEnv = { PUBLIC_HOSTED_ZONE_ID: publicZone, PUBLIC_DOMAIN: publicDomain, EXCLUDED_NAMES: "grafana,prometheus", PROBES_KEY: "installation-probes.json" };
+    await setup((d) => [a(`alpha.prometheus.${d}`)], probesEnv);
+    expect(await handler({})).toEqual({ clusters: 1, installations: 2, action: "created,updated" });
+    const probes = () => (kube.get("configmaps", "monitoring", "prometheus-federation-targets") as any).data["installation-probes.json"];
+    expect(JSON.parse(probes())).toEqual([
+      { targets: [`https://acme.${publicDomain}/api/v4/system/ping`], labels: { installation: "acme" } },
+      { targets: [`https://globex.${publicDomain}/api/v4/system/ping`], labels: { installation: "globex" } },
+    ]);
+    expect(JSON.parse(targetsDoc())).toHaveLength(1);
+
+    // Both installations vanish from the zone at once: refused, both documents kept, people told.
+    await upsert(route53, publicZone, [cname(`acme.${publicDomain}`, "lb-1.example"), cname(`globex.${publicDomain}`, "lb-2.example")], "DELETE");
+    const before = probes();
+    await expect(handler({})).rejects.toThrow(/installation probe target\(s\) but 2 are configured in installation-probes\.json; removing 2 in one run is refused/);
+    expect(probes()).toBe(before);
+    expect(hook.posts.at(-1).attachments[0].title).toBe("DNS registration refused to remove most installation probe targets");
+
+    // A public zone that cannot be listed changes neither document.
+    process.env.PUBLIC_HOSTED_ZONE_ID = "ZNOSUCHZONE";
+    kube.requests.length = 0;
+    await expect(handler({})).rejects.toThrow(/No hosted zone/);
+    expect(kube.writes()).toHaveLength(0);
+    expect(hook.posts.at(-1).attachments[0].title).toBe("Listing hosted zone ZNOSUCHZONE (public) failed; the Prometheus targets were left as they are");
   });
 
   it("fails the invocation when the Kubernetes API errors", async () => {
