@@ -240,6 +240,9 @@ export class PostInstallStack extends PlatformStack {
       hostnames: hostsOf("grafana"),
       ingress: this.ingress,
       group: group("grafana"),
+      region: env.region,
+      oidc: conn.oidc,
+      roleName: `${rolePrefix}-grafana`,
       dependsOn: [thanos.addon, lbc.addon],
       after: [ns.monitoring, ...oidcSecrets, storage.storageClass],
     });

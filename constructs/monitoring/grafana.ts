@@ -4,7 +4,8 @@ import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { HelmAddon } from "../helm/addon";
 import type { AppIngress, IngressGroup } from "../ingress/app-ingress";
-import { DASHBOARDS } from "./dashboards";
+import { type ClusterOidc, IrsaRole } from "../eks/irsa-role";
+import { CLOUDWATCH_DATASOURCE, dashboards } from "./dashboards";
 
 export interface GrafanaProps {
   readonly version: string;
@@ -20,12 +21,18 @@ export interface GrafanaProps {
   /** `public` only when the environment lists grafana in dns.publicApps. Default internal. */
   readonly group?: IngressGroup;
   readonly storageClass?: string;
+  /** The CloudWatch datasource (RDS and quota dashboards) reads this region through an IRSA role. */
+  readonly region: string;
+  readonly oidc: ClusterOidc;
+  /** IAM role name of Grafana's service account, e.g. `prod-cnc-grafana`. */
+  readonly roleName: string;
   readonly userValues?: Record<string, unknown>;
   readonly dependsOn: HelmAddon[];
   readonly after?: ITerraformDependable[];
 }
 
 const DASHBOARD_LABEL = "grafana_dashboard";
+const GRAFANA_SERVICE_ACCOUNT = "grafana";
 
 /** Grafana over the central Thanos query, dashboards as code, admin from Secrets Manager, behind the authenticated internal ingress. */
 export class Grafana extends Construct {
@@ -38,7 +45,25 @@ export class Grafana extends Construct {
       data: { user: props.adminUser, password: props.adminPassword },
       dependsOn: props.after,
     });
-    const dashboards = Object.entries(DASHBOARDS).map(
+    // Read-only CloudWatch access for the AWS dashboards (what Grafana's CloudWatch datasource
+    // documents, plus Service Quotas for SERVICE_QUOTA() in metric math).
+    const role = new IrsaRole(this, "role", {
+      roleName: props.roleName,
+      oidc: props.oidc,
+      namespace: props.namespace,
+      serviceAccount: GRAFANA_SERVICE_ACCOUNT,
+      statements: [
+        {
+          Sid: "ReadMetrics",
+          Effect: "Allow",
+          Action: ["cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmsForMetric", "cloudwatch:DescribeAlarmHistory", "cloudwatch:GetInsightRuleReport"],
+          Resource: "*",
+        },
+        { Sid: "ResourceNames", Effect: "Allow", Action: ["ec2:DescribeTags", "ec2:DescribeInstances", "ec2:DescribeRegions", "tag:GetResources"], Resource: "*" },
+        { Sid: "Quotas", Effect: "Allow", Action: ["servicequotas:GetServiceQuota", "servicequotas:ListServiceQuotas"], Resource: "*" },
+      ],
+    });
+    const configMaps = Object.entries(dashboards({ region: props.region })).map(
       ([name, json]) =>
         new ConfigMapV1(this, `dashboard-${name}`, {
           metadata: { name: `dashboard-${name}`, namespace: props.namespace, labels: { [DASHBOARD_LABEL]: "1" } },
@@ -52,11 +77,16 @@ export class Grafana extends Construct {
       namespace: props.namespace,
       values: {
         replicas: 1, // sqlite on a persistent volume: one writer
+        serviceAccount: { create: true, name: GRAFANA_SERVICE_ACCOUNT, annotations: { "eks.amazonaws.com/role-arn": role.arn } },
         admin: { existingSecret: "grafana-admin", userKey: "user", passwordKey: "password" },
         datasources: {
           "datasources.yaml": {
             apiVersion: 1,
-            datasources: [{ name: "Thanos", uid: "thanos", type: "prometheus", access: "proxy", url: props.thanosQueryUrl, isDefault: true, jsonData: { prometheusType: "Thanos", timeInterval: "30s" } }],
+            datasources: [
+              { name: "Thanos", uid: "thanos", type: "prometheus", access: "proxy", url: props.thanosQueryUrl, isDefault: true, jsonData: { prometheusType: "Thanos", timeInterval: "30s" } },
+              // Credentials from the pod's IRSA token (the AWS SDK default chain), never keys.
+              { name: "CloudWatch", uid: CLOUDWATCH_DATASOURCE.uid, type: "cloudwatch", access: "proxy", jsonData: { authType: "default", defaultRegion: props.region } },
+            ],
           },
         },
         sidecar: { dashboards: { enabled: true, label: DASHBOARD_LABEL, labelValue: "1", searchNamespace: [props.namespace] } },
@@ -73,7 +103,7 @@ export class Grafana extends Construct {
       },
       userValues: props.userValues,
       dependsOn: props.dependsOn,
-      after: [...(props.after ?? []), admin, ...dashboards],
+      after: [...(props.after ?? []), admin, ...configMaps],
     });
   }
 }

@@ -79,12 +79,12 @@ export class UptimeProbes extends Construct {
       },
     });
     new PodDisruptionBudgetV1(this, "pdb", { metadata: { name: BLACKBOX_NAME, namespace: ns }, spec: { minAvailable: "1", selector: { matchLabels: labels } }, dependsOn: props.after });
-    const service = new ServiceV1(this, "service", {
+    new ServiceV1(this, "service", {
       metadata: { name: BLACKBOX_NAME, namespace: ns, labels },
       spec: { selector: labels, port: [{ name: "http", port: BLACKBOX_PORT, targetPort: "http" }] },
       dependsOn: props.after,
     });
-    this.address = `${service.metadata.name}.${ns}.svc:${BLACKBOX_PORT}`;
+    this.address = `${BLACKBOX_NAME}.${ns}.svc:${BLACKBOX_PORT}`;
   }
 }
 

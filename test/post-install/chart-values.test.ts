@@ -9,8 +9,9 @@ import { synthShipped } from "../support/synth";
  */
 const DOCUMENTED_IN_COMMENTS: Record<string, string[]> = {
   // grafana 12.11.1: ingress.ingressClassName and persistence.storageClassName are commented in
-  // values.yaml (L306, L494) and read by the templates; grafana.ini is free-form ini (any section, any key).
-  grafana: ["ingress.ingressClassName", "persistence.storageClassName", "grafana.ini."],
+  // values.yaml (L306, L494) and read by the templates; grafana.ini is free-form ini (any section, any key);
+  // serviceAccount.annotations is commented (L44-L45, the IRSA example) and read by templates/serviceaccount.yaml L11.
+  grafana: ["ingress.ingressClassName", "persistence.storageClassName", "grafana.ini.", "serviceAccount.annotations"],
   // kube-prometheus-stack 88.5.3: ingress pathType is commented (L666, L757, L3948).
   "kube-prometheus-stack": ["prometheus.ingress.pathType", "alertmanager.ingress.pathType"],
   // metrics-server 3.13.1: resources.limits is commented (L177).
