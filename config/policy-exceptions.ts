@@ -44,5 +44,6 @@ export const POLICY_EXCEPTIONS: readonly PolicyException[] = [
   { check: "CKV_AWS_293", resource: "aws_db_instance.*", environments: REHEARSAL, reason: "make destroy must delete the rehearsal's databases; real environments keep deletion protection and a final snapshot." },
   { check: "CKV_AWS_150", resource: "aws_lb.monitoring-endpoints/nlb", environments: REHEARSAL, reason: "make destroy must delete the rehearsal's load balancer; real environments keep deletion protection." },
   { check: "CKV_AWS_118", resource: "aws_db_instance.*", environments: REHEARSAL, reason: "The emulator does not keep MonitoringInterval, so enhanced monitoring would leave a diff in the rehearsal's second plan; real environments use 60 s." },
+  { check: "CKV_AWS_173", resource: "aws_lambda_function.*", environments: REHEARSAL, reason: "The emulator does not keep a function's KMSKeyArn, so an encrypted environment would leave a diff in the second plan; real environments encrypt the functions' settings with the stack key." },
   { check: "CKV_AWS_147", resource: "aws_codebuild_project.*", environments: REHEARSAL, reason: "The emulator reports the AWS-managed key whatever is set, so a customer key would leave a diff in the second plan; real environments encrypt builds with the stack key." },
 ];

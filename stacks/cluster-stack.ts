@@ -118,6 +118,7 @@ export class ClusterStack extends PlatformStack {
       vpcId: this.network.vpcId,
       subnetIds: this.network.privateSubnetIds,
       kmsKeyArn: opsKey.arn,
+      encryptSettings: !throwaway,
       logRetentionDays: env.cluster.logRetentionDays,
       region: env.region,
       accountId: env.accountId,
@@ -141,6 +142,7 @@ export class ClusterStack extends PlatformStack {
       usEast1Provider: env.region === "us-east-1" ? undefined : this.providerIn("us-east-1"),
       logRetentionDays: env.cluster.logRetentionDays,
       kmsKeyArn: opsKey.arn,
+      encryptSettings: !throwaway,
       secretsKeyAlias: secretsKeyAlias(env),
     });
 

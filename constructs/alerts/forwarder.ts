@@ -35,6 +35,11 @@ export interface AlertsForwarderProps {
   /** Key for the log group, the dead-letter queue and the settings (a PlatformKey with cloudWatchLogs). */
   readonly kmsKeyArn: string;
   readonly logRetentionDays: number;
+  /**
+   * Encrypt the function's environment variables with kmsKeyArn (default true). The AWS emulator
+   * does not keep a function's KMSKeyArn, so the rehearsal turns it off to keep its second plan empty.
+   */
+  readonly encryptSettings?: boolean;
   readonly region: string;
   readonly accountId: string;
   /** Override of the bundle folder (tests). */
@@ -104,7 +109,7 @@ export class AlertsForwarder extends Construct {
       memorySize: 128,
       reservedConcurrentExecutions: 5,
       tracingConfig: { mode: "Active" },
-      kmsKeyArn: props.kmsKeyArn,
+      kmsKeyArn: props.encryptSettings === false ? undefined : props.kmsKeyArn,
       deadLetterConfig: { targetArn: this.deadLetters.arn },
       vpcConfig: { subnetIds: props.subnetIds, securityGroupIds: [sg.id] },
       loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },

@@ -68,6 +68,11 @@ export interface DnsRegistrationFunctionProps {
   readonly kmsKeyArn: string;
   /** Alias of the environment's secrets key (config/names.ts secretsKeyAlias): the webhook secret is encrypted with it. */
   readonly secretsKeyAlias: string;
+  /**
+   * Encrypt the function's environment variables with kmsKeyArn (default true). The AWS emulator
+   * does not keep a function's KMSKeyArn, so the rehearsal turns it off to keep its second plan empty.
+   */
+  readonly encryptSettings?: boolean;
   /** Override of the bundle folder (tests). */
   readonly bundleDir?: string;
 }
@@ -176,7 +181,7 @@ export class DnsRegistrationFunction extends Construct {
       memorySize: 256,
       reservedConcurrentExecutions: 1,
       tracingConfig: { mode: "Active" },
-      kmsKeyArn: props.kmsKeyArn,
+      kmsKeyArn: props.encryptSettings === false ? undefined : props.kmsKeyArn,
       deadLetterConfig: { targetArn: dlq.arn },
       vpcConfig: { subnetIds: props.subnetIds, securityGroupIds: [this.securityGroup.id] },
       loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
