@@ -539,6 +539,11 @@ export const environmentSchema = z
     deployRunner,
     /** Pinned chart versions per app; omitted apps use the newest pinned version. */
     versions: appVersions,
+    /**
+     * Node autoscaling (the Cluster Autoscaler) in the C&C and every workload cluster: each node
+     * group scales between its minSize and maxSize; a cluster never exceeds the sum of its maxSizes.
+     */
+    autoscaling: z.object({ enabled: z.boolean().default(true) }).strict().default({ enabled: true }),
     /** Workload clusters watched by this C&C; each becomes `<env>-workload-<name>`. */
     workloads: z.array(workload).default([]),
   })

@@ -111,8 +111,14 @@ export const DEPLOY_RUNNER_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.
 
 /** Every `repository:tag` this repository deploys outside charts (what `npm run pin-images` resolves). */
 export function deployedImageTags(): string[] {
-  return [CRONJOB_NODE_IMAGE_TAG, ...IMAGES.provisioner.tags.map((t) => `${IMAGES.provisioner.repository}:${t}`), `${IMAGES.sigv4Proxy.repository}:${IMAGES.sigv4Proxy.tag}`, `${IMAGES.blackboxExporter.repository}:${IMAGES.blackboxExporter.tag}`];
+  return [CRONJOB_NODE_IMAGE_TAG, ...IMAGES.provisioner.tags.map((t) => `${IMAGES.provisioner.repository}:${t}`), `${IMAGES.sigv4Proxy.repository}:${IMAGES.sigv4Proxy.tag}`, `${IMAGES.blackboxExporter.repository}:${IMAGES.blackboxExporter.tag}`, ...Object.values(CLUSTER_AUTOSCALER_TAGS).map((t) => `registry.k8s.io/autoscaling/cluster-autoscaler:${t}`)];
 }
+
+/**
+ * Cluster Autoscaler releases, one per supported EKS minor (the autoscaler's minor must match the
+ * cluster's): the newest patch of each in kubernetes/autoscaler (tags cluster-autoscaler-1.3x.y).
+ */
+export const CLUSTER_AUTOSCALER_TAGS: Record<EksVersion, string> = { "1.32": "v1.32.7", "1.33": "v1.33.6", "1.34": "v1.34.5", "1.35": "v1.35.2" };
 
 /** The default choice for every app: the newest pinned version. */
 export function defaultAppVersions(): Record<HelmApp, string> {

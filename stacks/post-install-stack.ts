@@ -30,6 +30,7 @@ import { Headlamp } from "../constructs/cluster-tools/headlamp";
 import { MetricsServer } from "../constructs/cluster-tools/metrics-server";
 import { DNS_REGISTRATION_K8S_GROUP, PROBES_KEY } from "../constructs/dns-registration/function";
 import { lookupPrivateZone, lookupPublicZone } from "../constructs/dns/zones";
+import { ClusterAutoscaler } from "../constructs/eks/cluster-autoscaler";
 import { ClusterConnection } from "../constructs/eks/cluster-connection";
 import { Gp3StorageClass } from "../constructs/eks/storage-class";
 import { HelmAddon } from "../constructs/helm/addon";
@@ -168,6 +169,18 @@ export class PostInstallStack extends PlatformStack {
       ...(paths ? { paths: ["/"], pathType: "Prefix" } : {}),
     });
 
+    if (env.autoscaling.enabled) {
+      new ClusterAutoscaler(this, "autoscaler", {
+        clusterName,
+        kubernetesVersion: env.cluster.kubernetesVersion,
+        region: env.region,
+        accountId: env.accountId,
+        oidc: conn.oidc,
+        roleName: `${rolePrefix}-cluster-autoscaler`,
+        maxNodesTotal: env.cluster.nodeGroups.reduce((n, g) => n + g.maxSize, 0),
+        after: conn.adminAccess,
+      });
+    }
     const uptime = new UptimeProbes(this, "uptime", { namespace: NAMESPACES.monitoring, after: [ns.monitoring] });
     const prometheus = new PrometheusStack(this, "prometheus", {
       version: env.versions["kube-prometheus-stack"],

@@ -11,6 +11,7 @@ import { LOAD_BALANCER_TAG, NAMESPACES, bucketName, clusterAdminRoleArns, instal
 import type { Environment, WorkloadConfig } from "../config/schema";
 import { ClusterConnection } from "../constructs/eks/cluster-connection";
 import { IrsaRole } from "../constructs/eks/irsa-role";
+import { ClusterAutoscaler } from "../constructs/eks/cluster-autoscaler";
 import { Gp3StorageClass } from "../constructs/eks/storage-class";
 import { HelmAddon } from "../constructs/helm/addon";
 import { ManifestsRelease } from "../constructs/helm/manifests-release";
@@ -54,6 +55,18 @@ export class WorkloadAppsStack extends PlatformStack {
     const filestoreKey = new DataAwsKmsAlias(this, "filestore-key", { name: `alias/${name}-filestore` });
 
     const storage = new Gp3StorageClass(this, "storage", { after: conn.adminAccess });
+    if (env.autoscaling.enabled) {
+      new ClusterAutoscaler(this, "autoscaler", {
+        clusterName: name,
+        kubernetesVersion: workload.kubernetesVersion ?? env.cluster.kubernetesVersion,
+        region: env.region,
+        accountId: env.accountId,
+        oidc: conn.oidc,
+        roleName: `${name}-cluster-autoscaler`,
+        maxNodesTotal: workload.nodeGroups.reduce((n, g) => n + g.maxSize, 0),
+        after: conn.adminAccess,
+      });
+    }
     const ns = Object.fromEntries(
       (["monitoring", "logging", "mattermost"] as const).map((key) => [
         key,
