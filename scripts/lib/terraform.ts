@@ -82,12 +82,17 @@ export function findProviderMirror(): string {
   if (process.env.TF_PROVIDER_MIRROR) {
     throw new ToolError(`TF_PROVIDER_MIRROR=${process.env.TF_PROVIDER_MIRROR} holds no hashicorp/aws ${version} provider for ${platform()}.`);
   }
-  const found = spawnSync(
-    "find",
-    ["/", "(", "-path", "/proc", "-o", "-path", "/sys", "-o", "-path", "/dev", "-o", "-name", "node_modules", "-o", "-name", ".git", ")", "-prune", "-o",
-      "-type", "f", "-name", `terraform-provider-aws_v${version}_*`, "-print"],
-    { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 60_000 },
-  ).stdout ?? "";
+  // The usual install places first (fast), then the whole filesystem.
+  const search = (roots: string[], timeout: number) =>
+    spawnSync(
+      "find",
+      [...roots, "(", "-path", "/proc", "-o", "-path", "/sys", "-o", "-path", "/dev", "-o", "-name", "node_modules", "-o", "-name", ".git", ")", "-prune", "-o",
+        "-type", "f", "-name", `terraform-provider-aws_v${version}_*`, "-print"],
+      { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout },
+    ).stdout ?? "";
+  const usual = ["/opt", "/usr/local", "/usr/share", "/usr/lib", "/var/lib", "/root", "/home", "/srv"].filter((d) => existsSync(d));
+  let found = search(usual, 60_000);
+  if (!found.trim()) found = search(["/"], 300_000);
   for (const file of found.split("\n").filter(Boolean)) {
     // <root>/registry.terraform.io/hashicorp/aws/<version>/<os_arch>/<binary>
     const root = resolve(dirname(file), "..", "..", "..", "..", "..");
