@@ -2,13 +2,15 @@ import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric
 import { DataAwsLb } from "@cdktf/provider-aws/lib/data-aws-lb";
 import { DataAwsOpensearchDomain } from "@cdktf/provider-aws/lib/data-aws-opensearch-domain";
 import { DataAwsSnsTopic } from "@cdktf/provider-aws/lib/data-aws-sns-topic";
+import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
 import { Route53HealthCheck } from "@cdktf/provider-aws/lib/route53-health-check";
 import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
 import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
+import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
 import { APP_FRONTS, type Front } from "../config/apps";
-import { LOAD_BALANCER_TAG, alertsTopicName, cncClusterName, loadBalancerId, workloadClusterName } from "../config/names";
+import { LOAD_BALANCER_TAG, alertsForwarderFunctionName, alertsTopicName, cncClusterName, loadBalancerId, workloadClusterName } from "../config/names";
 import { CNC_APPS, type CncApp, type Environment } from "../config/schema";
 import { lookupPrivateZone, lookupPublicZone } from "../constructs/dns/zones";
 import { PlatformKey } from "../constructs/security/kms-key";
@@ -87,9 +89,16 @@ export class Route53Stack extends PlatformStack {
         ? new SnsTopic(this, "health-topic", {
             provider: usEast1,
             name: `${alertsTopicName(env)}-health`,
-            kmsMasterKeyId: new PlatformKey(this, "health-topic-key", { alias: `${alertsTopicName(env)}-health`, description: "Health-check alarm topic", servicePrincipals: ["cloudwatch.amazonaws.com"] }).arn,
+            // A topic's key must be in the topic's region.
+            kmsMasterKeyId: new PlatformKey(this, "health-topic-key", { provider: usEast1, alias: `${alertsTopicName(env)}-health`, description: "Health-check alarm topic", servicePrincipals: ["cloudwatch.amazonaws.com"] }).arn,
           }).arn
         : new DataAwsSnsTopic(this, "alerts-topic", { name: alertsTopicName(env) }).arn;
+      if (usEast1) {
+        // The us-east-1 topic reaches people through the same forwarder as the main topic.
+        const forwarder = `arn:aws:lambda:${env.region}:${env.accountId}:function:${alertsForwarderFunctionName(env)}`;
+        const permission = new LambdaPermission(this, "health-topic-invoke", { statementId: "sns-health-alerts", action: "lambda:InvokeFunction", functionName: forwarder, principal: "sns.amazonaws.com", sourceArn: topicArn });
+        new SnsTopicSubscription(this, "health-topic-subscription", { provider: usEast1, topicArn, protocol: "lambda", endpoint: forwarder, dependsOn: [permission] });
+      }
       for (const app of env.dns.publicApps) {
         const fqdn = record(app, publicZone.zoneId, env.dns.publicDomain, "public");
         const check = new Route53HealthCheck(this, `health-${app}`, {

@@ -2,6 +2,7 @@ import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-i
 import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 import { KmsAlias } from "@cdktf/provider-aws/lib/kms-alias";
 import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
+import type { TerraformProvider } from "cdktf";
 import { Construct } from "constructs";
 import type { PolicyStatement } from "../eks/irsa-role";
 
@@ -20,6 +21,8 @@ export interface PlatformKeyProps {
    * statement AWS documents, limited by the log-group ARN in the encryption context).
    */
   readonly cloudWatchLogs?: { region: string; accountId: string };
+  /** The provider (region) the key lives in; default the stack's. A key serves its own region only. */
+  readonly provider?: TerraformProvider;
   /** Waiting period before deletion, 7-30 days; default 30. */
   readonly deletionWindowDays?: number;
 }
@@ -37,8 +40,9 @@ export class PlatformKey extends Construct {
     const window = props.deletionWindowDays ?? 30;
     if (window < 7 || window > 30) throw new Error(`PlatformKey ${props.alias}: deletionWindowDays must be 7-30, got ${window}`);
 
-    const account = new DataAwsCallerIdentity(this, "account");
-    const partition = new DataAwsPartition(this, "partition");
+    const provider = props.provider;
+    const account = new DataAwsCallerIdentity(this, "account", { provider });
+    const partition = new DataAwsPartition(this, "partition", { provider });
     const statements: object[] = [
       {
         Sid: "AccountAdministers",
@@ -71,12 +75,13 @@ export class PlatformKey extends Construct {
     }
 
     this.key = new KmsKey(this, "key", {
+      provider,
       description: props.description,
       enableKeyRotation: true,
       deletionWindowInDays: window,
       policy: JSON.stringify({ Version: "2012-10-17", Statement: statements }),
     });
-    new KmsAlias(this, "alias", { name: `alias/${props.alias}`, targetKeyId: this.key.keyId });
+    new KmsAlias(this, "alias", { provider, name: `alias/${props.alias}`, targetKeyId: this.key.keyId });
     this.arn = this.key.arn;
   }
 }

@@ -7,7 +7,7 @@ import { formatRecord } from "../../lambdas/alerts-forwarder/format";
 import { makeHandler } from "../../lambdas/alerts-forwarder/index";
 import { WebhookReceiver } from "../support/kube-api";
 import { clientOptions, startMoto, type Moto } from "../support/moto";
-import { resourcesOf, synthShipped } from "../support/synth";
+import { environment, resourcesOf, synthEnvironment, synthShipped } from "../support/synth";
 
 const alarm = (state: string) => ({
   Sns: {
@@ -78,5 +78,22 @@ describe("the alerts forwarder", () => {
     expect(fn.environment.variables).toEqual({ ALERTS_SECRET_ID: "prod/cnc/mattermost-alerts-webhook", ENVIRONMENT_NAME: "prod" });
     const dlq = resourcesOf(stack, "aws_sqs_queue").find((q) => q.name === "prod-alerts-forwarder-dlq");
     expect(dlq.kms_master_key_id).toMatch(/^\$\{aws_kms_key\./);
+  });
+
+  it("also delivers the us-east-1 health-check topic of an environment elsewhere, whose key lives beside it in us-east-1", () => {
+    const env = environment("prod", (raw: any) => {
+      raw.region = "eu-west-1";
+      raw.network.azs = ["eu-west-1a", "eu-west-1b", "eu-west-1c"];
+      for (const w of raw.workloads ?? []) delete w.azs;
+      if (raw.deployRunner?.connectionArn) raw.deployRunner.connectionArn = raw.deployRunner.connectionArn.replace("us-east-1", "eu-west-1");
+    });
+    const stack = synthEnvironment(env).json["prod-route53"];
+    const [sub] = resourcesOf(stack, "aws_sns_topic_subscription");
+    expect(sub).toMatchObject({ provider: "aws.us_east_1", protocol: "lambda", endpoint: "arn:aws:lambda:eu-west-1:111111111111:function:prod-alerts-forwarder" });
+    const permission = resourcesOf(stack, "aws_lambda_permission")[0];
+    expect(permission).toMatchObject({ principal: "sns.amazonaws.com", function_name: sub.endpoint, source_arn: sub.topic_arn });
+    expect(permission.provider).toBeUndefined();
+    const key = resourcesOf(stack, "aws_kms_key").find((k) => String(k.description).startsWith("Health-check"));
+    expect(key.provider).toBe("aws.us_east_1");
   });
 });
