@@ -13,6 +13,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { LAMBDA_NODE_RUNTIME } from "../../config/versions";
 import { MissingBundleError } from "../bundle";
+import { functionBaselineStatements } from "../functions/baseline";
 import { decryptSecretsStatement } from "../security/kms-key";
 
 /** Where `make bundle` writes the function code. */
@@ -82,16 +83,8 @@ export class AlertsForwarder extends Construct {
         Statement: [
           { Sid: "ReadTheWebhook", Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: props.webhookSecretArn },
           decryptSecretsStatement({ region: props.region, accountId: props.accountId, keyAlias: props.secretsKeyAlias }),
-          { Sid: "UseTheStackKey", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: props.kmsKeyArn },
-          {
-            Sid: "VpcNetworkInterfaces",
-            Effect: "Allow",
-            Action: ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
-            Resource: "*",
-          },
-          { Sid: "WriteLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: `${logGroup.arn}:*` },
-          { Sid: "DeadLetters", Effect: "Allow", Action: "sqs:SendMessage", Resource: this.deadLetters.arn },
-          { Sid: "Tracing", Effect: "Allow", Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], Resource: "*" },
+          // Its dead letters and settings are encrypted with the stack key.
+          ...functionBaselineStatements({ stackKeyArn: props.kmsKeyArn, logGroupArn: logGroup.arn, deadLetterArn: this.deadLetters.arn }),
         ],
       }),
     });

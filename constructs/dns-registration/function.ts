@@ -12,6 +12,7 @@ import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 import { AssetType, TerraformAsset } from "cdktf";
 import { Construct } from "constructs";
+import { functionBaselineStatements } from "../functions/baseline";
 import { decryptSecretsStatement } from "../security/kms-key";
 import { MissingBundleError } from "../bundle";
 import { existsSync } from "node:fs";
@@ -152,18 +153,8 @@ export class DnsRegistrationFunction extends Construct {
           { Sid: "ListTheZones", Effect: "Allow", Action: "route53:ListResourceRecordSets", Resource: zoneIds.map((z) => `arn:aws:route53:::hostedzone/${z}`) },
           { Sid: "ReadTheWebhook", Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: props.alertsSecretArn },
           decryptSecretsStatement({ region: props.region, accountId: props.accountId, keyAlias: props.secretsKeyAlias }),
-          // Its dead letters and environment are encrypted with the stack's key.
-          { Sid: "UseTheStackKey", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: props.kmsKeyArn },
-          {
-            // ENI actions do not support resource-level permissions; this is AWSLambdaVPCAccessExecutionRole's set.
-            Sid: "VpcNetworkInterfaces",
-            Effect: "Allow",
-            Action: ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
-            Resource: "*",
-          },
-          { Sid: "WriteLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: `${logGroup.arn}:*` },
-          { Sid: "DeadLetters", Effect: "Allow", Action: "sqs:SendMessage", Resource: dlq.arn },
-          { Sid: "Tracing", Effect: "Allow", Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], Resource: "*" },
+          // Its dead letters and settings are encrypted with the stack key.
+          ...functionBaselineStatements({ stackKeyArn: props.kmsKeyArn, logGroupArn: logGroup.arn, deadLetterArn: dlq.arn }),
         ],
       }),
     });
