@@ -257,7 +257,7 @@ export class LogDomain extends Construct {
     alarm("free-storage", "FreeStorageSpace", "Minimum", "LessThanOrEqualToThreshold", Math.floor(props.volumeGiB * 1024 * 0.25), 1, 60, "A node has less than 25% of its storage left; writes block at 5%");
     alarm("jvm-pressure", "JVMMemoryPressure", "Maximum", "GreaterThanOrEqualToThreshold", 80, 3, 300, "JVM memory pressure above 80%: the domain may reject requests");
     alarm("snapshot-failure", "AutomatedSnapshotFailure", "Maximum", "GreaterThanOrEqualToThreshold", 1, 1, 60, "The automated snapshot failed: the domain has no recent backup");
-    alarm("master-unreachable", "MasterReachableFromNode", "Maximum", "LessThan", 1, 1, 86400, "The master node was unreachable from a node for a day");
+    alarm("master-unreachable", "MasterReachableFromNode", "Maximum", "LessThanThreshold", 1, 1, 86400, "The master node was unreachable from a node for a day");
     alarm("writes-blocked", "ClusterIndexWritesBlocked", "Maximum", "GreaterThanOrEqualToThreshold", 1, 1, 300, "The domain is blocking writes (storage, memory or a read-only block): logs are being lost");
 
     for (const role of ["readall", "kibana_user"]) {
