@@ -412,7 +412,13 @@ async function serviceDryRuns(ctx: Context, cluster: SynthesizedStack): Promise<
   say(`\n==> DNS-registration Lambda (dry run) against zones ${[zoneId, publicZoneId].filter(Boolean).join(" and ")}`);
   code = await run(
     process.execPath,
-    ["-e", `require(${JSON.stringify(join(REPO_ROOT, "dist", "lambdas", "dns-registration", "index.js"))}).handler({source:"rehearsal"}).then(r=>console.log(JSON.stringify(r)),e=>{console.error(e.message);process.exit(1)})`],
+    [
+      "-e",
+      `require(${JSON.stringify(join(REPO_ROOT, "dist", "lambdas", "dns-registration", "index.js"))}).handler({source:"rehearsal"}).then(` +
+        // With the public zone, the stand-in installation must come out as a probe target.
+        `r=>{console.log(JSON.stringify(r));if(process.env.PUBLIC_HOSTED_ZONE_ID&&!(r.installations>0)){console.error("the probe document has no target although the public zone holds an installation record");process.exit(1)}},` +
+        `e=>{console.error(e.message);process.exit(1)})`,
+    ],
     { ...base, PRIVATE_DOMAIN: ctx.env.dns.privateDomain, ...probesEnv },
     "[dns-registration] ",
   );
