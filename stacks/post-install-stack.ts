@@ -304,7 +304,7 @@ export class PostInstallStack extends PlatformStack {
       oidc: conn.oidc,
       opensearchHost: logs.endpoint,
       domainName,
-      after: [ns.logging],
+      after: [ns.logging, ...logs.lifecycle],
     });
 
     new DashboardsProxy(this, "opensearch-dashboards", {

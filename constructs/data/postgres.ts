@@ -104,9 +104,9 @@ export class PostgresDatabase extends Construct {
             }),
           })
         : undefined;
-    if (monitoringRole) {
+    const monitoringPolicy =
+      monitoringRole &&
       new IamRolePolicyAttachment(this, "monitoring-policy", { role: monitoringRole.name, policyArn: "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole" });
-    }
     this.instance = new DbInstance(this, "db", {
       identifier: props.identifier,
       engine: "postgres",
@@ -133,6 +133,8 @@ export class PostgresDatabase extends Construct {
       finalSnapshotIdentifier: props.production ? `${props.identifier}-final` : undefined,
       monitoringInterval,
       monitoringRoleArn: monitoringRole?.arn,
+      // RDS checks the role's policy when monitoring starts.
+      dependsOn: monitoringPolicy ? [monitoringPolicy] : undefined,
       performanceInsightsEnabled: true,
       performanceInsightsKmsKeyId: key.arn,
       performanceInsightsRetentionPeriod: 7,

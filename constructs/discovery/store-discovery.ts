@@ -119,11 +119,13 @@ export class StoreDiscoveryCronJob extends Construct {
               spec: {
                 serviceAccountName: sa.metadata.name,
                 restartPolicy: "Never",
-                securityContext: { runAsNonRoot: true, runAsUser: "1000", runAsGroup: "1000", seccompProfile: { type: "RuntimeDefault" } },
+                // fsGroup: the mounted webhook Secret's files belong to this group (mode 0440), so the job can read them.
+                securityContext: { runAsNonRoot: true, runAsUser: "1000", runAsGroup: "1000", fsGroup: "1000", seccompProfile: { type: "RuntimeDefault" } },
                 container: [
                   {
                     name: "store-discovery",
                     image: CRONJOB_NODE_IMAGE,
+                    imagePullPolicy: "Always",
                     command: ["node", "-e", unpackAndRun],
                     // The webhook URL is a secret: read from a mounted file, never an environment variable.
                     env: [...Object.entries(env), ["MATTERMOST_ALERTS_HOOK_FILE", `${HOOK_DIR}/${HOOK_FILE}`]].map(([name, value]) => ({ name, value })),
@@ -139,7 +141,7 @@ export class StoreDiscoveryCronJob extends Construct {
                 volume: [
                   { name: "code", configMap: { name: code.metadata.name } },
                   { name: "work", emptyDir: { sizeLimit: "64Mi" } },
-                  { name: "alerts-hook", secret: { secretName: props.webhookSecret.name, items: [{ key: props.webhookSecret.key, path: HOOK_FILE }], defaultMode: "0400" } },
+                  { name: "alerts-hook", secret: { secretName: props.webhookSecret.name, items: [{ key: props.webhookSecret.key, path: HOOK_FILE }], defaultMode: "0440" } },
                 ],
               },
             },

@@ -143,6 +143,7 @@ export class ClusterAutoscaler extends Construct {
               {
                 name: NAME,
                 image: imageRef("registry.k8s.io/autoscaling/cluster-autoscaler", tag),
+                imagePullPolicy: "Always",
                 command: [
                   "./cluster-autoscaler",
                   "--cloud-provider=aws",

@@ -70,6 +70,7 @@ export class DashboardsProxy extends Construct {
               {
                 name: "sigv4-proxy",
                 image: imageRef(IMAGES.sigv4Proxy.repository, IMAGES.sigv4Proxy.tag),
+                imagePullPolicy: "Always",
                 args: ["--name", "es", "--region", props.region, "--host", props.opensearchHost, "--port", ":8080"],
                 port: [{ name: "http", containerPort: 8080 }],
                 readinessProbe: { tcpSocket: [{ port: "8080" }], periodSeconds: 10 },

@@ -125,6 +125,8 @@ export class LogDomain extends Construct {
   readonly domain: OpensearchDomain;
   readonly adminRole: IamRole;
   readonly endpoint: string;
+  /** The index lifecycle (ISM policy, template): log shippers wait for it, or a first index could miss it. */
+  readonly lifecycle: TerraformResource[];
 
   constructor(scope: Construct, id: string, props: LogDomainProps) {
     super(scope, id);
@@ -225,11 +227,12 @@ export class LogDomain extends Construct {
       description: "fluent-bit IRSA roles of the C&C and every workload cluster",
     }, [writer]);
     // Index lifecycle: every new logs-* index gets the retention policy; the template sizes them.
-    new OpensearchResource(this, "retention-policy", "opensearch_ism_policy", provider, {
+    const retention = new OpensearchResource(this, "retention-policy", "opensearch_ism_policy", provider, {
       policy_id: "logs-retention",
       body: JSON.stringify(logRetentionPolicy(props.hotDays, props.indexRetentionDays)),
     });
-    new OpensearchResource(this, "logs-template", "opensearch_composable_index_template", provider, { name: "logs", body: JSON.stringify(LOGS_INDEX_TEMPLATE) });
+    const template = new OpensearchResource(this, "logs-template", "opensearch_composable_index_template", provider, { name: "logs", body: JSON.stringify(LOGS_INDEX_TEMPLATE) });
+    this.lifecycle = [retention, template];
 
     // The domain's health, as AWS recommends alarming on it (AWS/ES metrics, per domain and account).
     const dimensions = { DomainName: props.domainName, ClientId: props.accountId };

@@ -8,7 +8,8 @@
  * - the C&C Prometheus' own kube-prometheus-stack rules (-> the C&C Alertmanager);
  * - workload clusters' kube-prometheus-stack rules: their Prometheus has no Alertmanager, so
  *   `ClusterAlertFiring` re-raises their firing critical and warning alerts (the ALERTS series,
- *   served by each sidecar) centrally, with the source alert's name;
+ *   served by each sidecar) centrally, with the source alert's name (the ruler's own ALERTS,
+ *   which carry a `scope` label, are not re-raised);
  * - CloudWatch alarms (Lambda, dead letters, OpenSearch, RDS, health checks) -> the SNS alert
  *   topic -> the alerts-forwarder Lambda -> the same Mattermost channel.
  *
@@ -127,7 +128,7 @@ export function globalRuleGroups(o: GlobalRulesOptions): RuleGroup[] {
         {
           alert: "ClusterAlertFiring",
           expr:
-            `max by (cluster, namespace, source_alert, severity) (label_replace(ALERTS{alertstate="firing",severity=~"critical|warning",alertname!~"Watchdog|InfoInhibitor",cluster!="${o.cncCluster}"}, ` +
+            `max by (cluster, namespace, source_alert, severity) (label_replace(ALERTS{alertstate="firing",severity=~"critical|warning",alertname!~"Watchdog|InfoInhibitor",scope="",cluster!="${o.cncCluster}"}, ` +
             '"source_alert", "$1", "alertname", "(.*)"))',
           for: "0m",
           severity: SOURCE_SEVERITY,

@@ -134,6 +134,14 @@ export class PrometheusStack extends Construct {
           metrics_path: "/federate",
           scrape_interval: "1m",
           params: { "match[]": ['{__name__=~"up|kube_.*|mattermost_.*|node_.*"}'] },
+          // The copies are renamed (federate:<name>, their cluster kept as federated_cluster): through
+          // Thanos they would otherwise carry the C&C's cluster label (its sidecar's external label
+          // wins), doubling every workload series in dashboards and global rules under the C&C's name.
+          metric_relabel_configs: [
+            { source_labels: ["cluster"], target_label: "federated_cluster" },
+            { regex: "cluster", action: "labeldrop" },
+            { source_labels: ["__name__"], regex: "(.+)", target_label: "__name__", replacement: "federate:$1" },
+          ],
           // Re-read on change: new clusters are scraped with no restart.
           file_sd_configs: [{ files: [`/etc/prometheus/configmaps/${FEDERATION_CONFIGMAP}/${FEDERATION_KEY}`], refresh_interval: "1m" }],
         },

@@ -64,6 +64,7 @@ export class UptimeProbes extends Construct {
               {
                 name: "blackbox-exporter",
                 image: imageRef(IMAGES.blackboxExporter.repository, IMAGES.blackboxExporter.tag),
+                imagePullPolicy: "Always",
                 args: ["--config.file=/etc/blackbox/blackbox.yml", `--web.listen-address=:${BLACKBOX_PORT}`],
                 port: [{ name: "http", containerPort: BLACKBOX_PORT }],
                 readinessProbe: { httpGet: { path: "/-/healthy", port: "http" }, periodSeconds: 10 },

@@ -360,6 +360,7 @@ export class Provisioner extends Construct {
     const container = (role: "server" | "supervisor", extra: string[]) => ({
       name: role,
       image,
+      imagePullPolicy: "Always",
       command: ["/bin/sh", "-ec", START_WITH_DATABASE, "start-with-database"],
       args: [CLOUD_BINARY, "server", ...flags, ...extra],
       env: [{ name: "HOME", value: HOME }, { name: "TMPDIR", value: "/tmp" }, ...databaseEnv],
@@ -385,6 +386,7 @@ export class Provisioner extends Construct {
             {
               name: "schema-migrate",
               image,
+              imagePullPolicy: "Always",
               command: ["/bin/sh", "-ec", START_WITH_DATABASE, "start-with-database"],
               args: [CLOUD_BINARY, "schema", "migrate"],
               env: [{ name: "HOME", value: HOME }, { name: "TMPDIR", value: "/tmp" }, ...databaseEnv],

@@ -94,6 +94,7 @@ export class DatabaseSecretSync extends Construct {
         {
           name,
           image: imageRef(IMAGES.provisioner.repository, IMAGES.provisioner.tags[IMAGES.provisioner.tags.length - 1]),
+          imagePullPolicy: "Always",
           command: ["/bin/sh", "-ec", script],
           env: [
             { name: "SOURCE_SECRET", value: props.sourceSecretName },

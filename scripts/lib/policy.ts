@@ -394,8 +394,13 @@ export const POLICY_RULES: readonly PolicyRule[] = [
     check: (r) => eachContainer(r, (c) => { const image = String(c.image ?? ""); return fail(!image.includes("@") && (!/:[^/]+$/.test(image) || image.endsWith(":latest")), `image ${image} has no fixed tag`); }) },
   { id: "CKV_K8S_43", title: "Image should use digest", types: POD_TYPES,
     check: (r) => eachContainer(r, (c) => fail(!/@sha256:[0-9a-f]{64}$/.test(String(c.image ?? "")), `image ${String(c.image)} is not pinned by digest`)) },
+  // As checkov's ImagePullPolicyAlways: a set policy must be Always; an unset one passes only for a digest or "latest".
   { id: "CKV_K8S_15", title: "Image Pull Policy should be Always", types: POD_TYPES,
-    check: (r) => eachContainer(r, (c) => fail(c.image_pull_policy !== "Always" && !String(c.image ?? "").includes("@"), "image_pull_policy is not Always and the image has no digest")) },
+    check: (r) => eachContainer(r, (c) => {
+      if (isSet(c.image_pull_policy)) return fail(c.image_pull_policy !== "Always", `image_pull_policy is ${String(c.image_pull_policy)}, not Always`);
+      const image = String(c.image ?? "");
+      return fail(!image.includes("latest") && !image.includes("@"), "image_pull_policy is unset and the image has no digest");
+    }) },
   { id: "CKV_K8S_20", title: "Containers should not run with allowPrivilegeEscalation", types: POD_TYPES,
     check: (r) => eachContainer(r, (c) => { const v = block(c.security_context)?.allow_privilege_escalation; return fail(!(v === false || v === "false"), "allow_privilege_escalation is not false"); }) },
   { id: "CKV_K8S_22", title: "Use read-only filesystem for containers where possible", types: POD_TYPES,
@@ -420,6 +425,7 @@ export const POLICY_RULES: readonly PolicyRule[] = [
     check: (r) => fail(truthy(podSpec(r)?.host_network), "host_network is true") },
   { id: "CKV_K8S_35", title: "Prefer using secrets as files over secrets as environment variables", types: POD_TYPES,
     check: (r) => eachContainer(r, (c) => fail(blocks(c.env).some((e) => isSet(block(block(e.value_from)?.secret_key_ref))) || blocks(c.env_from).some((e) => isSet(block(e.secret_ref))), "reads a Secret into an environment variable")) },
+  // checkov's Kubernetes-manifest check (checkov/kubernetes/checks/resource/k8s/ServiceAccountTokens.py), applied to the Terraform pod specs.
   { id: "CKV_K8S_38", title: "Ensure that Service Account Tokens are only mounted where necessary", types: POD_TYPES,
     check: (r) => { const v = podSpec(r)?.automount_service_account_token; return fail(!(v === false || v === "false"), "automount_service_account_token is not false"); } },
   { id: "CKV_K8S_21", title: "The default namespace should not be used", types: [...POD_TYPES, "kubernetes_config_map_v1", "kubernetes_secret_v1", "kubernetes_service_v1", "kubernetes_service_account_v1", "kubernetes_role_v1", "kubernetes_role_binding_v1", "kubernetes_ingress_v1"],

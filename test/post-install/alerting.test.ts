@@ -63,6 +63,23 @@ describe("the global alert rules", () => {
     }
   });
 
+  it("re-raise only workload clusters' own alerts, never the ruler's (which carry a scope label), so nothing latches", () => {
+    const reraise = rules.find((r) => r.alert === "ClusterAlertFiring")!;
+    expect(reraise.expr).toMatch(/ALERTS\{[^}]*scope=""[^}]*cluster!="prod-cnc"/);
+    expect(rules.filter((r) => r.alert !== "ClusterAlertFiring").every((r) => r.scope)).toBe(true);
+  });
+
+  it("never see the C&C's federated copies of workload series: those are renamed federate:<name>", () => {
+    const kps = valuesOf(synthShipped("prod").json["prod-post-install"], "kps");
+    const federate = kps.prometheus.prometheusSpec.additionalScrapeConfigs.find((j: any) => j.job_name === "federate-workload-clusters");
+    expect(federate.metric_relabel_configs).toEqual([
+      { source_labels: ["cluster"], target_label: "federated_cluster" },
+      { regex: "cluster", action: "labeldrop" },
+      { source_labels: ["__name__"], regex: "(.+)", target_label: "__name__", replacement: "federate:$1" },
+    ]);
+    for (const r of rules) expect(r.expr).not.toMatch(/federate:/);
+  });
+
   it("are what the Thanos ruler loads, with runbook links into the repository", () => {
     const thanos = valuesOf(synthShipped("prod").json["prod-post-install"], "thanos");
     const loaded = load(thanos.rule.rules.value) as any;

@@ -153,7 +153,9 @@ describe("the post-install stack (prod)", () => {
     const hookFile = c.env.find((e: any) => e.name === "MATTERMOST_ALERTS_HOOK_FILE").value;
     const mount = c.volume_mount.find((m: any) => hookFile.startsWith(`${m.mount_path}/`));
     expect(mount.read_only).toBe(true);
-    expect(pod.volume.find((v: any) => v.name === mount.name).secret).toMatchObject({ secret_name: "alertmanager-mattermost-webhook", items: [{ key: "url", path: hookFile.slice(mount.mount_path.length + 1) }], default_mode: "0400" });
+    expect(pod.volume.find((v: any) => v.name === mount.name).secret).toMatchObject({ secret_name: "alertmanager-mattermost-webhook", items: [{ key: "url", path: hookFile.slice(mount.mount_path.length + 1) }], default_mode: "0440" });
+    // The files belong to the pod's fsGroup, which the (non-root) job runs in: it can read them, others cannot.
+    expect(pod.security_context).toMatchObject({ run_as_group: "1000", fs_group: "1000" });
     const code = resourcesOf(stack, "kubernetes_config_map_v1").find((m) => m.metadata.name === "thanos-store-discovery-code");
     expect(code.binary_data["main.js.gz"]).toMatch(/^\$\{filebase64\("assets\/.+main\.js\.gz"\)\}$/);
   });
