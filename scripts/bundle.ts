@@ -7,6 +7,7 @@ import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { REPO_ROOT } from "./lib/terraform";
+import { zipFiles } from "./lib/zip";
 
 export const BUNDLES = [
   {
@@ -15,12 +16,15 @@ export const BUNDLES = [
     outfile: "dist/lambdas/dns-registration/index.js",
     // The Lambda Node.js runtime ships AWS SDK v3; the function code stays small.
     external: ["@aws-sdk/*"],
+    // The deployment package, zipped here (deterministically) so synthesis only copies it.
+    zip: "dist/lambdas/dns-registration.zip",
   },
   {
     name: "alerts-forwarder",
     entry: "lambdas/alerts-forwarder/index.ts",
     outfile: "dist/lambdas/alerts-forwarder/index.js",
     external: ["@aws-sdk/*"],
+    zip: "dist/lambdas/alerts-forwarder.zip",
   },
   {
     name: "store-discovery",
@@ -61,6 +65,11 @@ async function main(): Promise<void> {
       const gz = gzipSync(readFileSync(join(REPO_ROOT, b.outfile)), { level: 9 });
       writeFileSync(join(REPO_ROOT, `${b.outfile}.gz`), gz);
       extra = ` (gzipped ${(gz.length / 1024).toFixed(0)} KiB)`;
+    }
+    if ("zip" in b && b.zip) {
+      const zip = zipFiles({ "index.js": readFileSync(join(REPO_ROOT, b.outfile)) });
+      writeFileSync(join(REPO_ROOT, b.zip), zip);
+      extra = ` (zipped ${(zip.length / 1024).toFixed(0)} KiB: ${b.zip})`;
     }
     console.log(`bundled ${b.name}: ${b.outfile} ${kb.toFixed(0)} KiB${extra} in ${Date.now() - started} ms`);
   }

@@ -10,14 +10,14 @@ import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security
 import { AssetType, TerraformAsset } from "cdktf";
 import { Construct } from "constructs";
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { LAMBDA_NODE_RUNTIME } from "../../config/versions";
 import { MissingBundleError } from "../bundle";
 import { functionBaselineStatements } from "../functions/baseline";
 import { decryptSecretsStatement } from "../security/kms-key";
 
-/** Where `make bundle` writes the function code. */
-export const ALERTS_FORWARDER_BUNDLE_DIR = resolve(__dirname, "..", "..", "dist", "lambdas", "alerts-forwarder");
+/** The deployment package `make bundle` builds and zips (deterministically). */
+export const ALERTS_FORWARDER_BUNDLE_ZIP = resolve(__dirname, "..", "..", "dist", "lambdas", "alerts-forwarder.zip");
 
 export interface AlertsForwarderProps {
   /** Function name, e.g. `prod-alerts-forwarder`. */
@@ -43,8 +43,8 @@ export interface AlertsForwarderProps {
   readonly encryptSettings?: boolean;
   readonly region: string;
   readonly accountId: string;
-  /** Override of the bundle folder (tests). */
-  readonly bundleDir?: string;
+  /** Override of the zipped bundle (tests). */
+  readonly bundleZip?: string;
 }
 
 /**
@@ -59,8 +59,8 @@ export class AlertsForwarder extends Construct {
 
   constructor(scope: Construct, id: string, props: AlertsForwarderProps) {
     super(scope, id);
-    const bundleDir = props.bundleDir ?? ALERTS_FORWARDER_BUNDLE_DIR;
-    if (!existsSync(join(bundleDir, "index.js"))) throw new MissingBundleError("alerts-forwarder Lambda", join(bundleDir, "index.js"));
+    const bundle = props.bundleZip ?? ALERTS_FORWARDER_BUNDLE_ZIP;
+    if (!existsSync(bundle)) throw new MissingBundleError("alerts-forwarder Lambda", bundle);
     const name = props.functionName;
 
     const logGroup = new CloudwatchLogGroup(this, "logs", { name: `/aws/lambda/${name}`, retentionInDays: props.logRetentionDays, kmsKeyId: props.kmsKeyArn });
@@ -89,7 +89,7 @@ export class AlertsForwarder extends Construct {
       }),
     });
 
-    const asset = new TerraformAsset(this, "code", { path: bundleDir, type: AssetType.ARCHIVE });
+    const asset = new TerraformAsset(this, "code", { path: bundle, type: AssetType.FILE });
     this.function = new LambdaFunction(this, "function", {
       functionName: name,
       description: "Posts the SNS alert topic (CloudWatch alarms) to the Mattermost alerts channel",

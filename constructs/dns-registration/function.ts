@@ -16,12 +16,12 @@ import { functionBaselineStatements } from "../functions/baseline";
 import { decryptSecretsStatement } from "../security/kms-key";
 import { MissingBundleError } from "../bundle";
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { LAMBDA_NODE_RUNTIME } from "../../config/versions";
 import type { PlatformCluster } from "../eks/cluster";
 
-/** Where `make bundle` writes the function code. */
-export const DNS_REGISTRATION_BUNDLE_DIR = resolve(__dirname, "..", "..", "dist", "lambdas", "dns-registration");
+/** The deployment package `make bundle` builds and zips (deterministically). */
+export const DNS_REGISTRATION_BUNDLE_ZIP = resolve(__dirname, "..", "..", "dist", "lambdas", "dns-registration.zip");
 
 /** The data key of the installation probe targets (beside the federation targets, same ConfigMap). */
 export const PROBES_KEY = "installation-probes.json";
@@ -74,8 +74,8 @@ export interface DnsRegistrationFunctionProps {
    * does not keep a function's KMSKeyArn, so the rehearsal turns it off to keep its second plan empty.
    */
   readonly encryptSettings?: boolean;
-  /** Override of the bundle folder (tests). */
-  readonly bundleDir?: string;
+  /** Override of the zipped bundle (tests). */
+  readonly bundleZip?: string;
 }
 
 /** The rule pattern: Route53 record changes in these zones, as CloudTrail reports them. */
@@ -104,10 +104,8 @@ export class DnsRegistrationFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: DnsRegistrationFunctionProps) {
     super(scope, id);
-    const bundleDir = props.bundleDir ?? DNS_REGISTRATION_BUNDLE_DIR;
-    if (!existsSync(join(bundleDir, "index.js"))) {
-      throw new MissingBundleError("DNS-registration Lambda", join(bundleDir, "index.js"));
-    }
+    const bundle = props.bundleZip ?? DNS_REGISTRATION_BUNDLE_ZIP;
+    if (!existsSync(bundle)) throw new MissingBundleError("DNS-registration Lambda", bundle);
     const name = props.functionName;
     const zoneIds = [props.zoneId, ...(props.probes ? [props.probes.zoneId] : [])];
 
@@ -159,7 +157,7 @@ export class DnsRegistrationFunction extends Construct {
       }),
     });
 
-    const asset = new TerraformAsset(this, "code", { path: bundleDir, type: AssetType.ARCHIVE });
+    const asset = new TerraformAsset(this, "code", { path: bundle, type: AssetType.FILE });
     this.function = new LambdaFunction(this, "function", {
       functionName: name,
       description: "Keeps the C&C Prometheus federation targets equal to the workload clusters' Prometheus records",
