@@ -128,7 +128,10 @@ export class Thanos extends Construct {
         enabled: true, // a StatefulSet with exactly one replica: compaction must be a singleton
         serviceAccount: sa("compact", "write"),
         extraArgs: compactorRetentionArgs(props.retention),
-        deduplication: { enabled: true },
+        // Replicas (two Prometheus, two rulers) sample at different moments: the "penalty" function
+        // merges such series correctly; the default one is for identical samples only, and a
+        // compaction cannot be undone.
+        deduplication: { enabled: true, func: "penalty" },
         resources: { requests: { cpu: "500m", memory: "1Gi" }, limits: { memory: "4Gi" } },
         persistence: volume("100Gi"),
       },
@@ -141,6 +144,7 @@ export class Thanos extends Construct {
           value: `alertmanagers:\n  - api_version: v2\n    scheme: http\n    static_configs:\n      - ${ALERTMANAGER_DISCOVERY(ns)}\n`,
         },
         rules: { create: true, value: props.rules },
+        configReloader: { resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "100m", memory: "64Mi" } } },
         resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi" } },
         persistence: volume("10Gi"),
         podDisruptionBudget: pdb,

@@ -78,6 +78,9 @@ describe("the post-install stack (prod)", () => {
     expect(thanos.compact.replicas).toBeUndefined(); // the chart fixes the compactor at one replica
     expect(thanos.compact.extraArgs).toEqual(["--retention.resolution-raw=30d", "--retention.resolution-5m=90d", "--retention.resolution-1h=1y"]);
     expect(thanos.compact.extraArgs.join(" ")).not.toMatch(/downsampling\.disable/);
+    // Replicas sample at different moments: deduplicate with the penalty function, not the default (identical samples only).
+    expect(thanos.compact.deduplication).toEqual({ enabled: true, func: "penalty" });
+    expect(thanos.rule.configReloader.resources.limits).toEqual({ cpu: "100m", memory: "64Mi" });
   });
 
   it("mounts the store-endpoint file as a whole ConfigMap volume (no subPath) and reads it with --store.sd-files", () => {
