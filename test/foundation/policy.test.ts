@@ -5,19 +5,34 @@
  */
 import { POLICY_EXCEPTIONS } from "../../config/policy-exceptions";
 import { POLICY_RULES, checkPolicy, checkResources, exceptionFor, stackResources, type PolicyResource } from "../../scripts/lib/policy";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { synthesize, type SynthesizedStack } from "../../scripts/lib/synth";
+import { TerraformResource } from "cdktf";
+import { synthShipped } from "../support/synth";
 
-// The real synthesis (with construct paths, which exceptions name), once for the file.
-let shipped: SynthesizedStack[] = [];
-const work = mkdtempSync(join(tmpdir(), "cnc-policy-"));
+/**
+ * The shipped environments as the policy step sees them, from the synthesis the other tests of
+ * this file's worker share (no second synthesis): Testing.synth leaves out the construct paths
+ * that exceptions name, so they are put back from the construct tree.
+ */
+function shippedStacks(): { name: string; environment: string; json: any }[] {
+  return (["local", "prod"] as const).flatMap((env) => {
+    const s = synthShipped(env);
+    return s.stacks.ordered.map((stack) => {
+      const json = structuredClone(s.json[stack.node.id]);
+      for (const el of stack.node.findAll()) {
+        if (!(el instanceof TerraformResource)) continue;
+        const body = json.resource?.[el.terraformResourceType]?.[stack.getLogicalId(el)];
+        if (body) body["//"] = { metadata: { path: el.node.path } };
+      }
+      return { name: stack.node.id, environment: env, json };
+    });
+  });
+}
+let shipped: { name: string; environment: string; json: any }[] = [];
 beforeAll(() => {
-  shipped = synthesize({ outdir: join(work, "cdktf.out") }).filter((s) => ["local", "prod"].includes(s.env.name));
+  shipped = shippedStacks();
 });
-afterAll(() => rmSync(work, { recursive: true, force: true }));
-const asPolicyInput = (stacks: SynthesizedStack[]) => stacks.map((s) => ({ name: s.name, environment: s.env.name, json: s.json }));
 
 type Attrs = Record<string, unknown>;
 const res = (type: string, attrs: Attrs, name = "subject"): PolicyResource => ({ type, name, path: name, attrs });
@@ -192,7 +207,7 @@ describe("the policy rules (checkov's checks re-implemented over the synthesized
   });
 
   it("pass on real resources: each rule whose resource type the shipped prod stacks use passes on at least one of them, unless excused", () => {
-    const all = shipped.filter((s) => s.env.name === "prod").map((s) => ({ name: s.name, resources: stackResources(s.name, s.json) }));
+    const all = shipped.filter((s) => s.environment === "prod").map((s) => ({ name: s.name, resources: stackResources(s.name, s.json) }));
     const neverPassed: string[] = [];
     for (const rule of POLICY_RULES) {
       let seen = 0;
@@ -211,7 +226,7 @@ describe("the policy rules (checkov's checks re-implemented over the synthesized
 
 describe("the shipped environments against the policy", () => {
   it("have no unreasoned finding, and every exception is used", () => {
-    const report = checkPolicy(asPolicyInput(shipped));
+    const report = checkPolicy(shipped);
     expect(report.unreasoned).toEqual([]);
     expect(report.unused).toEqual([]);
     // Nothing on the rehearsal list is excused in prod.
