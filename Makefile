@@ -6,7 +6,9 @@
 ENVIRONMENT ?= local
 STACK ?= cluster
 AUTO_APPROVE ?=
-export ENVIRONMENT AUTO_APPROVE
+# No call to HashiCorp's version-check service from cdktf or terraform (offline runs stay quiet).
+CHECKPOINT_DISABLE := 1
+export ENVIRONMENT AUTO_APPROVE CHECKPOINT_DISABLE
 
 NODE_BIN := node_modules/.bin
 TSX := $(NODE_BIN)/tsx
@@ -27,8 +29,8 @@ $(TSX):
 bundle: $(TSX) ## build the Lambda and CronJob bundles with esbuild (dist/)
 	$(TSX) scripts/bundle.ts
 
-synth: bundle ## synthesize the stacks of ENVIRONMENT into cdktf.out/ and list them
-	$(TSX) main.ts
+synth: $(TSX) ## synthesize the stacks of ENVIRONMENT into cdktf.out/ and list them (the app cdktf runs; rebuilds stale bundles)
+	node scripts/app.cjs
 
 validate: bundle ## deploy-order check + terraform init + validate every stack of ENVIRONMENT against the offline AWS provider
 	$(TSX) scripts/validate.ts

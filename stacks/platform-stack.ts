@@ -48,6 +48,18 @@ export abstract class PlatformStack extends TerraformStack {
     this.aws = new AwsProvider(this, "aws", this.providerConfig(env.region, id));
   }
 
+  /**
+   * cdktf's own prepareStack resolves every element of the stack a first time, only to find
+   * references to other stacks (which it would turn into remote-state lookups), before synthesis
+   * resolves everything again. Stacks here never reference each other: layers find each other by
+   * derived names and tags through data sources (config/names.ts), so each plans on its own. The
+   * pass is skipped, which halves the cost of synthesis; a reference that crossed stacks anyway is
+   * refused by the deploy-order check ("undeclared reference") and by terraform validate.
+   */
+  override prepareStack(): void {
+    this.ensureBackendExists();
+  }
+
   /** A second AWS provider for another region (e.g. us-east-1 for Route53 events and health checks). */
   providerIn(region: string): AwsProvider {
     const alias = region.replace(/-/g, "_");

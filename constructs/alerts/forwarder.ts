@@ -10,14 +10,15 @@ import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security
 import { AssetType, TerraformAsset } from "cdktf";
 import { Construct } from "constructs";
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { join } from "node:path";
+import { REPO_ROOT } from "../../config/paths";
 import { LAMBDA_NODE_RUNTIME } from "../../config/versions";
 import { MissingBundleError } from "../bundle";
 import { functionBaselineStatements } from "../functions/baseline";
 import { decryptSecretsStatement } from "../security/kms-key";
 
 /** The deployment package `make bundle` builds and zips (deterministically). */
-export const ALERTS_FORWARDER_BUNDLE_ZIP = resolve(__dirname, "..", "..", "dist", "lambdas", "alerts-forwarder.zip");
+export const ALERTS_FORWARDER_BUNDLE_ZIP = join(REPO_ROOT, "dist", "lambdas", "alerts-forwarder.zip");
 
 export interface AlertsForwarderProps {
   /** Function name, e.g. `prod-alerts-forwarder`. */

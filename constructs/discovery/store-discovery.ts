@@ -7,7 +7,8 @@ import { AssetType, Fn, TerraformAsset, type ITerraformDependable } from "cdktf"
 import { Construct } from "constructs";
 import { MissingBundleError } from "../bundle";
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { join } from "node:path";
+import { REPO_ROOT } from "../../config/paths";
 import { CRONJOB_NODE_IMAGE } from "../../config/versions";
 import { ClusterOidc, IrsaRole } from "../eks/irsa-role";
 
@@ -15,7 +16,7 @@ import { ClusterOidc, IrsaRole } from "../eks/irsa-role";
 const HOOK_DIR = "/etc/store-discovery";
 const HOOK_FILE = "alerts-hook";
 
-export const STORE_DISCOVERY_BUNDLE = resolve(__dirname, "..", "..", "dist", "cronjobs", "store-discovery", "main.js.gz");
+export const STORE_DISCOVERY_BUNDLE = join(REPO_ROOT, "dist", "cronjobs", "store-discovery", "main.js.gz");
 export const STORE_DISCOVERY_NAME = "thanos-store-discovery";
 
 export interface StoreDiscoveryProps {

@@ -16,12 +16,13 @@ import { functionBaselineStatements } from "../functions/baseline";
 import { decryptSecretsStatement } from "../security/kms-key";
 import { MissingBundleError } from "../bundle";
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { join } from "node:path";
+import { REPO_ROOT } from "../../config/paths";
 import { LAMBDA_NODE_RUNTIME } from "../../config/versions";
 import type { PlatformCluster } from "../eks/cluster";
 
 /** The deployment package `make bundle` builds and zips (deterministically). */
-export const DNS_REGISTRATION_BUNDLE_ZIP = resolve(__dirname, "..", "..", "dist", "lambdas", "dns-registration.zip");
+export const DNS_REGISTRATION_BUNDLE_ZIP = join(REPO_ROOT, "dist", "lambdas", "dns-registration.zip");
 
 /** The data key of the installation probe targets (beside the federation targets, same ConfigMap). */
 export const PROBES_KEY = "installation-probes.json";

@@ -2,10 +2,11 @@ import { Release } from "@cdktf/provider-helm/lib/release";
 import { AssetType, TerraformAsset, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { dump } from "js-yaml";
-import { resolve } from "node:path";
+import { join } from "node:path";
+import { REPO_ROOT } from "../../config/paths";
 
 /** The in-repo chart that renders `.Values.manifests` as they are (constructs/helm/manifests-chart). */
-export const MANIFESTS_CHART_DIR = resolve(__dirname, "manifests-chart");
+export const MANIFESTS_CHART_DIR = join(REPO_ROOT, "constructs", "helm", "manifests-chart");
 
 /** A complete Kubernetes object (a custom resource, typically). */
 export interface KubernetesObject {

@@ -15,6 +15,10 @@
  *   ambiguous-lookup   a data-source lookup by tags that more than one object of the environment
  *                      carries (Terraform-made or made by the load balancer controller), or none
  *   rds-minor-drift    an RDS engine version pinned to a minor while AWS upgrades minors itself
+ *   cross-stack-reference  an expression naming a resource or data source that another stack
+ *                      declares and this one does not: stacks find each other by name and tag, and
+ *                      the app skips cdktf's cross-stack preparation (stacks/platform-stack.ts), so
+ *                      such a reference would reach Terraform unresolved
  */
 import { load } from "js-yaml";
 import { CHART_CRD_GROUPS, HELM_CHARTS, type HelmApp } from "../../config/versions";
@@ -23,7 +27,7 @@ import { items, referencesIn, type TfJson } from "./tf-json";
 export interface OrderFinding {
   stack: string;
   address: string;
-  rule: "crd-same-stack" | "provider-cluster" | "static-token" | "namespace-order" | "storage-class" | "ambiguous-lookup" | "rds-minor-drift";
+  rule: "crd-same-stack" | "provider-cluster" | "static-token" | "namespace-order" | "storage-class" | "ambiguous-lookup" | "rds-minor-drift" | "cross-stack-reference";
   message: string;
 }
 
@@ -288,6 +292,21 @@ export function checkDeployOrder(stacks: StackJson[]): OrderFinding[] {
       const version = String(body?.engine_version ?? "");
       if (/^\d+\.\d+/.test(version) && body?.auto_minor_version_upgrade !== false) {
         add(name, address, "rds-minor-drift", `pins engine_version ${version} while AWS applies minor upgrades (auto_minor_version_upgrade), so every plan after an upgrade wants a downgrade; give the major version only ("${version.split(".")[0]}").`);
+      }
+    }
+  }
+  // --- references across stacks
+  const declared = new Map(stacks.map((s) => [s.name, new Set(items(s.json).keys())]));
+  for (const stack of stacks) {
+    const own = declared.get(stack.name)!;
+    const elsewhere = new Map<string, string>();
+    for (const other of stacks) {
+      if (other.name === stack.name) continue;
+      for (const address of declared.get(other.name)!) if (!own.has(address)) elsewhere.set(address, other.name);
+    }
+    for (const [address, item] of items(stack.json)) {
+      for (const target of referencesIn(item.body, new Set(elsewhere.keys()))) {
+        add(stack.name, address, "cross-stack-reference", `refers to ${target}, which only ${elsewhere.get(target)} declares; find it by name or tag with a data source instead (config/names.ts): stacks here never reference each other.`);
       }
     }
   }

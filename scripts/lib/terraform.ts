@@ -7,9 +7,10 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { REPO_ROOT } from "../../config/paths";
 import { TERRAFORM_MIN_VERSION, TERRAFORM_PROVIDERS } from "../../config/versions";
 
-export const REPO_ROOT = resolve(__dirname, "..", "..");
+export { REPO_ROOT };
 const CACHE_DIR = join(REPO_ROOT, "node_modules", ".cache", "cnc-platform");
 
 /** A failure the user can act on: the message is one paragraph saying what to do. */

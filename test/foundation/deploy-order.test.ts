@@ -112,6 +112,19 @@ describe("the deploy-order check", () => {
     expect(withTf.map((f) => f.message)).toEqual([expect.stringMatching(/aws_lb\.nlb \(Terraform, t-workload-a\)/)]);
   });
 
+  it("cross-stack-reference: an expression naming what only another stack declares", () => {
+    const cluster = { provider: { aws: goodProviders.aws }, resource: { aws_vpc: { net: { cidr_block: "10.0.0.0/16" } } } };
+    const workload = {
+      provider: { aws: goodProviders.aws },
+      resource: { aws_vpc_peering_connection: { peer: { peer_vpc_id: "${aws_vpc.net.id}", vpc_id: "${aws_vpc.own.id}" } }, aws_vpc: { own: { cidr_block: "10.1.0.0/16" } } },
+    };
+    const found = run({ name: "t-cluster", json: cluster }, { name: "t-workload-a", json: workload });
+    expect(rules(found)).toEqual(["cross-stack-reference aws_vpc_peering_connection.peer"]);
+    expect(found[0].message).toMatch(/refers to aws_vpc\.net, which only t-cluster declares/);
+    // Its own VPC of the same type is not a finding.
+    expect(found[0].message).not.toMatch(/aws_vpc\.own/);
+  });
+
   it("rds-minor-drift: a minor version pinned while AWS upgrades minors", () => {
     const json = { provider: { aws: goodProviders.aws }, resource: { aws_db_instance: { db: { engine_version: "17.5", auto_minor_version_upgrade: true }, ok: { engine_version: "17" }, pinned: { engine_version: "17.5", auto_minor_version_upgrade: false } } } };
     const found = run({ name: "t-cluster", json });

@@ -28,12 +28,12 @@ describe("environment discovery", () => {
     expect(loadEnvironments({ root, only: "staging" }).map((e) => e.name)).toEqual(["staging"]);
 
     const out = mkdtempSync(join(tmpdir(), "synth-"));
-    const run = spawnSync(join(REPO, "node_modules", ".bin", "tsx"), [join(REPO, "main.ts")], {
+    const run = spawnSync(process.execPath, [join(REPO, "scripts", "app.cjs")], {
       cwd: REPO,
-      env: { ...process.env, ENVIRONMENTS_DIR: root, ENVIRONMENT: "staging", CDKTF_OUTDIR: out },
+      env: { ...process.env, ENVIRONMENTS_DIR: root, ENVIRONMENT: "staging", CDKTF_OUTDIR: out, CDKTF_QUIET: "" },
       encoding: "utf8",
     });
-    expect(run.stderr).toContain("environment staging");
+    expect(run.stdout).toContain("environment staging");
     expect(run.status).toBe(0);
     const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
     expect(Object.keys(manifest.stacks).sort()).toEqual(
@@ -50,7 +50,7 @@ describe("environment discovery", () => {
     mkdirSync(join(root, "broken"));
     const text = readFileSync(join(root, "prod", "environment.ts"), "utf8").replace(/  region: "us-east-1",\n/, "");
     writeFileSync(join(root, "broken", "environment.ts"), text);
-    const run = spawnSync(join(REPO, "node_modules", ".bin", "tsx"), [join(REPO, "main.ts")], {
+    const run = spawnSync(process.execPath, [join(REPO, "scripts", "app.cjs")], {
       cwd: REPO,
       env: { ...process.env, ENVIRONMENTS_DIR: root, ENVIRONMENT: "broken", CDKTF_OUTDIR: join(root, "out") },
       encoding: "utf8",
@@ -59,6 +59,24 @@ describe("environment discovery", () => {
     expect(run.stderr).toMatch(/broken\/environment\.ts is not a valid environment/);
     expect(run.stderr).toMatch(/region: is missing \(expected a string\)/);
     expect(run.stderr).not.toMatch(/at Object\.|node:internal/); // a sentence, not a stack trace
+  });
+
+  it("with ENVIRONMENT unset, a broken folder is named, and the valid ones can still be selected", () => {
+    const run = spawnSync(process.execPath, [join(REPO, "scripts", "app.cjs")], {
+      cwd: REPO,
+      env: { ...process.env, ENVIRONMENTS_DIR: root, ENVIRONMENT: "", CDKTF_OUTDIR: join(root, "out-all") },
+      encoding: "utf8",
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/broken\/environment\.ts is not a valid environment/);
+    expect(run.stderr).toMatch(/With ENVIRONMENT unset, every folder under environments\/ is synthesized, so this one stops all of them\. To work on local or prod.* meanwhile, select it: ENVIRONMENT=local npx cdktf synth/);
+    const one = spawnSync(process.execPath, [join(REPO, "scripts", "app.cjs")], {
+      cwd: REPO,
+      env: { ...process.env, ENVIRONMENTS_DIR: root, ENVIRONMENT: "local", CDKTF_OUTDIR: join(root, "out-local"), CDKTF_QUIET: "1" },
+      encoding: "utf8",
+    });
+    expect(one.stderr).toBe("");
+    expect(one.status).toBe(0);
   });
 });
 
