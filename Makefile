@@ -26,7 +26,7 @@ install: ## install the pinned toolchain and libraries (npm ci)
 $(TSX):
 	@echo "Dependencies are not installed: run 'make install' (npm ci) first." >&2; exit 1
 
-bundle: $(TSX) ## build the Lambda and CronJob bundles with esbuild (dist/)
+bundle: $(TSX) ## build the Lambda and CronJob bundles and the precompiled cdktf app with esbuild (dist/)
 	$(TSX) scripts/bundle.ts
 
 synth: $(TSX) ## synthesize the stacks of ENVIRONMENT into cdktf.out/ and list them (the app cdktf runs; rebuilds stale bundles)
