@@ -15,11 +15,14 @@
  * same stacks against moto, with what the emulator cannot hold (Kubernetes/Helm resources, AWS
  * APIs moto lacks) held back by name, an idempotency re-plan, and dry runs of both services.
  */
+import { EC2Client } from "@aws-sdk/client-ec2";
 import { EKSClient } from "@aws-sdk/client-eks";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { IAMClient } from "@aws-sdk/client-iam";
 import { ChangeResourceRecordSetsCommand, Route53Client } from "@aws-sdk/client-route-53";
 import { DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { RDSClient } from "@aws-sdk/client-rds";
+import { ServiceQuotasClient } from "@aws-sdk/client-service-quotas";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { spawn, spawnSync } from "node:child_process";
 
@@ -37,6 +40,7 @@ import { emulatorEnv, ensureEmulator, runningEmulator, stopEmulator, type Emulat
 import { synthesize, type SynthesizedStack } from "./lib/synth";
 import { REPO_ROOT, ToolError, checkTerraform, findProviderMirror, mapLimit, terraform, writeCliConfig } from "./lib/terraform";
 import { deploySequence, destroySequence } from "./lib/sequence";
+import { checkQuotas, quotaMessage } from "./lib/quotas";
 import { prune, type HeldBack } from "./lib/tf-json";
 import {
   accountAliasConflict,
@@ -253,6 +257,30 @@ async function preflight(ctx: Context, stack: SynthesizedStack): Promise<void> {
   const endpoint = described.stdout.trim();
   if (!(await reachable(new URL(endpoint).hostname, 443))) throw new ToolError(unreachableMessage(stack.name, cluster, endpoint));
   say(`${tag}preflight: ${cli}, caller ${ctx.callerArn} is a cluster admin, ${endpoint} answers`);
+}
+
+/**
+ * Before an apply that may create clusters on a real account: do the account's quotas hold what
+ * the clusters still to create need (scripts/lib/quotas.ts)? Refuses with the request commands.
+ */
+async function quotaPreflight(env: Environment): Promise<void> {
+  const region = { region: env.region };
+  let report: Awaited<ReturnType<typeof checkQuotas>>;
+  try {
+    report = await checkQuotas(env, { ec2: new EC2Client(region), eks: new EKSClient(region), rds: new RDSClient(region), quotas: new ServiceQuotasClient(region) });
+  } catch (err) {
+    throw new ToolError(
+      `Could not compare ${env.name}'s needs with the account's quotas (${(err as Error).name}: ${(err as Error).message}). ` +
+        "The caller needs servicequotas:GetServiceQuota and GetAWSDefaultServiceQuota, and read access to EC2, EKS and RDS; grant them (or assume a role that has them) and run the command again.",
+    );
+  }
+  if (report.shortfalls.length) throw new ToolError(quotaMessage(env, report.shortfalls));
+  say(
+    report.newClusters.length
+      ? `preflight: the account's quotas hold the ${report.newClusters.length} cluster(s) still to create (${report.newClusters.join(", ")}); ${report.checked.length} quota(s) compared` +
+          (report.unchecked.length ? `; vCPUs of ${report.unchecked.join(", ")} not compared (not a Standard instance family)` : "")
+      : "preflight: every cluster of the environment exists already; no quota to compare",
+  );
 }
 
 /**
@@ -541,6 +569,8 @@ async function main(): Promise<void> {
     }
 
     // apply
+    const createsClusters = selected.some((s) => s.name === `${env.name}-cluster` || env.workloads.some((w) => s.name === `${env.name}-workload-${w.name}`));
+    if (!emulated && createsClusters) await quotaPreflight(env);
     if (!emulated && !(await confirm(`This applies ${selected.map((s) => s.name).join(", ")} to account ${env.accountId}.`))) {
       say("Nothing was applied.");
       return;
