@@ -143,6 +143,12 @@ const network = z
     natGateways: z.enum(["per-az", "single"]).default("per-az"),
     /** Retention of the VPC flow-log group. */
     flowLogRetentionDays: logRetention.default(90),
+    /**
+     * ECR (API, registry) and STS interface endpoints in every VPC the environment creates, so image
+     * pulls from ECR and IRSA token exchanges skip the NAT gateways. Each endpoint has an hourly
+     * fee per zone; see README "Network costs". Default off (the S3 gateway endpoint is always on).
+     */
+    interfaceEndpoints: z.boolean().default(false),
     /** Use an existing VPC and subnets instead of creating them (upstream took ids as inputs). */
     existing: existingNetwork.optional(),
   })

@@ -56,6 +56,8 @@ export class ClusterStack extends PlatformStack {
       cidr: env.network.cidr,
       azs: env.network.azs,
       natGateways: env.network.natGateways,
+      region: env.region,
+      interfaceEndpoints: env.network.interfaceEndpoints,
       flowLogRetentionDays: env.network.flowLogRetentionDays,
       logsKmsKeyArn: opsKey.arn,
       clusterNames: [name],

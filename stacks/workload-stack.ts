@@ -62,6 +62,8 @@ export class WorkloadStack extends PlatformStack {
       cidr: workload.cidr,
       azs,
       natGateways: env.network.natGateways,
+      region: env.region,
+      interfaceEndpoints: env.network.interfaceEndpoints,
       flowLogRetentionDays: env.network.flowLogRetentionDays,
       logsKmsKeyArn: opsKey.arn,
       clusterNames: [name],

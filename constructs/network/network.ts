@@ -9,8 +9,11 @@ import { NatGateway } from "@cdktf/provider-aws/lib/nat-gateway";
 import { Route } from "@cdktf/provider-aws/lib/route";
 import { RouteTable } from "@cdktf/provider-aws/lib/route-table";
 import { RouteTableAssociation } from "@cdktf/provider-aws/lib/route-table-association";
+import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
+import { VpcEndpoint } from "@cdktf/provider-aws/lib/vpc-endpoint";
+import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { Construct } from "constructs";
 import { parseCidr, subnetCidrs } from "../../config/cidr";
 
@@ -31,13 +34,26 @@ export interface PlatformNetworkProps {
   readonly clusterNames: string[];
   /** Use an existing VPC and subnets instead of creating them (flow logs are still attached). */
   readonly existing?: { vpcId: string; publicSubnetIds: string[]; privateSubnetIds: string[] };
+  /** The VPC's region (endpoint service names). */
+  readonly region: string;
+  /**
+   * Interface endpoints for ECR (API and registry) and STS in the private subnets, so image pulls
+   * from ECR and IRSA's token exchanges do not cross the NAT gateways. Each costs an hourly fee per
+   * zone, more than it saves at this platform's volumes (README "Network costs"); default off. The
+   * S3 gateway endpoint, which is free, is always there.
+   */
+  readonly interfaceEndpoints?: boolean;
 }
+
+/** Interface endpoints made when `interfaceEndpoints` is on (service name suffixes). */
+export const INTERFACE_ENDPOINT_SERVICES = ["ecr.api", "ecr.dkr", "sts"] as const;
 
 /**
  * A VPC across the given zones: public subnets (load balancers, NAT) and private subnets (nodes,
  * databases, the Lambda), NAT per zone or single, subnet tags the AWS Load Balancer Controller
  * uses to place internet-facing and internal load balancers, the default security group emptied,
- * and flow logs of all traffic to CloudWatch Logs with a set retention.
+ * an S3 gateway endpoint (and, optionally, ECR/STS interface endpoints), and flow logs of all
+ * traffic to CloudWatch Logs with a set retention.
  */
 export class PlatformNetwork extends Construct {
   readonly vpcId: string;
@@ -119,6 +135,31 @@ export class PlatformNetwork extends Construct {
       });
       this.publicSubnetIds = publicSubnets.map((s) => s.id);
       this.privateSubnetIds = privateSubnets.map((s) => s.id);
+
+      // S3 through the VPC's own gateway (free): Thanos block uploads and reads, image layers of
+      // ECR (served from S3) and the state bucket stay off the NAT gateways (no data-processing fee).
+      new VpcEndpoint(this, "s3-endpoint", {
+        vpcId: vpc.id,
+        serviceName: `com.amazonaws.${props.region}.s3`,
+        vpcEndpointType: "Gateway",
+        routeTableIds: this.privateRouteTableIds,
+        tags: { Name: `${name}-s3` },
+      });
+      if (props.interfaceEndpoints) {
+        const sg = new SecurityGroup(this, "endpoints-sg", { name: `${name}-endpoints`, description: `${name}: HTTPS to the VPC's interface endpoints`, vpcId: vpc.id, tags: { Name: `${name}-endpoints` } });
+        new VpcSecurityGroupIngressRule(this, "endpoints-https", { securityGroupId: sg.id, cidrIpv4: props.cidr, ipProtocol: "tcp", fromPort: 443, toPort: 443, description: "HTTPS from inside the VPC" });
+        for (const service of INTERFACE_ENDPOINT_SERVICES) {
+          new VpcEndpoint(this, `${service.replace(".", "-")}-endpoint`, {
+            vpcId: vpc.id,
+            serviceName: `com.amazonaws.${props.region}.${service}`,
+            vpcEndpointType: "Interface",
+            privateDnsEnabled: true,
+            subnetIds: this.privateSubnetIds,
+            securityGroupIds: [sg.id],
+            tags: { Name: `${name}-${service}` },
+          });
+        }
+      }
     }
 
     // Flow logs: every accepted and rejected flow, one-minute aggregation, kept as configured.

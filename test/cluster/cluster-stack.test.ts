@@ -128,6 +128,34 @@ describe("the cluster stack (prod)", () => {
     expect(resourcesOf(stack, "aws_default_security_group")[0].ingress).toBeUndefined();
   });
 
+  it("reaches S3 through a gateway endpoint on every private route table, and has no interface endpoint unless asked", () => {
+    const endpoints = resourcesOf(stack, "aws_vpc_endpoint");
+    expect(endpoints).toHaveLength(1);
+    expect(endpoints[0]).toMatchObject({ service_name: "com.amazonaws.us-east-1.s3", vpc_endpoint_type: "Gateway" });
+    const privateTables = Object.entries(byAddress(stack, "aws_route_table"))
+      .filter(([, b]: [string, any]) => b.tags?.tier === "private")
+      .map(([name]) => `\${aws_route_table.${name}.id}`);
+    expect(privateTables).toHaveLength(3);
+    expect([...endpoints[0].route_table_ids].sort()).toEqual(privateTables.sort());
+  });
+
+  it("with network.interfaceEndpoints, adds ECR and STS endpoints in the private subnets, open to the VPC on 443 only", () => {
+    const withEndpoints = synthEnvironment(environment("prod", (e) => (e.network.interfaceEndpoints = true))).json;
+    for (const name of ["prod-cluster", "prod-workload-alpha"]) {
+      const s = withEndpoints[name];
+      const iface = resourcesOf(s, "aws_vpc_endpoint").filter((e) => e.vpc_endpoint_type === "Interface");
+      expect(iface.map((e) => e.service_name).sort()).toEqual(["com.amazonaws.us-east-1.ecr.api", "com.amazonaws.us-east-1.ecr.dkr", "com.amazonaws.us-east-1.sts"]);
+      for (const e of iface) {
+        expect(e.private_dns_enabled).toBe(true);
+        expect(e.subnet_ids).toHaveLength(3);
+      }
+      const sgName = name === "prod-cluster" ? "prod-cnc-endpoints" : "prod-alpha-endpoints";
+      const sg = ref("aws_security_group", s, (b) => b.name === sgName);
+      const rules = resourcesOf(s, "aws_vpc_security_group_ingress_rule").filter((r) => r.security_group_id === `\${${sg}.id}`);
+      expect(rules).toEqual([expect.objectContaining({ ip_protocol: "tcp", from_port: 443, to_port: 443, cidr_ipv4: name === "prod-cluster" ? "10.10.0.0/16" : "10.20.0.0/16" })]);
+    }
+  });
+
   it("associates the existing private zone with the new VPC", () => {
     expect(resourcesOf(stack, "aws_route53_zone_association")[0]).toMatchObject({ zone_id: "Z0PRIVATEPLACEHOLDER1" });
     expect(resourcesOf(stack, "aws_route53_zone")).toHaveLength(0);
