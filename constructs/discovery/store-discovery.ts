@@ -121,7 +121,7 @@ export class StoreDiscoveryCronJob extends Construct {
                 serviceAccountName: sa.metadata.name,
                 restartPolicy: "Never",
                 // fsGroup: the mounted webhook Secret's files belong to this group (mode 0440), so the job can read them.
-                securityContext: { runAsNonRoot: true, runAsUser: "1000", runAsGroup: "1000", fsGroup: "1000", seccompProfile: { type: "RuntimeDefault" } },
+                securityContext: { runAsNonRoot: true, runAsUser: "10001", runAsGroup: "10001", fsGroup: "10001", seccompProfile: { type: "RuntimeDefault" } },
                 container: [
                   {
                     name: "store-discovery",

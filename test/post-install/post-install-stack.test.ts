@@ -158,7 +158,8 @@ describe("the post-install stack (prod)", () => {
     expect(mount.read_only).toBe(true);
     expect(pod.volume.find((v: any) => v.name === mount.name).secret).toMatchObject({ secret_name: "alertmanager-mattermost-webhook", items: [{ key: "url", path: hookFile.slice(mount.mount_path.length + 1) }], default_mode: "0440" });
     // The files belong to the pod's fsGroup, which the (non-root) job runs in: it can read them, others cannot.
-    expect(pod.security_context).toMatchObject({ run_as_group: "1000", fs_group: "1000" });
+    // A high UID like every other pod here (the image's own user 1000 could collide with a host user).
+    expect(pod.security_context).toMatchObject({ run_as_user: "10001", run_as_group: "10001", fs_group: "10001" });
     const code = resourcesOf(stack, "kubernetes_config_map_v1").find((m) => m.metadata.name === "thanos-store-discovery-code");
     expect(code.binary_data["main.js.gz"]).toMatch(/^\$\{filebase64\("assets\/.+main\.js\.gz"\)\}$/);
   });
