@@ -8,7 +8,7 @@ STACK ?= cluster
 AUTO_APPROVE ?=
 # No call to HashiCorp's version-check service from cdktf or terraform (offline runs stay quiet).
 CHECKPOINT_DISABLE := 1
-export ENVIRONMENT AUTO_APPROVE CHECKPOINT_DISABLE
+export ENVIRONMENT AUTO_APPROVE CONFIRM CHECKPOINT_DISABLE
 
 NODE_BIN := node_modules/.bin
 TSX := $(NODE_BIN)/tsx
@@ -62,7 +62,7 @@ register-workloads: $(TSX) ## store each workload's kubeconfig in Secrets Manage
 all: bundle ## bundle, then bootstrap, cluster, post-install, each workload (AWS phase, then apps), route53, in order
 	$(DEPLOY) apply all
 
-destroy: $(TSX) ## destroy every stack of ENVIRONMENT in reverse order (asks unless AUTO_APPROVE=1)
+destroy: $(TSX) ## destroy every stack of ENVIRONMENT in reverse order (asks unless AUTO_APPROVE=1; a real environment also needs CONFIRM=<env>)
 	$(DEPLOY) destroy all
 
 local-down: $(TSX) ## stop a left-over local AWS emulator started by make all

@@ -533,6 +533,13 @@ export const environmentSchema = z
       .object({ enabled: z.boolean().default(true), retentionDays: z.number().int().min(1).max(3650).default(365) })
       .strict()
       .default({ enabled: true, retentionDays: 365 }),
+    /**
+     * Terraform's prevent_destroy on every resource that holds data (databases, buckets, file
+     * systems, the log domain, KMS keys) in a real account (target "aws"), so no plan can delete
+     * or replace them. Set false only to delete the environment for real (README "Deleting an
+     * environment"). The emulator's rehearsal ignores it.
+     */
+    dataProtection: z.boolean().default(true),
     /** Secrets Manager names of the apps' own secrets (values are never in this file). */
     secrets: z
       .object({

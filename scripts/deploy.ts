@@ -41,6 +41,7 @@ import { synthesize, type SynthesizedStack } from "./lib/synth";
 import { REPO_ROOT, ToolError, checkTerraform, findProviderMirror, mapLimit, terraform, writeCliConfig } from "./lib/terraform";
 import { deploySequence, destroySequence } from "./lib/sequence";
 import { checkQuotas, quotaMessage } from "./lib/quotas";
+import { DATA_HOLDING_TYPES } from "../constructs/security/data-protection";
 import { prune, type HeldBack } from "./lib/tf-json";
 import {
   accountAliasConflict,
@@ -257,6 +258,38 @@ async function preflight(ctx: Context, stack: SynthesizedStack): Promise<void> {
   const endpoint = described.stdout.trim();
   if (!(await reachable(new URL(endpoint).hostname, 443))) throw new ToolError(unreachableMessage(stack.name, cluster, endpoint));
   say(`${tag}preflight: ${cli}, caller ${ctx.callerArn} is a cluster admin, ${endpoint} answers`);
+}
+
+/** What a resource that holds data is called, for people. */
+function dataHolderName(type: string, body: Record<string, any>): string {
+  const name = body.bucket ?? body.identifier ?? body.domain_name ?? body.name ?? body.tags?.Name ?? body.description;
+  return `${type} ${name ?? "(unnamed)"}`;
+}
+
+/**
+ * Destroying a real environment (or any of its stacks) needs CONFIRM=<env> besides the approval
+ * (AUTO_APPROVE=1 answers only the question). It lists what holds data first, and runs before any
+ * AWS call: the stacks are synthesized offline.
+ */
+function destroyGuard(env: Environment, target: string): void {
+  const stacks = synthesize({ outdir: join(REPO_ROOT, "cdktf.out"), only: env.name });
+  const selected = selectStacks(env, stacks, target);
+  const holders = selected.flatMap((stack) =>
+    Object.entries(stack.json.resource ?? {})
+      .filter(([type]) => DATA_HOLDING_TYPES.has(type) || type === "aws_secretsmanager_secret" || type === "aws_elasticache_replication_group")
+      .flatMap(([type, byName]) => Object.values(byName).map((body) => `  - ${stack.name}: ${dataHolderName(type, body as Record<string, any>)}`)),
+  );
+  const what = `${selected.map((s) => s.name).join(", ")} in environment ${env.name} (account ${env.accountId}, ${env.region})`;
+  const protection = env.dataProtection
+    ? `\nThese also carry prevent_destroy (dataProtection is on), so Terraform refuses to delete them until environments/${env.name}/environment.ts sets dataProtection: false; README "Deleting an environment" lists every step.`
+    : "";
+  if (process.env.CONFIRM !== env.name) {
+    throw new ToolError(
+      `Destroying ${what} needs CONFIRM=${env.name} as well as the approval (make destroy ENVIRONMENT=${env.name} CONFIRM=${env.name}). ` +
+        `Nothing was destroyed. What holds data there (${holders.length}):\n${holders.join("\n") || "  (nothing)"}${protection}`,
+    );
+  }
+  say(`CONFIRM=${env.name}: destroying ${what}. What holds data there (${holders.length}):\n${holders.join("\n") || "  (nothing)"}${protection}`);
 }
 
 /**
@@ -488,6 +521,7 @@ async function main(): Promise<void> {
 
   const env = loadEnvironment(envName);
   const emulated = env.target === "emulator";
+  if (command === "destroy" && !emulated) destroyGuard(env, target);
   const version = checkTerraform();
   const ctx: Context = { env, emulated, tfEnv: {}, command };
   if (emulated) {

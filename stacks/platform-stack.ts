@@ -8,10 +8,11 @@
  *   the state bucket cannot hold the state of the stack that creates it.
  */
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { LocalBackend, S3Backend, TerraformStack } from "cdktf";
+import { Aspects, LocalBackend, S3Backend, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import { stateBucketName } from "../config/names";
 import type { Environment } from "../config/schema";
+import { PreventDataDestruction } from "../constructs/security/data-protection";
 
 /** Where local state lives, relative to the stack's working directory `cdktf.out/stacks/<stack>`. */
 export const LOCAL_STATE_DIR = ".state";
@@ -46,6 +47,8 @@ export abstract class PlatformStack extends TerraformStack {
     }
 
     this.aws = new AwsProvider(this, "aws", this.providerConfig(env.region, id));
+    // No plan of a real environment deletes or replaces what holds data (README "Deleting an environment").
+    if (env.target === "aws" && env.dataProtection) Aspects.of(this).add(new PreventDataDestruction());
   }
 
   /**
