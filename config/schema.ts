@@ -540,6 +540,22 @@ export const environmentSchema = z
      * environment"). The emulator's rehearsal ignores it.
      */
     dataProtection: z.boolean().default(true),
+    /**
+     * AWS Backup of every database (the provisioner's and each workload's) and EFS file system, on
+     * top of RDS's automated backups: a daily recovery point kept `retentionDays`, in a vault per
+     * stack encrypted with the platform's key. `schedule` is an AWS Backup expression (UTC).
+     */
+    backups: z
+      .object({
+        enabled: z.boolean().default(true),
+        schedule: z
+          .string()
+          .regex(/^cron\(.+\)$/, { error: (iss) => `expected an AWS Backup cron expression such as "cron(0 3 * * ? *)", got ${JSON.stringify(iss.input)}` })
+          .default("cron(0 3 * * ? *)"),
+        retentionDays: z.number().int().min(1).max(36500).default(35),
+      })
+      .strict()
+      .default({ enabled: true, schedule: "cron(0 3 * * ? *)", retentionDays: 35 }),
     /** Secrets Manager names of the apps' own secrets (values are never in this file). */
     secrets: z
       .object({

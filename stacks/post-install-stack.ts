@@ -33,6 +33,7 @@ import { lookupPrivateZone, lookupPublicZone } from "../constructs/dns/zones";
 import { ClusterAutoscaler } from "../constructs/eks/cluster-autoscaler";
 import { ClusterConnection } from "../constructs/eks/cluster-connection";
 import { Gp3StorageClass } from "../constructs/eks/storage-class";
+import { PlatformBackupPlan } from "../constructs/data/backup-plan";
 import { HelmAddon } from "../constructs/helm/addon";
 import { AppIngress } from "../constructs/ingress/app-ingress";
 import { LoadBalancerController } from "../constructs/ingress/load-balancer-controller";
@@ -357,7 +358,7 @@ export class PostInstallStack extends PlatformStack {
       dependsOn: [ns.monitoring],
     });
 
-    new Provisioner(this, "provisioner", {
+    const provisioner = new Provisioner(this, "provisioner", {
       environment: env.name,
       accountId: env.accountId,
       region: env.region,
@@ -394,6 +395,16 @@ export class PostInstallStack extends PlatformStack {
       databaseMonitoringIntervalSeconds: throwaway ? 0 : 60,
       alarmTopicArn: alertsTopic.arn,
     });
+    // The provisioner's database (installations, clusters, groups) beyond RDS's automated backups.
+    if (env.backups.enabled) {
+      new PlatformBackupPlan(this, "backups", {
+        name: `${env.name}-provisioner`,
+        kmsKeyArn: provisioner.database.keyArn,
+        schedule: env.backups.schedule,
+        retentionDays: env.backups.retentionDays,
+        resourceArns: [provisioner.database.instance.arn],
+      });
+    }
 
     this.addons = HelmAddon.registryOf(this);
     new TerraformOutput(this, "metrics_bucket", { value: metrics.bucket.name });

@@ -4,6 +4,7 @@ import { DataAwsSnsTopic } from "@cdktf/provider-aws/lib/data-aws-sns-topic";
 import { DataAwsVpc } from "@cdktf/provider-aws/lib/data-aws-vpc";
 import { EfsFileSystem } from "@cdktf/provider-aws/lib/efs-file-system";
 import { EfsMountTarget } from "@cdktf/provider-aws/lib/efs-mount-target";
+import { PlatformBackupPlan } from "../constructs/data/backup-plan";
 import { ElasticacheReplicationGroup } from "@cdktf/provider-aws/lib/elasticache-replication-group";
 import { ElasticacheSubnetGroup } from "@cdktf/provider-aws/lib/elasticache-subnet-group";
 import { Route53ZoneAssociation } from "@cdktf/provider-aws/lib/route53-zone-association";
@@ -111,7 +112,7 @@ export class WorkloadStack extends PlatformStack {
     });
 
     // Mattermost serving.
-    new PostgresDatabase(this, "installations-db", {
+    const database = new PostgresDatabase(this, "installations-db", {
       identifier: `${name}-installations`,
       databaseName: "mattermost",
       engineVersion: workload.database.engineVersion,
@@ -129,6 +130,9 @@ export class WorkloadStack extends PlatformStack {
     });
     const filestoreKey = new PlatformKey(this, "filestore-key", { alias: `${name}-filestore`, description: `Mattermost files of ${name}`, deletionWindowDays: throwaway ? 7 : 30 });
     const filestore = new SecureBucket(this, "filestore", { bucketName: bucketName(env, `${workload.name}-files`), kmsKeyArn: filestoreKey.arn, forceDestroy: throwaway, accessLogBucket: env.accessLogs.enabled ? accessLogBucketName(env) : undefined });
+
+    // What AWS Backup keeps beyond RDS's automated backups (the database; EFS when there is one).
+    const backedUp = [database.instance.arn];
 
     if (workload.redis) {
       const sg = new SecurityGroup(this, "redis-sg", { name: `${name}-redis`, description: `${name}: Redis from nodes only`, vpcId: network.vpcId });
@@ -156,6 +160,10 @@ export class WorkloadStack extends PlatformStack {
       new VpcSecurityGroupIngressRule(this, "efs-from-nodes", { securityGroupId: sg.id, referencedSecurityGroupId: cluster.nodeSecurityGroup.id, ipProtocol: "tcp", fromPort: 2049, toPort: 2049, description: "NFS from cluster nodes" });
       const fs = new EfsFileSystem(this, "efs", { encrypted: true, kmsKeyId: filestoreKey.arn, performanceMode: "generalPurpose", throughputMode: "elastic", tags: { Name: `${name}-shared` } });
       network.privateSubnetIds.forEach((subnet, i) => new EfsMountTarget(this, `efs-mount-${i}`, { fileSystemId: fs.id, subnetId: subnet, securityGroups: [sg.id] }));
+      backedUp.push(fs.arn);
+    }
+    if (env.backups.enabled) {
+      new PlatformBackupPlan(this, "backups", { name, kmsKeyArn: filestoreKey.arn, schedule: env.backups.schedule, retentionDays: env.backups.retentionDays, resourceArns: backedUp });
     }
 
     new TerraformOutput(this, "cluster_name", { value: cluster.cluster.name });

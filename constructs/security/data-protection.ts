@@ -15,6 +15,7 @@ export const DATA_HOLDING_TYPES: ReadonlySet<string> = new Set([
   "aws_efs_file_system",
   "aws_opensearch_domain",
   "aws_kms_key",
+  "aws_backup_vault",
 ]);
 
 export class PreventDataDestruction implements IAspect {

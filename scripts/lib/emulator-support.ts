@@ -16,6 +16,7 @@ export const EMULATOR_UNSUPPORTED: Record<string, string> = {
   aws_route53_zone_association: "moto stores zones created by the provider as public and refuses VPC associations",
   aws_elasticache_replication_group: "moto loses the member cache clusters (CacheClusterNotFound) and never finishes deleting the group",
   aws_elasticache_subnet_group: "moto answers HTTP 500 on delete and the provider retries for over 10 minutes",
+  aws_backup_selection: "moto implements AWS Backup vaults and plans but not CreateBackupSelection",
   aws_opensearch_domain:
     "moto accepts it, but the provider then waits about 10 minutes to create and 10 more to destroy; the rehearsal's 10-minute budget cannot hold that (terraform validate still checks it)",
 };

@@ -357,6 +357,12 @@ export const POLICY_RULES: readonly PolicyRule[] = [
     check: (r) => fail(!truthy(r.attrs.encrypted), "encrypted is not true") },
   { id: "CKV_AWS_184", title: "Ensure resource is encrypted by KMS using a customer managed Key (CMK)", types: ["aws_efs_file_system"],
     check: (r) => fail(!isSet(r.attrs.kms_key_id), "kms_key_id is not set") },
+  { id: "CKV2_AWS_18", title: "Ensure that Elastic File System (Amazon EFS) file systems are added in the backup plans of AWS Backup", types: ["aws_efs_file_system"],
+    check: (r, ctx) => fail(!ctx.ofType("aws_backup_selection").some((sel) =>
+      (Array.isArray(sel.attrs.resources) ? sel.attrs.resources : []).some((arn) => typeof arn === "string" && arn.includes(`\${${r.type}.${r.name}.`))), "no aws_backup_selection lists this file system") },
+  // --- AWS Backup
+  { id: "CKV_AWS_166", title: "Ensure Backup Vault is encrypted at rest using KMS CMK", types: ["aws_backup_vault"],
+    check: (r) => fail(!isSet(r.attrs.kms_key_arn), "kms_key_arn is not set") },
 
   // --- IAM
   { id: "CKV_AWS_60", title: "Ensure IAM role allows only specific services or principals to assume it", types: ["aws_iam_role"],

@@ -23,10 +23,10 @@ function holders(json: Record<string, any>): Record<string, boolean> {
 }
 
 describe("data protection", () => {
-  it("puts prevent_destroy on every database, bucket, file system, log domain and key of prod", () => {
+  it("puts prevent_destroy on every database, bucket, file system, log domain, key and backup vault of prod", () => {
     const prod = holders(synthShipped("prod").json);
     const types = new Set(Object.keys(prod).map((a) => a.split(": ")[1].split(".")[0]));
-    expect([...types].sort()).toEqual(["aws_db_instance", "aws_efs_file_system", "aws_kms_key", "aws_opensearch_domain", "aws_s3_bucket"]);
+    expect([...types].sort()).toEqual(["aws_backup_vault", "aws_db_instance", "aws_efs_file_system", "aws_kms_key", "aws_opensearch_domain", "aws_s3_bucket"]);
     expect(Object.keys(prod).length).toBeGreaterThan(20);
     expect(Object.entries(prod).filter(([, protectedOne]) => !protectedOne)).toEqual([]);
   });

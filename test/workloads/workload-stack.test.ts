@@ -111,6 +111,31 @@ describe("a workload cluster (prod-workload-alpha, then prod-workload-alpha-apps
     expect(resourcesOf(stack, "aws_efs_file_system")[0].encrypted).toBe(true);
   });
 
+  it("backs up its database and EFS daily with AWS Backup, in a vault encrypted with the platform's key, kept the environment's retention", () => {
+    const key = (s: any, description: string) => `\${aws_kms_key.${Object.entries(s.resource.aws_kms_key).find(([, k]: any) => k.description === description)![0]}.arn}`;
+    const [vault] = resourcesOf(stack, "aws_backup_vault");
+    expect(vault).toMatchObject({ name: "prod-alpha-backups", kms_key_arn: key(stack, "Mattermost files of prod-alpha") });
+    const [plan] = resourcesOf(stack, "aws_backup_plan");
+    expect(plan.rule).toEqual([expect.objectContaining({ schedule: "cron(0 3 * * ? *)", lifecycle: { delete_after: 35 } })]);
+    const [selection] = resourcesOf(stack, "aws_backup_selection");
+    const addressOf = (type: string) => Object.keys(stack.resource[type])[0];
+    expect([...selection.resources].sort()).toEqual([`\${aws_db_instance.${addressOf("aws_db_instance")}.arn}`, `\${aws_efs_file_system.${addressOf("aws_efs_file_system")}.arn}`].sort());
+    const attached = resourcesOf(stack, "aws_iam_role_policy_attachment").filter((a) => a.role.includes("backups_role")).map((a) => a.policy_arn).sort();
+    expect(attached).toEqual(["arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup", "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores"]);
+    // The provisioner's database in the C&C, too; and a cluster without EFS backs up its database only.
+    const post = synthShipped("prod").json["prod-post-install"];
+    expect(resourcesOf(post, "aws_backup_selection")[0].resources).toEqual([`\${aws_db_instance.${Object.keys(post.resource.aws_db_instance)[0]}.arn}`]);
+    expect(resourcesOf(synthShipped("prod").json["prod-workload-beta"], "aws_backup_selection")[0].resources).toHaveLength(1);
+  });
+
+  it("takes its backup schedule and retention from the environment, refuses a schedule AWS Backup cannot read, and can be turned off", () => {
+    const custom = synthEnvironment(environment("prod", (e) => ((e as any).backups = { schedule: "cron(30 1 * * ? *)", retentionDays: 90 }))).json["prod-workload-alpha"];
+    expect(resourcesOf(custom, "aws_backup_plan")[0].rule[0]).toMatchObject({ schedule: "cron(30 1 * * ? *)", lifecycle: { delete_after: 90 } });
+    expect(rejection((e) => ((e as any).backups = { schedule: "0 3 * * *" }))).toMatch(/backups\.schedule: expected an AWS Backup cron expression such as "cron\(0 3 \* \* \? \*\)", got "0 3 \* \* \*"/);
+    const off = synthEnvironment(environment("prod", (e) => ((e as any).backups = { enabled: false }))).json["prod-workload-alpha"];
+    expect(resourcesOf(off, "aws_backup_plan")).toHaveLength(0);
+  });
+
   it("leaves Redis and EFS out unless the cluster asks for them", () => {
     const beta = synthShipped("prod").json["prod-workload-beta"];
     expect(resourcesOf(beta, "aws_elasticache_replication_group")).toHaveLength(0);
