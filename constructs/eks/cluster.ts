@@ -2,6 +2,7 @@ import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group
 import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 import { EksAccessEntry } from "@cdktf/provider-aws/lib/eks-access-entry";
 import { EksAccessPolicyAssociation } from "@cdktf/provider-aws/lib/eks-access-policy-association";
+import { DataAwsEksAddonVersion } from "@cdktf/provider-aws/lib/data-aws-eks-addon-version";
 import { EksAddon } from "@cdktf/provider-aws/lib/eks-addon";
 import { EksCluster } from "@cdktf/provider-aws/lib/eks-cluster";
 import { IamOpenidConnectProvider } from "@cdktf/provider-aws/lib/iam-openid-connect-provider";
@@ -238,11 +239,19 @@ export class PlatformCluster extends Construct {
   }
 
   private addon(addonName: string, dependsOn: ITerraformDependable[] = [], serviceAccountRoleArn?: string, configurationValues?: string): EksAddon {
-    // addon_version is left to EKS: it picks the default build for this Kubernetes version, and
-    // upgrades move with kubernetesVersion in the environment.
+    // The newest build of the add-on for the cluster's Kubernetes minor: when kubernetesVersion
+    // moves, every add-on moves with it in the same plan (in place), instead of staying on the
+    // old minor's build with no diff; a newer build for the same minor shows up as an in-place
+    // update in the next plan.
+    const version = new DataAwsEksAddonVersion(this, `addon-${addonName}-version`, {
+      addonName,
+      kubernetesVersion: this.cluster.version,
+      mostRecent: true,
+    });
     return new EksAddon(this, `addon-${addonName}`, {
       clusterName: this.cluster.name,
       addonName,
+      addonVersion: version.version,
       serviceAccountRoleArn,
       configurationValues,
       resolveConflictsOnCreate: "OVERWRITE",

@@ -27,6 +27,7 @@ export const EMULATOR_UNREAD_DATA: Record<string, string> = {
   aws_opensearch_domain: "the OpenSearch domain is held back in the rehearsal (see aws_opensearch_domain)",
   aws_secretsmanager_secret_version: "secret values are put in by operators, never by Terraform; the rehearsal's are placeholders",
   aws_eks_access_entry: "moto does not implement EKS access entries (the admins' entries are held back in the cluster layers too)",
+  aws_eks_addon_version: "moto does not implement EKS DescribeAddonVersions (the add-ons it chooses the version of are held back too)",
 };
 
 /** Types the emulator can hold for the C&C cluster but not again for a workload cluster. */

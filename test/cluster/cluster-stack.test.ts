@@ -371,3 +371,41 @@ describe("bad cluster input fails at synth with a sentence naming the field", ()
     expect(reject((e) => Object.assign(e.cluster, { endpointPublicAccess: true, publicAccessCidrs: ["0.0.0.0/0"] }))).toMatch(/cluster\.publicAccessCidrs\[0\]: must not open the API to the whole internet/);
   });
 });
+
+describe("a Kubernetes minor upgrade (kubernetesVersion N -> N+1)", () => {
+  /** Every resource and data source of every stack, address -> body without metadata. */
+  const bodies = (json: Record<string, any>) => {
+    const out = new Map<string, any>();
+    for (const [stack, s] of Object.entries(json)) {
+      for (const kind of ["resource", "data"]) {
+        for (const [type, byName] of Object.entries<Record<string, any>>(s[kind] ?? {})) {
+          for (const [name, body] of Object.entries(byName)) {
+            const { "//": _meta, ...rest } = body;
+            out.set(`${stack} ${kind === "data" ? "data." : ""}${type}.${name}`, rest);
+          }
+        }
+      }
+    }
+    return out;
+  };
+
+  it("changes versions in place: no resource appears or disappears, the add-ons follow the cluster's version", () => {
+    const before = bodies(synthShipped("prod").json);
+    const after = bodies(synthEnvironment(environment("prod", (e) => (e.cluster.kubernetesVersion = "1.35"))).json);
+    expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
+    const changed = [...before.keys()].filter((a) => JSON.stringify(before.get(a)) !== JSON.stringify(after.get(a)));
+    // The control planes (in place), and the Cluster Autoscaler's image, which is per minor.
+    expect(changed.filter((a) => a.includes("aws_eks_cluster."))).toHaveLength(3);
+    for (const a of changed.filter((x) => x.includes("aws_eks_cluster."))) expect(after.get(a).version).toBe("1.35");
+    expect(changed.every((a) => /aws_eks_cluster\.|kubernetes_deployment_v1\.autoscaler/.test(a))).toBe(true);
+    // Each add-on takes the newest build for the cluster's own version, so it moves in the same plan.
+    const cluster = synthShipped("prod").json["prod-cluster"];
+    const addons = resourcesOf(cluster, "aws_eks_addon");
+    expect(addons.map((a) => a.addon_name).sort()).toEqual(["aws-ebs-csi-driver", "coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"]);
+    const clusterAddress = Object.keys(cluster.resource.aws_eks_cluster)[0];
+    for (const addon of addons) {
+      const data = addon.addon_version.match(/^\$\{data\.aws_eks_addon_version\.([^.]+)\.version\}$/)[1];
+      expect(cluster.data.aws_eks_addon_version[data]).toMatchObject({ addon_name: addon.addon_name, kubernetes_version: `\${aws_eks_cluster.${clusterAddress}.version}`, most_recent: true });
+    }
+  });
+});
