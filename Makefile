@@ -13,7 +13,7 @@ TSX := $(NODE_BIN)/tsx
 DEPLOY := $(TSX) scripts/deploy.ts
 
 .DEFAULT_GOAL := help
-.PHONY: help install bundle synth validate test diff bootstrap cluster post-install route53 workloads register-workloads all destroy local-down clean bench
+.PHONY: help install bundle synth render validate test diff bootstrap cluster post-install route53 workloads register-workloads all destroy local-down clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -30,7 +30,10 @@ bundle: $(TSX) ## build the Lambda and CronJob bundles with esbuild (dist/)
 synth: bundle ## synthesize the stacks of ENVIRONMENT into cdktf.out/ and list them
 	$(TSX) main.ts
 
-validate: bundle ## deploy-order check + terraform init + validate every stack of ENVIRONMENT against the offline AWS provider
+render: bundle ## render every helm_release of ENVIRONMENT with Helm 3 into cdktf.out/rendered/<stack>/<release>.yaml, then schema and policy checks
+	$(TSX) scripts/render.ts
+
+validate: bundle ## deploy-order, policy, render + schema + Kubernetes policy check + terraform init + validate every stack of ENVIRONMENT against the offline AWS provider
 	$(TSX) scripts/validate.ts
 
 test: $(TSX) ## the full test suite (typecheck, bundle, jest, terraform validate of all environments)

@@ -89,7 +89,13 @@ export class Grafana extends Construct {
             ],
           },
         },
-        sidecar: { dashboards: { enabled: true, label: DASHBOARD_LABEL, labelValue: "1", searchNamespace: [props.namespace] } },
+        // The chart's default ClusterRole lets this internet-facing pod read every Secret of the
+        // cluster: a Role in its own namespace, and dashboards from ConfigMaps only.
+        rbac: { namespaced: true },
+        sidecar: {
+          resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "128Mi" } },
+          dashboards: { enabled: true, label: DASHBOARD_LABEL, labelValue: "1", searchNamespace: [props.namespace], resource: "configmap" },
+        },
         persistence: { enabled: true, storageClassName: props.storageClass ?? "gp3", size: "10Gi" },
         resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi" } },
         "grafana.ini": {

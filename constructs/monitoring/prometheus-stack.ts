@@ -95,7 +95,10 @@ export class PrometheusStack extends Construct {
       storageSpec: {
         volumeClaimTemplate: { spec: { storageClassName: storageClass, accessModes: ["ReadWriteOnce"], resources: { requests: { storage: `${props.storageGiB}Gi` } } } },
       },
-      thanos: { objectStorageConfig: { existingSecret: { name: OBJSTORE_SECRET, key: OBJSTORE_KEY } } },
+      thanos: {
+        objectStorageConfig: { existingSecret: { name: OBJSTORE_SECRET, key: OBJSTORE_KEY } },
+        resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { memory: "512Mi" } },
+      },
       // Pick up ServiceMonitors, PodMonitors and rules of every release (the provisioner's too).
       serviceMonitorSelectorNilUsesHelmValues: false,
       podMonitorSelectorNilUsesHelmValues: false,
@@ -152,6 +155,14 @@ export class PrometheusStack extends Construct {
     const values: Record<string, unknown> = {
       fullnameOverride: KPS_RELEASE,
       grafana: { enabled: false },
+      // Requests for every chart-made container: none of them may run BestEffort (the policy step
+      // over the rendered release checks it).
+      prometheusOperator: {
+        resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { memory: "512Mi" } },
+        prometheusConfigReloader: { resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "64Mi" } } },
+      },
+      "kube-state-metrics": { resources: { requests: { cpu: "20m", memory: "128Mi" }, limits: { memory: "512Mi" } } },
+      "prometheus-node-exporter": { resources: { requests: { cpu: "20m", memory: "32Mi" }, limits: { memory: "128Mi" } } },
       prometheus: {
         serviceAccount: { create: true, name: PROMETHEUS_SERVICE_ACCOUNT, annotations: { "eks.amazonaws.com/role-arn": this.role.arn } },
         thanosService: { enabled: true },
