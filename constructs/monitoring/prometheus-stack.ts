@@ -23,7 +23,8 @@ export const OBJSTORE_SECRET = "thanos-objstore";
  */
 export const KSM_METRIC_LABELS: Record<string, string[]> = {
   pods: ["app"],
-  nodes: ["eks.amazonaws.com/nodegroup"],
+  // The declared group (one managed node group per zone carries it), not the per-zone EKS name.
+  nodes: ["platform/node-group"],
 };
 export const OBJSTORE_KEY = "objstore.yml";
 export const FEDERATION_CONFIGMAP = "prometheus-federation-targets";

@@ -171,7 +171,7 @@ describe("the review's fixes, in the rendered objects", () => {
     const used = new Set([...text.matchAll(/\bkube_(pod|node|namespace|deployment|service|persistentvolumeclaim)_labels\b/g)].map((m) => `${m[1]}s`));
     expect([...used].sort()).toEqual(Object.keys(KSM_METRIC_LABELS).sort());
     const ksm = objectsOf(release("prod-workload-alpha-apps", "kps"), "Deployment").find((d) => d.metadata.name.includes("kube-state-metrics"))!;
-    expect(ksm.spec.template.spec.containers[0].args).toEqual(expect.arrayContaining(["--metric-labels-allowlist=pods=[app],nodes=[eks.amazonaws.com/nodegroup]"]));
+    expect(ksm.spec.template.spec.containers[0].args).toEqual(expect.arrayContaining(["--metric-labels-allowlist=pods=[app],nodes=[platform/node-group]"]));
   });
 
   it("no security group of ours is tagged kubernetes.io/cluster/<name> (EKS tags its cluster security group; two tagged groups break the load balancer controller)", () => {
@@ -189,5 +189,27 @@ describe("the review's fixes, in the rendered objects", () => {
     const config = alertmanagerConfig({ webhookFile: "/w" });
     expect(receiversFor(config.route, { alertname: "InfoInhibitor", severity: "none" })).toEqual(["null"]);
     expect(config.inhibit_rules).toEqual(expect.arrayContaining([expect.objectContaining({ source_matchers: ['alertname = "InfoInhibitor"'], target_matchers: ['severity = "info"'] })]));
+  });
+});
+
+describe("node groups under the Cluster Autoscaler", () => {
+  it("are one managed group per zone per declared group, balanced by the autoscaler, so a pod with a zonal EBS volume gets a node in its zone", () => {
+    const s = synthShipped("prod");
+    const env = environment("prod");
+    for (const [stack, declared, zones] of [
+      ["prod-cluster", env.cluster.nodeGroups, env.network.azs],
+      [`prod-workload-${env.workloads[0].name}`, env.workloads[0].nodeGroups, env.workloads[0].azs ?? env.network.azs],
+    ] as const) {
+      const groups = resourcesOf(s.json[stack], "aws_eks_node_group");
+      expect(groups).toHaveLength(declared.length * zones.length);
+      for (const g of declared) {
+        const mine = groups.filter((ng) => ng.labels["platform/node-group"] === g.name);
+        expect(mine.map((ng) => ng.node_group_name).sort()).toEqual(zones.map((z) => `${g.name}-${z.slice(-1)}`).sort());
+        expect(mine.every((ng) => ng.subnet_ids.length === 1)).toBe(true);
+        expect(new Set(mine.map((ng) => ng.subnet_ids[0])).size).toBe(zones.length);
+      }
+    }
+    const autoscaler = resourcesOf(s.json["prod-post-install"], "kubernetes_deployment_v1").find((d) => d.metadata.name === "cluster-autoscaler");
+    expect(autoscaler.spec.template.spec.container[0].command).toContain("--balance-similar-node-groups");
   });
 });
