@@ -1,6 +1,7 @@
 # The platform's entry points. Everything takes ENVIRONMENT (a folder under environments/).
 #   make all                       bundle, then every layer of the embedded `local` default (AWS emulator)
 #   make all ENVIRONMENT=prod      the same against the real account of environments/prod
+#   make render ENVIRONMENT=prod   every helm_release rendered with Helm 3 into cdktf.out/rendered/, schema- and policy-checked
 #   make diff STACK=post-install   plan of one stack (bootstrap|cluster|post-install|route53|workload-<name>|workload-<name>-apps)
 #   make destroy AUTO_APPROVE=1    every stack in reverse order, without asking
 ENVIRONMENT ?= local
