@@ -101,7 +101,11 @@ async function main(): Promise<number> {
     const modules: Record<string, { source: string }> = {};
     const pruned = stacks.map((stack) => {
       const result = prune(stack.json, (_a, type) =>
-        held.has(providerOf(type)) ? undefined : `provider ${providerOf(type)} is not in the offline mirror`,
+        held.has(providerOf(type))
+          ? undefined
+          : `provider ${providerOf(type)} is not in the offline mirror${
+              type === "helm_release" ? "; rendered with Helm and checked by the Kubernetes step above" : type.startsWith("kubernetes_") ? "; schema- and policy-checked as a Kubernetes object above" : ""
+            }`,
         (name) => !held.has(name),
       );
       delete result.json.terraform?.backend; // backends are switched off for the check (init -backend=false)
