@@ -1,6 +1,7 @@
 # The platform's entry points. Everything takes ENVIRONMENT (a folder under environments/).
 #   make all                       bundle, then every layer of the embedded `local` default (AWS emulator)
 #   make all ENVIRONMENT=prod      the same against the real account of environments/prod
+#   make render ENVIRONMENT=prod   every helm_release rendered with Helm 3 into cdktf.out/rendered/, schema- and policy-checked
 #   make diff STACK=post-install   plan of one stack (bootstrap|cluster|post-install|route53|workload-<name>|workload-<name>-apps)
 #   make destroy AUTO_APPROVE=1    every stack in reverse order, without asking
 ENVIRONMENT ?= local
@@ -15,7 +16,7 @@ TSX := $(NODE_BIN)/tsx
 DEPLOY := $(TSX) scripts/deploy.ts
 
 .DEFAULT_GOAL := help
-.PHONY: help install bundle synth validate test diff bootstrap cluster post-install route53 workloads register-workloads all destroy local-down clean bench
+.PHONY: help install bundle synth render validate test diff bootstrap cluster post-install route53 workloads register-workloads all destroy local-down clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -32,7 +33,10 @@ bundle: $(TSX) ## build the Lambda and CronJob bundles and the precompiled cdktf
 synth: $(TSX) ## synthesize the stacks of ENVIRONMENT into cdktf.out/ and list them (the app cdktf runs; rebuilds stale bundles)
 	node scripts/app.cjs
 
-validate: bundle ## deploy-order check + terraform init + validate every stack of ENVIRONMENT against the offline AWS provider
+render: bundle ## render every helm_release of ENVIRONMENT with Helm 3 into cdktf.out/rendered/<stack>/<release>.yaml, then schema and policy checks
+	$(TSX) scripts/render.ts
+
+validate: bundle ## deploy-order, policy, render + schema + Kubernetes policy check + terraform init + validate every stack of ENVIRONMENT against the offline AWS provider
 	$(TSX) scripts/validate.ts
 
 test: $(TSX) ## the full test suite (typecheck, bundle, jest, terraform validate of all environments)

@@ -1,5 +1,5 @@
 /**
- * The reviewed exceptions to the policy checks (scripts/lib/policy.ts): one entry per check and
+ * The reviewed exceptions to the policy checks (scripts/verify/policy.ts): one entry per check and
  * resource that the check does not fit, with the reason. The README's security section lists them.
  *
  * `resource` is `<terraform type>.<construct path inside its stack>` (the same in every

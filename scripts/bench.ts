@@ -7,6 +7,8 @@
  * 2. Bundles: size of each; cold module load of the Lambda bundle.
  * 3. Store discovery against moto: a zone of 10,000 records of which 1,000 match; wall time,
  *    Route53 calls (at most one per page) and Kubernetes calls (at most 2 when nothing changed).
+ * 4. The Kubernetes half of offline validation: render with Helm, schema and policy checks of
+ *    every shipped environment (scripts/verify/bench.ts).
  */
 import { Route53Client } from "@aws-sdk/client-route-53";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
@@ -99,6 +101,10 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all([moto.stop(), kube.stop()]);
   }
+
+  // 4. Kubernetes half: render with Helm + schema + policy over every shipped environment (scripts/verify)
+  const k = JSON.parse(execFileSync(process.execPath, ["--import", "tsx", join(REPO_ROOT, "scripts", "verify", "bench.ts")], { cwd: REPO_ROOT, encoding: "utf8" }).trim().split("\n").pop()!);
+  record(`render + schema + policy: ${k.releases} releases, ${k.objects} objects (${k.environments.join(", ")}), ${k.findings} findings, wall time`, k.seconds, "s", 60);
 
   const width = Math.max(...rows.map((r) => r.what.length));
   for (const r of rows) console.log(`${r.ok ? "ok  " : "OVER"} ${r.what.padEnd(width)}  ${r.value.padStart(12)}  ${r.budget}`);

@@ -6,6 +6,9 @@
  * Providers the mirror lacks (kubernetes, helm) cannot be initialized offline: their resources,
  * and anything that references them, are listed by name as "not schema-checked".
  * SKIP_TERRAFORM_VALIDATE=1 is the only way to skip this step.
+ *
+ * Before it, the offline checks: deploy order, policy, and the Kubernetes half (scripts/verify:
+ * every helm_release rendered with Helm 3, every object schema- and policy-checked).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,9 +17,18 @@ import { MissingBundleError } from "../constructs/bundle";
 import { EnvironmentError } from "../config/load";
 import { synthesize, type SynthesizedStack } from "./lib/synth";
 import { ToolError, checkTerraform, findProviderMirror, mirroredProviders, terraform, writeCliConfig } from "./lib/terraform";
-import { checkDeployOrder, formatFindings } from "./lib/deploy-order";
-import { POLICY_RULES, checkPolicy, formatPolicy } from "./lib/policy";
+import { checkDeployOrder, formatFindings } from "./verify/deploy-order";
+import { POLICY_RULES, checkPolicy, formatPolicy } from "./verify/policy";
 import { prune, providerOf } from "./lib/tf-json";
+import { HelmUnavailableError } from "./verify/helm";
+import { verifyKubernetes } from "./verify/kubernetes";
+import { RenderError } from "./verify/render";
+
+/** The Kubernetes half: every helm_release rendered with Helm, schema- and policy-checked; returns the number of findings. */
+async function kubernetes(stacks: SynthesizedStack[]): Promise<number> {
+  const report = await verifyKubernetes(stacks);
+  return report.schemaFindings.length + report.policyFindings.length;
+}
 
 interface Diagnostic {
   severity: string;
@@ -39,7 +51,7 @@ function deployOrder(stacks: SynthesizedStack[]): number {
 }
 
 /**
- * The policy step (checkov's checks, scripts/lib/policy.ts) over every stack of every environment;
+ * The policy step (checkov's checks, scripts/verify/policy.ts) over every stack of every environment;
  * returns the number of unreasoned findings plus stale exceptions.
  */
 function policy(stacks: SynthesizedStack[]): number {
@@ -64,7 +76,7 @@ async function main(): Promise<number> {
     const work = mkdtempSync(join(tmpdir(), "cnc-order-"));
     try {
       const stacks = synthesize({ outdir: join(work, "cdktf.out"), only: process.env.ENVIRONMENT?.trim() || undefined });
-      const found = deployOrder(stacks) + policy(stacks);
+      const found = deployOrder(stacks) + policy(stacks) + (await kubernetes(stacks));
       console.log("terraform validate: SKIPPED because SKIP_TERRAFORM_VALIDATE=1 (nothing was schema-checked; the deploy-order and policy checks above ran).");
       return found ? 1 : 0;
     } finally {
@@ -82,14 +94,18 @@ async function main(): Promise<number> {
   let failures = 0;
   try {
     const stacks = synthesize({ outdir: join(work, "cdktf.out"), only: process.env.ENVIRONMENT?.trim() || undefined });
-    const orderFindings = deployOrder(stacks) + policy(stacks);
+    const orderFindings = deployOrder(stacks) + policy(stacks) + (await kubernetes(stacks));
     // One root with every stack as a child module: one init and one provider schema load for the
     // whole set (per-stack roots cost ~3 s each); diagnostics are mapped back by file name.
     const root = join(work, "check");
     const modules: Record<string, { source: string }> = {};
     const pruned = stacks.map((stack) => {
       const result = prune(stack.json, (_a, type) =>
-        held.has(providerOf(type)) ? undefined : `provider ${providerOf(type)} is not in the offline mirror`,
+        held.has(providerOf(type))
+          ? undefined
+          : `provider ${providerOf(type)} is not in the offline mirror${
+              type === "helm_release" ? "; rendered with Helm and checked by the Kubernetes step above" : type.startsWith("kubernetes_") ? "; schema- and policy-checked as a Kubernetes object above" : ""
+            }`,
         (name) => !held.has(name),
       );
       delete result.json.terraform?.backend; // backends are switched off for the check (init -backend=false)
@@ -117,7 +133,7 @@ async function main(): Promise<number> {
     for (const d of unplaced) console.log(`     ${d.severity}: ${d.summary}${d.detail ? ` — ${d.detail.split("\n")[0]}` : ""}`);
     if (val.code !== 0 || parsed.valid !== true) failures = Math.max(failures, 1);
     if (orderFindings) {
-      console.log(`deploy-order and policy checks: ${orderFindings} finding(s) above; each names the stack, the resource and what to change.`);
+      console.log(`deploy-order, policy and Kubernetes checks: ${orderFindings} finding(s) above; each names the stack, the resource and what to change.`);
       failures = Math.max(failures, 1);
     }
     const unchecked = pruned.reduce((n, p) => n + p.heldBack.length, 0);
@@ -135,7 +151,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err) => {
-    if (err instanceof ToolError || err instanceof EnvironmentError || err instanceof MissingBundleError) {
+    if (err instanceof ToolError || err instanceof EnvironmentError || err instanceof MissingBundleError || err instanceof HelmUnavailableError || err instanceof RenderError) {
       console.error(`\nError: ${err.message}\n`);
       process.exit(1);
     }

@@ -36,7 +36,7 @@ import { Gp3StorageClass } from "../constructs/eks/storage-class";
 import { PlatformBackupPlan } from "../constructs/data/backup-plan";
 import { HelmAddon } from "../constructs/helm/addon";
 import { AppIngress } from "../constructs/ingress/app-ingress";
-import { LoadBalancerController } from "../constructs/ingress/load-balancer-controller";
+import { LoadBalancerController, READINESS_GATE_LABELS } from "../constructs/ingress/load-balancer-controller";
 import { DashboardsProxy, dashboardsRoleName } from "../constructs/logging/dashboards-proxy";
 import { FluentBit, fluentBitRoleName } from "../constructs/logging/fluent-bit";
 import { LogDomain } from "../constructs/logging/log-domain";
@@ -96,7 +96,7 @@ export class PostInstallStack extends PlatformStack {
           metadata: {
             name: NAMESPACES[key],
             // node-exporter and fluent-bit need host access; the dashboard runs restricted.
-            labels: { "pod-security.kubernetes.io/enforce": key === "dashboard" ? "restricted" : "privileged", "platform/managed-by": "cdktf" },
+            labels: { "pod-security.kubernetes.io/enforce": key === "dashboard" ? "restricted" : "privileged", "platform/managed-by": "cdktf", ...READINESS_GATE_LABELS },
           },
           dependsOn: conn.adminAccess,
         }),

@@ -1,3 +1,4 @@
+import { LimitRangeV1 } from "@cdktf/provider-kubernetes/lib/limit-range-v1";
 import { DataAwsKmsAlias } from "@cdktf/provider-aws/lib/data-aws-kms-alias";
 import { DataAwsLbTargetGroup } from "@cdktf/provider-aws/lib/data-aws-lb-target-group";
 import { DataAwsOpensearchDomain } from "@cdktf/provider-aws/lib/data-aws-opensearch-domain";
@@ -16,7 +17,7 @@ import { Gp3StorageClass } from "../constructs/eks/storage-class";
 import { HelmAddon } from "../constructs/helm/addon";
 import { ManifestsRelease } from "../constructs/helm/manifests-release";
 import { ALB_SSL_POLICY } from "../constructs/ingress/app-ingress";
-import { LoadBalancerController } from "../constructs/ingress/load-balancer-controller";
+import { LoadBalancerController, READINESS_GATE_LABELS } from "../constructs/ingress/load-balancer-controller";
 import { FluentBit } from "../constructs/logging/fluent-bit";
 import { KPS_RELEASE, OBJSTORE_KEY, OBJSTORE_SECRET, PrometheusStack, SIDECAR_DISCOVERY } from "../constructs/monitoring/prometheus-stack";
 import { THANOS_RELEASE } from "../constructs/monitoring/thanos";
@@ -71,7 +72,7 @@ export class WorkloadAppsStack extends PlatformStack {
       (["monitoring", "logging", "mattermost"] as const).map((key) => [
         key,
         new NamespaceV1(this, `ns-${key}`, {
-          metadata: { name: key === "mattermost" ? OPERATOR_NAMESPACE : NAMESPACES[key], labels: { "pod-security.kubernetes.io/enforce": key === "mattermost" ? "restricted" : "privileged" } },
+          metadata: { name: key === "mattermost" ? OPERATOR_NAMESPACE : NAMESPACES[key], labels: { "pod-security.kubernetes.io/enforce": key === "mattermost" ? "restricted" : "privileged", ...READINESS_GATE_LABELS } },
           dependsOn: conn.adminAccess,
         }),
       ]),
@@ -158,6 +159,13 @@ export class WorkloadAppsStack extends PlatformStack {
       after: [ns.logging],
     });
 
+    // The chart has no resources field: the namespace's LimitRange gives the operator's container
+    // its requests at admission, so it never runs BestEffort.
+    const operatorLimits = new LimitRangeV1(this, "mattermost-operator-limits", {
+      metadata: { name: "default-requests", namespace: OPERATOR_NAMESPACE },
+      spec: { limit: [{ type: "Container", defaultRequest: { cpu: "50m", memory: "128Mi" }, default: { memory: "512Mi" } }] },
+      dependsOn: [ns.mattermost],
+    });
     const operator = new HelmAddon(this, "mattermost-operator", {
       app: "mattermost-operator",
       version: env.versions["mattermost-operator"],
@@ -170,14 +178,14 @@ export class WorkloadAppsStack extends PlatformStack {
         securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
       },
       dependsOn: [lbc.addon],
-      after: [ns.mattermost],
+      after: [ns.mattermost, operatorLimits],
     });
 
     // Declared installations: a namespace, a ServiceAccount whose IRSA role reaches only its own
     // prefix of the filestore, its own database connection as a Secret, and the Mattermost resource.
     for (const inst of workload.installations) {
       const nsName = `mm-${inst.name}`;
-      const instNs = new NamespaceV1(this, `ns-${inst.name}`, { metadata: { name: nsName, labels: { "pod-security.kubernetes.io/enforce": "baseline" } }, dependsOn: conn.adminAccess });
+      const instNs = new NamespaceV1(this, `ns-${inst.name}`, { metadata: { name: nsName, labels: { "pod-security.kubernetes.io/enforce": "baseline", ...READINESS_GATE_LABELS } }, dependsOn: conn.adminAccess });
       const role = new IrsaRole(this, `filestore-role-${inst.name}`, {
         roleName: `${name}-${inst.name}-files`.slice(0, 64),
         oidc: conn.oidc,

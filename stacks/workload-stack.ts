@@ -84,7 +84,7 @@ export class WorkloadStack extends PlatformStack {
     cluster.grantAdmin("provisioner", `arn:aws:iam::${env.accountId}:role/${provisionerRoleName(env)}`);
     // The plan runner (pull-request diffs) reads everything and changes nothing.
     if (env.deployRunner.enabled) cluster.grantView("plan-runner", planRunnerRoleArn(env));
-    const nodes = new ManagedNodeGroups(this, "nodes", { cluster, subnetIds: network.privateSubnetIds, groups: workload.nodeGroups });
+    const nodes = new ManagedNodeGroups(this, "nodes", { cluster, subnetIds: network.privateSubnetIds, zones: azs, groups: workload.nodeGroups });
     cluster.addComputeAddons(nodes.nodeGroups);
 
     // Reachability from the C&C.

@@ -120,7 +120,10 @@ export class PlatformCluster extends Construct {
       name: `${name}-nodes`,
       description: `EKS ${name} worker nodes`,
       vpcId: props.vpcId,
-      tags: { Name: `${name}-nodes`, [`kubernetes.io/cluster/${name}`]: "owned" },
+      // Not tagged kubernetes.io/cluster/<name>: EKS tags its cluster security group so, and the
+      // load balancer controller refuses an ENI with two tagged groups ("expected exactly one
+      // securityGroup tagged with kubernetes.io/cluster/<name>").
+      tags: { Name: `${name}-nodes` },
     });
     this.allowApiFrom("nodes", { referencedSecurityGroupId: this.nodeSecurityGroup.id });
     (props.adminCidrs ?? []).forEach((cidr, i) => this.allowApiFrom(`admin-${i}`, { cidrIpv4: cidr }));

@@ -8,8 +8,13 @@ import type { PlatformCluster } from "./cluster";
 
 export interface NodeGroupsProps {
   readonly cluster: PlatformCluster;
-  /** Private subnets only: nodes never get public addresses. */
+  /** Private subnets only: nodes never get public addresses. One per zone, in the order of `zones`. */
   readonly subnetIds: string[];
+  /**
+   * The availability zones of `subnetIds` (same order), which name the per-zone groups
+   * (`<group>-<zone letter>`); default one group per subnet, numbered.
+   */
+  readonly zones?: string[];
   readonly groups: NodeGroupConfig[];
 }
 
@@ -41,7 +46,11 @@ export class ManagedNodeGroups extends Construct {
       (p) => new IamRolePolicyAttachment(this, `node-${p}`, { role: this.role.name, policyArn: `arn:aws:iam::aws:policy/${p}` }),
     );
 
-    this.nodeGroups = props.groups.map((g) => {
+    const zones = (props.zones ?? props.subnetIds.map((_s, i) => `z${i + 1}`)).slice(0, props.subnetIds.length);
+    const suffixes = zones.map((z) => (/^[a-z]{2}-[a-z]+-\d[a-z]$/.test(z) ? z.slice(-1) : z));
+    if (new Set(suffixes).size !== suffixes.length) throw new Error(`ManagedNodeGroups ${cluster.name}: zones ${zones.join(", ")} do not name distinct groups`);
+
+    this.nodeGroups = props.groups.flatMap((g) => {
       if (g.instanceTypes.length === 0) throw new Error(`node group ${g.name}: instanceTypes is empty`);
       if (g.minSize > g.maxSize) throw new Error(`node group ${g.name}: minSize ${g.minSize} > maxSize ${g.maxSize}`);
       const arm = isArm(g.instanceTypes[0]);
@@ -63,21 +72,26 @@ export class ManagedNodeGroups extends Construct {
           { resourceType: "volume", tags: { Name: `${cluster.name}-${g.name}` } },
         ],
       });
-      return new EksNodeGroup(this, `ng-${g.name}`, {
+      // One managed group per zone: the Cluster Autoscaler (with --balance-similar-node-groups)
+      // can then add a node in the zone where a pod's EBS volume is; a group spanning the zones
+      // lets it pick any zone, and a zonal volume's pod stays Pending. The declared sizes are
+      // spread over the zones (rounded up; --max-nodes-total keeps the declared total).
+      const per = (n: number) => Math.ceil(n / zones.length);
+      return zones.map((_zone, i) => new EksNodeGroup(this, `ng-${g.name}-${suffixes[i]}`, {
         clusterName: cluster.cluster.name,
-        nodeGroupName: g.name,
+        nodeGroupName: `${g.name}-${suffixes[i]}`,
         nodeRoleArn: this.role.arn,
-        subnetIds: props.subnetIds,
+        subnetIds: [props.subnetIds[i]],
         instanceTypes: g.instanceTypes,
         capacityType: g.capacityType,
         amiType: arm ? "AL2023_ARM_64_STANDARD" : "AL2023_x86_64_STANDARD",
-        scalingConfig: { minSize: g.minSize, maxSize: g.maxSize, desiredSize: g.desiredSize },
+        scalingConfig: { minSize: per(g.minSize), maxSize: Math.max(1, per(g.maxSize)), desiredSize: Math.min(per(g.desiredSize), Math.max(1, per(g.maxSize))) },
         updateConfig: { maxUnavailablePercentage: 33 },
         launchTemplate: { id: template.id, version: template.latestVersion.toString() },
         labels: { "platform/node-group": g.name },
         lifecycle: { ignoreChanges: ["scaling_config[0].desired_size"] },
         dependsOn: [...attachments, ...cluster.networkingAddons],
-      });
+      }));
     });
   }
 }

@@ -3,6 +3,14 @@ import { Construct } from "constructs";
 import { ClusterOidc, IrsaRole, type PolicyStatement } from "../eks/irsa-role";
 import { HelmAddon } from "../helm/addon";
 
+
+/**
+ * The namespace label that makes the load balancer controller inject pod readiness gates: without
+ * it a rolling update of pods behind an `ip` target group (ALB Ingresses, TargetGroupBindings) can
+ * drain every registered target before the new pods pass their health checks.
+ */
+export const READINESS_GATE_LABELS = { "elbv2.k8s.aws/pod-readiness-gate-inject": "enabled" } as const;
+
 export interface LoadBalancerControllerProps {
   readonly version: string;
   readonly clusterName: string;

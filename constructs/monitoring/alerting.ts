@@ -308,7 +308,12 @@ export function alertmanagerConfig(props: { webhookFile: string; pager?: PagerSe
     ],
   });
   const receivers: AlertmanagerConfig["receivers"] = [{ name: "null" }, mattermost("mattermost", ""), mattermost("mattermost-critical", " CRITICAL")];
-  const routes: AlertmanagerRoute[] = [{ receiver: "null", matchers: ['alertname = "Watchdog"'] }];
+  // Watchdog (always firing) and InfoInhibitor (severity "none": it exists only to inhibit info
+  // alerts where a warning or critical fires) are never for people.
+  const routes: AlertmanagerRoute[] = [
+    { receiver: "null", matchers: ['alertname = "Watchdog"'] },
+    { receiver: "null", matchers: ['alertname = "InfoInhibitor"'] },
+  ];
   if (props.pager) {
     receivers.push(
       props.pager.service === "pagerduty"
@@ -332,7 +337,12 @@ export function alertmanagerConfig(props: { webhookFile: string; pager?: PagerSe
       routes,
     },
     receivers,
-    // A critical alert silences its own warning twin (same name and place).
-    inhibit_rules: [{ source_matchers: ['severity = "critical"'], target_matchers: ['severity = "warning"'], equal: ["alertname", "cluster", "namespace", "installation"] }],
+    inhibit_rules: [
+      // A critical alert silences its own warning twin (same name and place).
+      { source_matchers: ['severity = "critical"'], target_matchers: ['severity = "warning"'], equal: ["alertname", "cluster", "namespace", "installation"] },
+      // The default rules' InfoInhibitor fires where a warning or critical does: info alerts of
+      // that namespace are silenced (the chart's default inhibition, restored).
+      { source_matchers: ['alertname = "InfoInhibitor"'], target_matchers: ['severity = "info"'], equal: ["cluster", "namespace"] },
+    ],
   };
 }

@@ -1,4 +1,5 @@
 import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
+import { RoleV1 } from "@cdktf/provider-kubernetes/lib/role-v1";
 import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
@@ -6,6 +7,10 @@ import { HelmAddon } from "../helm/addon";
 import type { AppIngress, IngressGroup } from "../ingress/app-ingress";
 import { type ClusterOidc, IrsaRole } from "../eks/irsa-role";
 import { CLOUDWATCH_DATASOURCE, dashboards } from "./dashboards";
+
+
+/** The Role Grafana's dashboard sidecar runs with: ConfigMaps of its own namespace only. */
+export const GRAFANA_SIDECAR_ROLE = "grafana-dashboards-reader";
 
 export interface GrafanaProps {
   readonly version: string;
@@ -71,6 +76,13 @@ export class Grafana extends Construct {
           dependsOn: props.after,
         }),
     );
+    // The chart's own Role (rbac.namespaced) always adds Secrets; this one lets the dashboard
+    // sidecar read ConfigMaps of its namespace, and nothing else.
+    const sidecarRole = new RoleV1(this, "sidecar-role", {
+      metadata: { name: GRAFANA_SIDECAR_ROLE, namespace: props.namespace },
+      rule: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get", "watch", "list"] }],
+      dependsOn: props.after,
+    });
     this.addon = new HelmAddon(this, "addon", {
       app: "grafana",
       version: props.version,
@@ -89,7 +101,13 @@ export class Grafana extends Construct {
             ],
           },
         },
-        sidecar: { dashboards: { enabled: true, label: DASHBOARD_LABEL, labelValue: "1", searchNamespace: [props.namespace] } },
+        // The chart's default ClusterRole lets this internet-facing pod read every Secret of the
+        // cluster: a Role in its own namespace, and dashboards from ConfigMaps only.
+        rbac: { namespaced: true, useExistingRole: GRAFANA_SIDECAR_ROLE },
+        sidecar: {
+          resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "128Mi" } },
+          dashboards: { enabled: true, label: DASHBOARD_LABEL, labelValue: "1", searchNamespace: [props.namespace], resource: "configmap" },
+        },
         persistence: { enabled: true, storageClassName: props.storageClass ?? "gp3", size: "10Gi" },
         resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi" } },
         "grafana.ini": {
@@ -103,7 +121,7 @@ export class Grafana extends Construct {
       },
       userValues: props.userValues,
       dependsOn: props.dependsOn,
-      after: [...(props.after ?? []), admin, ...configMaps],
+      after: [...(props.after ?? []), admin, sidecarRole, ...configMaps],
     });
   }
 }

@@ -16,6 +16,16 @@ export const PROMETHEUS_SERVICE_ACCOUNT = "prometheus";
 export const SIDECAR_DISCOVERY = (namespace: string) => `dnssrv+_grpc._tcp.${KPS_RELEASE}-thanos-discovery.${namespace}.svc.cluster.local`;
 export const ALERTMANAGER_DISCOVERY = (namespace: string) => `dnssrv+_http-web._tcp.alertmanager-operated.${namespace}.svc.cluster.local`;
 export const OBJSTORE_SECRET = "thanos-objstore";
+/**
+ * Kubernetes labels kube-state-metrics exports as `label_*` on `kube_<resource>_labels`: exactly the
+ * ones the rules and dashboards read (a test derives them from the expressions and compares).
+ * Without an allowlist kube-state-metrics exports none.
+ */
+export const KSM_METRIC_LABELS: Record<string, string[]> = {
+  pods: ["app"],
+  // The declared group (one managed node group per zone carries it), not the per-zone EKS name.
+  nodes: ["platform/node-group"],
+};
 export const OBJSTORE_KEY = "objstore.yml";
 export const FEDERATION_CONFIGMAP = "prometheus-federation-targets";
 export const FEDERATION_KEY = "federation-targets.json";
@@ -95,7 +105,10 @@ export class PrometheusStack extends Construct {
       storageSpec: {
         volumeClaimTemplate: { spec: { storageClassName: storageClass, accessModes: ["ReadWriteOnce"], resources: { requests: { storage: `${props.storageGiB}Gi` } } } },
       },
-      thanos: { objectStorageConfig: { existingSecret: { name: OBJSTORE_SECRET, key: OBJSTORE_KEY } } },
+      thanos: {
+        objectStorageConfig: { existingSecret: { name: OBJSTORE_SECRET, key: OBJSTORE_KEY } },
+        resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { memory: "512Mi" } },
+      },
       // Pick up ServiceMonitors, PodMonitors and rules of every release (the provisioner's too).
       serviceMonitorSelectorNilUsesHelmValues: false,
       podMonitorSelectorNilUsesHelmValues: false,
@@ -152,6 +165,17 @@ export class PrometheusStack extends Construct {
     const values: Record<string, unknown> = {
       fullnameOverride: KPS_RELEASE,
       grafana: { enabled: false },
+      // Requests for every chart-made container: none of them may run BestEffort (the policy step
+      // over the rendered release checks it).
+      prometheusOperator: {
+        resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { memory: "512Mi" } },
+        prometheusConfigReloader: { resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "64Mi" } } },
+      },
+      "kube-state-metrics": {
+        resources: { requests: { cpu: "20m", memory: "128Mi" }, limits: { memory: "512Mi" } },
+        metricLabelsAllowlist: Object.entries(KSM_METRIC_LABELS).map(([resource, labels]) => `${resource}=[${labels.join(",")}]`),
+      },
+      "prometheus-node-exporter": { resources: { requests: { cpu: "20m", memory: "32Mi" }, limits: { memory: "128Mi" } } },
       prometheus: {
         serviceAccount: { create: true, name: PROMETHEUS_SERVICE_ACCOUNT, annotations: { "eks.amazonaws.com/role-arn": this.role.arn } },
         thanosService: { enabled: true },

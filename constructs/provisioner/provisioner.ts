@@ -15,6 +15,7 @@ import { ManifestsRelease } from "../helm/manifests-release";
 import type { AppIngress } from "../ingress/app-ingress";
 import { PlatformKey, decryptSecretsStatement } from "../security/kms-key";
 import { SecureBucket } from "../storage/secure-bucket";
+import { READINESS_GATE_LABELS } from "../ingress/load-balancer-controller";
 
 export const PROVISIONER_NAMESPACE = "provisioner";
 export const PROVISIONER_SERVICE_ACCOUNT = "provisioner";
@@ -319,7 +320,7 @@ export class Provisioner extends Construct {
       ],
     });
 
-    const ns = new NamespaceV1(this, "ns", { metadata: { name: PROVISIONER_NAMESPACE, labels: { "pod-security.kubernetes.io/enforce": "restricted" } }, dependsOn: props.after });
+    const ns = new NamespaceV1(this, "ns", { metadata: { name: PROVISIONER_NAMESPACE, labels: { "pod-security.kubernetes.io/enforce": "restricted", ...READINESS_GATE_LABELS } }, dependsOn: props.after });
     const sa = new ServiceAccountV1(this, "sa", {
       metadata: { name: PROVISIONER_SERVICE_ACCOUNT, namespace: PROVISIONER_NAMESPACE, annotations: { "eks.amazonaws.com/role-arn": this.role.arn } },
       dependsOn: [ns],

@@ -66,11 +66,16 @@ describe("the cluster stack (prod)", () => {
     const [lt] = resourcesOf(stack, "aws_launch_template");
     expect(lt.metadata_options).toMatchObject({ http_tokens: "required", http_put_response_hop_limit: 1, http_endpoint: "enabled" });
     expect(lt.block_device_mappings[0].ebs).toMatchObject({ volume_type: "gp3", encrypted: "true", volume_size: 100 });
-    const [ng] = resourcesOf(stack, "aws_eks_node_group");
-    expect(ng.scaling_config).toEqual({ min_size: 3, max_size: 9, desired_size: 3 });
-    expect(ng.instance_types).toEqual(["m6i.xlarge", "m6a.xlarge"]);
+    // One managed node group per zone (the declared 3..9 spread over three zones).
+    const groups = resourcesOf(stack, "aws_eks_node_group");
+    expect(groups).toHaveLength(3);
+    for (const ng of groups) {
+      expect(ng.scaling_config).toEqual({ min_size: 1, max_size: 3, desired_size: 1 });
+      expect(ng.instance_types).toEqual(["m6i.xlarge", "m6a.xlarge"]);
+      expect(ng.subnet_ids).toHaveLength(1);
+    }
     const privateSubnets = Object.entries(byAddress(stack, "aws_subnet")).filter(([, s]: any) => s.tags.tier === "private").map(([k]) => `\${aws_subnet.${k}.id}`);
-    expect(ng.subnet_ids.sort()).toEqual(privateSubnets.sort());
+    expect(groups.flatMap((ng) => ng.subnet_ids).sort()).toEqual(privateSubnets.sort());
     expect(privateSubnets).toHaveLength(3);
   });
 

@@ -1,6 +1,9 @@
 import { Testing } from "cdktf";
 import { HelmAddon } from "../../constructs/helm/addon";
-import { chartValues, unknownPaths } from "../support/chart-values";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { load } from "js-yaml";
+import { CHARTS_DIR, chartValues, unknownPaths } from "../support/chart-values";
 import { synthShipped } from "../support/synth";
 
 /**
@@ -11,9 +14,12 @@ const DOCUMENTED_IN_COMMENTS: Record<string, string[]> = {
   // grafana 12.11.1: ingress.ingressClassName and persistence.storageClassName are commented in
   // values.yaml (L306, L494) and read by the templates; grafana.ini is free-form ini (any section, any key);
   // serviceAccount.annotations is commented (L44-L45, the IRSA example) and read by templates/serviceaccount.yaml L11.
-  grafana: ["ingress.ingressClassName", "persistence.storageClassName", "grafana.ini.", "serviceAccount.annotations"],
+  // rbac.useExistingRole is commented (L22) and read by templates/rolebinding.yaml L18-L19.
+  grafana: ["ingress.ingressClassName", "persistence.storageClassName", "grafana.ini.", "serviceAccount.annotations", "rbac.useExistingRole"],
   // kube-prometheus-stack 88.5.3: ingress pathType is commented (L666, L757, L3948).
-  "kube-prometheus-stack": ["prometheus.ingress.pathType", "alertmanager.ingress.pathType"],
+  // Its subcharts' values (kube-state-metrics 8.4.0, prometheus-node-exporter 4.56.1) are in their
+  // own values.yaml, checked below against the sources in chart/charts/ (and by rendering).
+  "kube-prometheus-stack": ["prometheus.ingress.pathType", "alertmanager.ingress.pathType", "kube-state-metrics.", "prometheus-node-exporter."],
   // metrics-server 3.13.1: resources.limits is commented (L177).
   "metrics-server": ["resources.limits"],
   // headlamp 0.45.0: the container securityContext keys below are commented in values.yaml
@@ -59,4 +65,12 @@ describe("every Helm value we set exists in the pinned chart's own values.yaml",
   });
 
   it("keeps Testing in use", () => expect(Testing).toBeDefined());
+});
+
+describe("values of kube-prometheus-stack's subcharts exist in the subchart's own values.yaml", () => {
+  it.each(["kube-state-metrics", "prometheus-node-exporter"])("%s", (sub) => {
+    const addon = HelmAddon.registryOf(synthShipped("prod").stacks.postInstall).find((a) => a.app === "kube-prometheus-stack")!;
+    const subValues = load(readFileSync(join(CHARTS_DIR, "kube-prometheus-stack", addon.version, "chart", "charts", sub, "values.yaml"), "utf8"));
+    expect(unknownPaths(addon.values[sub] as Record<string, unknown>, subValues)).toEqual([]);
+  });
 });

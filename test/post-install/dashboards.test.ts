@@ -8,7 +8,7 @@ import { load } from "js-yaml";
 import { PROBE_JOB } from "../../constructs/monitoring/alerting";
 import { dashboardPanels, isCloudWatch } from "../../constructs/monitoring/dashboards";
 import { BLACKBOX_CONFIG, PROBE_MODULE } from "../../constructs/monitoring/uptime";
-import { promqlErrors } from "../../scripts/lib/alert-checks";
+import { promqlErrors } from "../../scripts/verify/alert-checks";
 import { resourcesOf, synthShipped } from "../support/synth";
 
 /** What Grafana does before it sends a query: variables become values. */

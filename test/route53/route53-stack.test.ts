@@ -1,5 +1,5 @@
 import { CNC_APPS } from "../../config/schema";
-import { checkDeployOrder } from "../../scripts/lib/deploy-order";
+import { checkDeployOrder } from "../../scripts/verify/deploy-order";
 import { environment, resourcesOf, synthEnvironment, rejection, synthShipped } from "../support/synth";
 
 describe("the route53 stack (prod)", () => {

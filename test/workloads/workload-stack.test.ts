@@ -50,7 +50,7 @@ describe("a workload cluster (prod-workload-alpha, then prod-workload-alpha-apps
     expect(eks.encryption_config.resources).toEqual(["secrets"]);
     expect(eks.access_config).toEqual({ authentication_mode: "API", bootstrap_cluster_creator_admin_permissions: false });
     expect(resourcesOf(stack, "aws_launch_template")[0].metadata_options.http_tokens).toBe("required");
-    expect(resourcesOf(stack, "aws_eks_node_group")[0].scaling_config).toEqual({ min_size: 3, max_size: 12, desired_size: 3 });
+    expect(resourcesOf(stack, "aws_eks_node_group").map((g) => g.scaling_config)).toEqual(Array(3).fill({ min_size: 1, max_size: 4, desired_size: 1 }));
   });
 
   it("lets the C&C provisioner's role administer it through an access entry", () => {

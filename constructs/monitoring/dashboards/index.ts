@@ -124,7 +124,7 @@ export function dashboardPanels(): Record<string, { title: string; panels: Panel
         { title: "Memory requested / allocatable", expr: `sum by (cluster) (kube_pod_container_resource_requests{resource="memory",${C}}) / sum by (cluster) (kube_node_status_allocatable{resource="memory",${C}})`, unit: "percentunit", legend: "{{cluster}}" },
         { title: "Pods not running", expr: `sum by (cluster) (kube_pod_status_phase{phase!~"Running|Succeeded",${C}})`, legend: "{{cluster}}" },
         { title: "Unschedulable pods (autoscaler adds nodes)", expr: `sum by (cluster) (kube_pod_status_unschedulable{${C}})`, legend: "{{cluster}}" },
-        { title: "Nodes by node group", expr: `count by (cluster, label_eks_amazonaws_com_nodegroup) (kube_node_labels{${C}})`, legend: "{{cluster}} {{label_eks_amazonaws_com_nodegroup}}" },
+        { title: "Nodes by node group", expr: `count by (cluster, label_platform_node_group) (kube_node_labels{${C}})`, legend: "{{cluster}} {{label_platform_node_group}}" },
       ],
     },
     installations: {

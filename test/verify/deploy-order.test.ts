@@ -5,7 +5,7 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { CHART_CRD_GROUPS, HELM_CHARTS, type HelmApp } from "../../config/versions";
-import { checkDeployOrder, type OrderFinding } from "../../scripts/lib/deploy-order";
+import { checkDeployOrder, type OrderFinding } from "../../scripts/verify/deploy-order";
 import { synthShipped } from "../support/synth";
 
 const exec = { api_version: "client.authentication.k8s.io/v1beta1", command: "aws", args: ["eks", "get-token", "--cluster-name", "c"] };

@@ -11,7 +11,7 @@
  * `npm test`.
  */
 import { POLICY_EXCEPTIONS, type PolicyException } from "../../config/policy-exceptions";
-import type { TfJson } from "./tf-json";
+import type { TfJson } from "../lib/tf-json";
 
 /** One synthesized resource. */
 export interface PolicyResource {

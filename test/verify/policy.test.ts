@@ -1,10 +1,10 @@
 /**
- * The policy step (scripts/lib/policy.ts): every rule has a fixture it must fail, every rule passes
+ * The policy step (scripts/verify/policy.ts): every rule has a fixture it must fail, every rule passes
  * on some real resource of the shipped environments, the shipped environments have no unreasoned
  * finding, and the exceptions file is scoped and cannot go stale.
  */
 import { POLICY_EXCEPTIONS } from "../../config/policy-exceptions";
-import { POLICY_RULES, checkPolicy, checkResources, exceptionFor, stackResources, type PolicyResource } from "../../scripts/lib/policy";
+import { POLICY_RULES, checkPolicy, checkResources, exceptionFor, stackResources, type PolicyResource } from "../../scripts/verify/policy";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { TerraformResource } from "cdktf";

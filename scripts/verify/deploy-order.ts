@@ -3,7 +3,7 @@
  * stacks of one environment and finds what would fail on a first real plan or apply, or drift
  * after it. Each finding names the stack, the Terraform address and what to do.
  *
- * Rules (each has a failing fixture in test/foundation/deploy-order.test.ts):
+ * Rules (each has a failing fixture in test/verify/deploy-order.test.ts):
  *   crd-same-stack     a kubernetes_manifest of a group whose CRDs a Helm release of the same stack
  *                      installs (kubernetes_manifest needs the CRD at plan time)
  *   provider-cluster   a kubernetes/helm provider configured from an aws_eks_cluster the same stack
@@ -22,7 +22,7 @@
  */
 import { load } from "js-yaml";
 import { CHART_CRD_GROUPS, HELM_CHARTS, type HelmApp } from "../../config/versions";
-import { items, referencesIn, type TfJson } from "./tf-json";
+import { items, referencesIn, type TfJson } from "../lib/tf-json";
 
 export interface OrderFinding {
   stack: string;
