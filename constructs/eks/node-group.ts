@@ -80,6 +80,9 @@ export class ManagedNodeGroups extends Construct {
       return zones.map((_zone, i) => new EksNodeGroup(this, `ng-${g.name}-${suffixes[i]}`, {
         clusterName: cluster.cluster.name,
         nodeGroupName: `${g.name}-${suffixes[i]}`,
+        // The control plane's version: a minor upgrade moves the kubelets in the same plan (a
+        // rolling, in-place update of each group), so the next control-plane upgrade is not refused.
+        version: cluster.cluster.version,
         nodeRoleArn: this.role.arn,
         subnetIds: [props.subnetIds[i]],
         instanceTypes: g.instanceTypes,

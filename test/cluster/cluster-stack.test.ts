@@ -403,6 +403,11 @@ describe("a Kubernetes minor upgrade (kubernetesVersion N -> N+1)", () => {
     expect(changed.filter((a) => a.includes("aws_eks_cluster."))).toHaveLength(3);
     for (const a of changed.filter((x) => x.includes("aws_eks_cluster."))) expect(after.get(a).version).toBe("1.35");
     expect(changed.every((a) => /aws_eks_cluster\.|kubernetes_deployment_v1\.autoscaler/.test(a))).toBe(true);
+    // Node groups run the control plane's version (a rolling in-place update when it moves).
+    const prodCluster = synthShipped("prod").json["prod-cluster"];
+    const groups = resourcesOf(prodCluster, "aws_eks_node_group");
+    expect(groups.length).toBeGreaterThan(0);
+    for (const g of groups) expect(g.version).toBe(`\${aws_eks_cluster.${Object.keys(prodCluster.resource.aws_eks_cluster)[0]}.version}`);
     // Each add-on takes the newest build for the cluster's own version, so it moves in the same plan.
     const cluster = synthShipped("prod").json["prod-cluster"];
     const addons = resourcesOf(cluster, "aws_eks_addon");
