@@ -79,7 +79,11 @@ export class ManagedNodeGroups extends Construct {
       const per = (n: number) => Math.ceil(n / zones.length);
       return zones.map((_zone, i) => new EksNodeGroup(this, `ng-${g.name}-${suffixes[i]}`, {
         clusterName: cluster.cluster.name,
-        nodeGroupName: `${g.name}-${suffixes[i]}`,
+        // A generated name and create-before-destroy: a change EKS cannot make in place (instance
+        // types, AMI type, capacity type) brings the new group up first, at its minimum, and only
+        // then deletes the old one, whose nodes EKS drains respecting PodDisruptionBudgets. The
+        // group never drops below its minimum; a fixed name would force delete-then-create.
+        nodeGroupNamePrefix: `${g.name}-${suffixes[i]}-`,
         // The control plane's version: a minor upgrade moves the kubelets in the same plan (a
         // rolling, in-place update of each group), so the next control-plane upgrade is not refused.
         version: cluster.cluster.version,
@@ -92,7 +96,7 @@ export class ManagedNodeGroups extends Construct {
         updateConfig: { maxUnavailablePercentage: 33 },
         launchTemplate: { id: template.id, version: template.latestVersion.toString() },
         labels: { "platform/node-group": g.name },
-        lifecycle: { ignoreChanges: ["scaling_config[0].desired_size"] },
+        lifecycle: { ignoreChanges: ["scaling_config[0].desired_size"], createBeforeDestroy: true },
         dependsOn: [...attachments, ...cluster.networkingAddons],
       }));
     });

@@ -377,6 +377,26 @@ describe("bad cluster input fails at synth with a sentence naming the field", ()
   });
 });
 
+describe("node changes without an outage", () => {
+  it("replaces a node group create-before-destroy under a generated name when its instance type changes", () => {
+    const before = synthShipped("prod").json["prod-cluster"];
+    const after = synthEnvironment(environment("prod", (e) => (e.cluster.nodeGroups[0].instanceTypes = ["m7i.xlarge"]))).json["prod-cluster"];
+    const groups = (s: any) => s.resource.aws_eks_node_group as Record<string, any>;
+    // Same addresses: Terraform replaces each group (instance types cannot change in place)...
+    expect(Object.keys(groups(after)).sort()).toEqual(Object.keys(groups(before)).sort());
+    for (const [address, g] of Object.entries(groups(after))) {
+      expect(g.instance_types).toEqual(["m7i.xlarge"]);
+      expect(groups(before)[address].instance_types).toEqual(["m6i.xlarge", "m6a.xlarge"]);
+      // ...new group first (a name EKS generates from the prefix, so both can exist at once),
+      // then the old one, drained by EKS: the group never drops below its minimum.
+      expect(g.lifecycle).toMatchObject({ create_before_destroy: true });
+      expect(g.node_group_name).toBeUndefined();
+      expect(g.node_group_name_prefix).toMatch(/^general-[abc]-$/);
+      expect(g.scaling_config.min_size).toBeGreaterThanOrEqual(1);
+    }
+  });
+});
+
 describe("a Kubernetes minor upgrade (kubernetesVersion N -> N+1)", () => {
   /** Every resource and data source of every stack, address -> body without metadata. */
   const bodies = (json: Record<string, any>) => {

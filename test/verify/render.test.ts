@@ -232,7 +232,7 @@ describe("node groups under the Cluster Autoscaler", () => {
       expect(groups).toHaveLength(declared.length * zones.length);
       for (const g of declared) {
         const mine = groups.filter((ng) => ng.labels["platform/node-group"] === g.name);
-        expect(mine.map((ng) => ng.node_group_name).sort()).toEqual(zones.map((z) => `${g.name}-${z.slice(-1)}`).sort());
+        expect(mine.map((ng) => ng.node_group_name_prefix).sort()).toEqual(zones.map((z) => `${g.name}-${z.slice(-1)}-`).sort());
         expect(mine.every((ng) => ng.subnet_ids.length === 1)).toBe(true);
         expect(new Set(mine.map((ng) => ng.subnet_ids[0])).size).toBe(zones.length);
       }
