@@ -605,6 +605,18 @@ export const environmentSchema = z
         }
       });
     }
+    // Version skew: the C&C (whose provisioner, Prometheus federation and Thanos talk to every
+    // workload cluster) is upgraded first and never falls more than one minor behind a workload.
+    const minor = (v: string) => Number(v.split(".")[1]);
+    e.workloads.forEach((w, i) => {
+      if (w.kubernetesVersion && minor(w.kubernetesVersion) > minor(e.cluster.kubernetesVersion) + 1) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["workloads", i, "kubernetesVersion"],
+          message: `${w.kubernetesVersion} is more than one minor ahead of the C&C's ${e.cluster.kubernetesVersion} (cluster.kubernetesVersion); upgrade the C&C first, one minor at a time`,
+        });
+      }
+    });
     for (const [i, az] of e.network.azs.entries()) {
       if (!az.startsWith(e.region)) {
         ctx.addIssue({ code: "custom", path: ["network", "azs", i], message: `"${az}" is not in region ${e.region}` });
