@@ -280,14 +280,21 @@ function destroyGuard(env: Environment, target: string): void {
       .flatMap(([type, byName]) => Object.values(byName).map((body) => `  - ${stack.name}: ${dataHolderName(type, body as Record<string, any>)}`)),
   );
   const what = `${selected.map((s) => s.name).join(", ")} in environment ${env.name} (account ${env.accountId}, ${env.region})`;
-  const protection = env.dataProtection
-    ? `\nThese also carry prevent_destroy (dataProtection is on), so Terraform refuses to delete them until environments/${env.name}/environment.ts sets dataProtection: false; README "Deleting an environment" lists every step.`
-    : "";
+  const protectedHolders = selected.some((stack) => Object.keys(stack.json.resource ?? {}).some((type) => DATA_HOLDING_TYPES.has(type)));
+  const protection =
+    env.dataProtection && protectedHolders
+      ? `\nThe databases, buckets, file systems, log domain, keys and vaults among them carry prevent_destroy (dataProtection is on): set dataProtection: false in environments/${env.name}/environment.ts first, as README "Deleting an environment" lists.`
+      : "";
   if (process.env.CONFIRM !== env.name) {
     throw new ToolError(
       `Destroying ${what} needs CONFIRM=${env.name} as well as the approval (make destroy ENVIRONMENT=${env.name} CONFIRM=${env.name}). ` +
         `Nothing was destroyed. What holds data there (${holders.length}):\n${holders.join("\n") || "  (nothing)"}${protection}`,
     );
+  }
+  if (protection) {
+    // Refused whole: otherwise route53 and the -apps stacks (which hold nothing protected) would be
+    // destroyed first, and the first stack with a protected resource would stop the run half-way.
+    throw new ToolError(`Destroying ${what} would stop half-way, after its DNS names and apps are gone. Nothing was destroyed.${protection}`);
   }
   say(`CONFIRM=${env.name}: destroying ${what}. What holds data there (${holders.length}):\n${holders.join("\n") || "  (nothing)"}${protection}`);
 }

@@ -399,10 +399,10 @@ describe("node changes without an outage", () => {
 
 describe("a Kubernetes minor upgrade (kubernetesVersion N -> N+1)", () => {
   it("lets a workload pin its own minor, one ahead of the C&C at most (the C&C upgrades first)", () => {
-    const pinned = synthEnvironment(environment("prod", (e) => ((e.workloads[0] as any).kubernetesVersion = "1.35"))).json;
+    const pinned = synthEnvironment(environment("prod", (e) => ((e.workloads![0] as any).kubernetesVersion = "1.35"))).json;
     expect(resourcesOf(pinned["prod-workload-alpha"], "aws_eks_cluster")[0].version).toBe("1.35");
     expect(resourcesOf(pinned["prod-workload-beta"], "aws_eks_cluster")[0].version).toBe("1.34");
-    expect(rejection((e) => { e.cluster.kubernetesVersion = "1.32"; (e.workloads[0] as any).kubernetesVersion = "1.34"; })).toMatch(
+    expect(rejection((e) => { e.cluster.kubernetesVersion = "1.32"; (e.workloads![0] as any).kubernetesVersion = "1.34"; })).toMatch(
       /workloads\[0\]\.kubernetesVersion: 1\.34 is more than one minor ahead of the C&C's 1\.32 \(cluster\.kubernetesVersion\); upgrade the C&C first, one minor at a time/,
     );
   });

@@ -46,11 +46,17 @@ describe("data protection", () => {
     expect(run.stderr).toMatch(/Destroying prod-bootstrap, .* in environment prod \(account 111111111111, us-east-1\) needs CONFIRM=prod as well as the approval/);
     expect(run.stderr).toMatch(/Nothing was destroyed\. What holds data there \(\d+\):\n {2}- prod-bootstrap: aws_kms_key /);
     expect(run.stderr).toContain("prod-post-install: aws_db_instance prod-provisioner");
-    expect(run.stderr).toMatch(/carry prevent_destroy \(dataProtection is on\)/);
+    expect(run.stderr).toMatch(/carry prevent_destroy \(dataProtection is on\): set dataProtection: false in environments\/prod\/environment\.ts first/);
     expect(run.stderr + run.stdout).not.toMatch(/credential|\bSTS\b|GetCallerIdentity|ECONNREFUSED/i);
     // A wrong name is no confirmation either.
     const wrong = spawnSync(join(REPO, "node_modules", ".bin", "tsx"), [join(REPO, "scripts", "deploy.ts"), "destroy", "all"], { cwd: REPO, env: { ...env, CONFIRM: "local" }, encoding: "utf8" });
     expect(wrong.status).not.toBe(0);
     expect(wrong.stderr).toMatch(/needs CONFIRM=prod/);
+    // Confirmed, but the data is protected: refused whole, rather than destroying DNS and apps and
+    // stopping at the first protected database.
+    const confirmed = spawnSync(join(REPO, "node_modules", ".bin", "tsx"), [join(REPO, "scripts", "deploy.ts"), "destroy", "all"], { cwd: REPO, env: { ...env, CONFIRM: "prod" }, encoding: "utf8" });
+    expect(confirmed.status).not.toBe(0);
+    expect(confirmed.stderr).toMatch(/would stop half-way, after its DNS names and apps are gone\. Nothing was destroyed\./);
+    expect(confirmed.stderr + confirmed.stdout).not.toMatch(/credential|\bSTS\b|GetCallerIdentity|ECONNREFUSED/i);
   });
 });
