@@ -56,8 +56,9 @@ export abstract class PlatformStack extends TerraformStack {
    * references to other stacks (which it would turn into remote-state lookups), before synthesis
    * resolves everything again. Stacks here never reference each other: layers find each other by
    * derived names and tags through data sources (config/names.ts), so each plans on its own. The
-   * pass is skipped, which halves the cost of synthesis; a reference that crossed stacks anyway is
-   * refused by the deploy-order check ("undeclared reference") and by terraform validate.
+   * pass is skipped here, which halves the cost of synthesis; every in-process synthesis (make
+   * validate, so npm test; make all and diff) runs cdktf's pass once more only to refuse any
+   * cross-stack reference it finds (scripts/lib/synth.ts refuseCrossStackReferences).
    */
   override prepareStack(): void {
     this.ensureBackendExists();

@@ -8,9 +8,15 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { TerraformStack } from "cdktf";
+import { App, TerraformStack } from "cdktf";
+import { Construct } from "constructs";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { Vpc } from "@cdktf/provider-aws/lib/vpc";
+import { VpcPeeringConnection } from "@cdktf/provider-aws/lib/vpc-peering-connection";
+import { buildEnvironment } from "../../stacks";
+import { environment } from "../support/synth";
 import { PlatformStack } from "../../stacks/platform-stack";
-import { synthesize } from "../../scripts/lib/synth";
+import { refuseCrossStackReferences, synthesize } from "../../scripts/lib/synth";
 import { appCommand } from "../../scripts/lib/bench-app";
 
 const REPO = resolve(__dirname, "..", "..");
@@ -95,6 +101,29 @@ describe("the precompiled app", () => {
     expect(run.stderr).toMatch(/oops\/environment\.ts has a syntax error:\n {2}- .*oops\/environment\.ts:\d+:\d+: Expected "}" but found "region2"/);
     expect(run.stderr).toMatch(/region2 "x",/); // the offending line
     expect(run.stderr).not.toMatch(/Transform failed|at Object\.|node:internal/);
+  });
+});
+
+describe("references across stacks (the pass the app skips)", () => {
+  it("are refused by every in-process synthesis, naming both stacks, even where the two stacks share logical ids", () => {
+    const app = new App({ outdir: mkdtempSync(join(tmpdir(), "xref-")) });
+    const cnc = new TerraformStack(app, "t-cluster");
+    const workload = new TerraformStack(app, "t-workload-a");
+    for (const s of [cnc, workload]) new AwsProvider(s, "aws", { region: "us-east-1" });
+    // The same construct path in both stacks gives the same logical id: a plain reference would
+    // silently name the workload's own VPC.
+    const cncVpc = new Vpc(new Construct(cnc, "network"), "vpc", { cidrBlock: "10.0.0.0/16" });
+    const ownVpc = new Vpc(new Construct(workload, "network"), "vpc", { cidrBlock: "10.1.0.0/16" });
+    new VpcPeeringConnection(workload, "peer", { vpcId: ownVpc.id, peerVpcId: cncVpc.id });
+    expect(() => refuseCrossStackReferences(app, [cnc, workload])).toThrow(
+      /1 reference\(s\) cross from one stack to another:\n {2}- t-workload-a refers to aws_vpc\.network_vpc_[0-9A-F]+\.id of t-cluster\n.*find the other stack's resource with a data source/s,
+    );
+  });
+
+  it("find nothing in the shipped environments", () => {
+    const app = new App({ outdir: mkdtempSync(join(tmpdir(), "xref-")) });
+    const stacks = [environment("local"), environment("prod")].flatMap((env) => buildEnvironment(app, env).ordered);
+    expect(() => refuseCrossStackReferences(app, stacks)).not.toThrow();
   });
 });
 
