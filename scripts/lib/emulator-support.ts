@@ -53,6 +53,9 @@ export function emulatorHoldReason(type: string, kind: "resource" | "data" = "re
  */
 export const EMULATOR_ROUND_TRIP_GAPS: Record<string, string[]> = {
   aws_eks_cluster: ["access_config"],
+  // moto keeps no tags of AWS Backup vaults and plans, so the provider's default tags show as a diff.
+  aws_backup_vault: ["tags_all"],
+  aws_backup_plan: ["tags_all"],
   aws_lambda_function: ["dead_letter_config", "logging_config"],
   // moto returns "<account>/sg-..." for the referenced group and drops the description.
   aws_vpc_security_group_ingress_rule: ["referenced_security_group_id", "description"],
