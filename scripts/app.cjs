@@ -4,7 +4,8 @@
  * with plain Node.js, no TypeScript loader.
  *
  * Before it runs anything it compares dist/inputs.json (written by `make bundle`) with the
- * sources: every repository file each bundle was built from, and package-lock.json. When any
+ * sources: every repository file each bundle was built from, the build's own files, and what is
+ * installed under node_modules. When any
  * differs, or a bundle is missing, it runs `make bundle`'s script first and says so, so neither
  * the app nor a Lambda or CronJob bundle it deploys is ever older than its sources. Checking
  * costs a few milliseconds (about 80 small files hashed).
@@ -19,6 +20,7 @@ const { existsSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFile
 const Module = require("node:module");
 const { dirname, join } = require("node:path");
 const { Script } = require("node:vm");
+const { acquireBundleLock } = require("./lib/bundle-lock.cjs");
 
 const ROOT = join(__dirname, "..");
 const MANIFEST = join(ROOT, "dist", "inputs.json");
@@ -37,8 +39,12 @@ function staleReasons() {
     return ["dist/inputs.json is unreadable"];
   }
   const reasons = [];
-  if (!existsSync(join(ROOT, "package-lock.json")) || manifest.lock !== hash(join(ROOT, "package-lock.json"))) {
-    reasons.push("package-lock.json changed");
+  // npm's record of what is installed (what `make bundle` keyed the bundles by), else the lock file.
+  const installed = existsSync(join(ROOT, "node_modules", ".package-lock.json")) ? join(ROOT, "node_modules", ".package-lock.json") : join(ROOT, "package-lock.json");
+  if (!existsSync(installed) || manifest.lock !== hash(installed)) reasons.push("the installed packages changed");
+  for (const [file, digest] of Object.entries(manifest.tooling || { "scripts/bundle.ts": "unknown" })) {
+    const path = join(ROOT, file);
+    if (!existsSync(path) || hash(path) !== digest) reasons.push(`${file} changed (every bundle)`);
   }
   for (const [name, bundle] of Object.entries(manifest.bundles || {})) {
     if (!existsSync(join(ROOT, bundle.outfile))) {
@@ -54,8 +60,16 @@ function staleReasons() {
   return reasons;
 }
 
-const reasons = staleReasons();
+let reasons = staleReasons();
 if (reasons.length) {
+  // One rebuild at a time: wait for another synth's, then look again (it may have done ours).
+  const release = acquireBundleLock(ROOT);
+  reasons = staleReasons();
+  if (reasons.length) rebuild(reasons);
+  release();
+}
+
+function rebuild(reasons) {
   const shown = reasons.slice(0, 3).join("; ") + (reasons.length > 3 ? `; and ${reasons.length - 3} more` : "");
   // stderr: under cdktf's CLI, stdout is the app's output, and this is a note about the build.
   process.stderr.write(`Bundles are older than their sources (${shown}): rebuilding them (make bundle) first.\n`);

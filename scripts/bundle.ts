@@ -9,13 +9,17 @@
  * before every synth and rebuilds when any differs, so cdktf never synthesizes or ships a bundle
  * older than its sources.
  */
-import { build, type Metafile, type Plugin } from "esbuild";
+import { build, type Metafile, type OutputFile, type Plugin } from "esbuild";
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { REPO_ROOT } from "./lib/terraform";
 import { zipFiles } from "./lib/zip";
+
+// Plain CommonJS, shared with scripts/app.cjs (which runs before anything is compiled).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { acquireBundleLock } = require("./lib/bundle-lock.cjs") as { acquireBundleLock(root: string, timeoutMs?: number): () => void };
 
 export const BUNDLES = [
   {
@@ -107,15 +111,20 @@ export function bundlePath(name: (typeof BUNDLES)[number]["name"]): string {
 }
 
 async function main(): Promise<void> {
-  const manifest: { lock: string; bundles: Record<string, { outfile: string; inputs: Record<string, string> }> } = {
-    lock: fileHash(join(REPO_ROOT, "package-lock.json")),
+  // One build at a time in this checkout (scripts/lib/bundle-lock.cjs); released at exit.
+  acquireBundleLock(REPO_ROOT);
+  const buildStarted = Date.now();
+  const manifest: Manifest = {
+    lock: fileHash(installedLockfile()),
+    tooling: Object.fromEntries(TOOLING.map((f) => [f, fileHash(join(REPO_ROOT, f))])),
     bundles: {},
   };
   for (const b of BUNDLES) {
     const started = Date.now();
-    const { metafile } = await build({
+    const { metafile, outputFiles } = await build({
       absWorkingDir: REPO_ROOT,
       metafile: true,
+      write: false,
       entryPoints: [join(REPO_ROOT, b.entry)],
       outfile: join(REPO_ROOT, b.outfile),
       bundle: true,
@@ -130,17 +139,18 @@ async function main(): Promise<void> {
       alias: { "whatwg-url": join(REPO_ROOT, "lib/shims/whatwg-url.js") },
       logLevel: "warning",
     });
+    writeAtomic(join(REPO_ROOT, b.outfile), outputOf(outputFiles, b.outfile));
     manifest.bundles[b.name] = { outfile: b.outfile, inputs: repoInputs(metafile) };
     const kb = statSync(join(REPO_ROOT, b.outfile)).size / 1024;
     let extra = "";
     if ("gzip" in b && b.gzip) {
       const gz = gzipSync(readFileSync(join(REPO_ROOT, b.outfile)), { level: 9 });
-      writeFileSync(join(REPO_ROOT, `${b.outfile}.gz`), gz);
+      writeAtomic(join(REPO_ROOT, `${b.outfile}.gz`), gz);
       extra = ` (gzipped ${(gz.length / 1024).toFixed(0)} KiB)`;
     }
     if ("zip" in b && b.zip) {
       const zip = zipFiles({ "index.js": readFileSync(join(REPO_ROOT, b.outfile)) });
-      writeFileSync(join(REPO_ROOT, b.zip), zip);
+      writeAtomic(join(REPO_ROOT, b.zip), zip);
       extra = ` (zipped ${(zip.length / 1024).toFixed(0)} KiB: ${b.zip})`;
     }
     console.log(`bundled ${b.name}: ${b.outfile} ${kb.toFixed(0)} KiB${extra} in ${Date.now() - started} ms`);
@@ -149,6 +159,7 @@ async function main(): Promise<void> {
   const app = await build({
     absWorkingDir: REPO_ROOT,
     metafile: true,
+    write: false,
     entryPoints: [join(REPO_ROOT, APP_BUNDLE.entry)],
     outfile: join(REPO_ROOT, APP_BUNDLE.outfile),
     bundle: true,
@@ -167,15 +178,55 @@ async function main(): Promise<void> {
   if (!app.metafile.inputs["cnc-shim:cdktf-stack-trace"]) {
     throw new Error("cdktf's tokens no longer import ./stack-trace: check the creation-stack plugin in scripts/bundle.ts against the installed cdktf");
   }
+  writeAtomic(join(REPO_ROOT, APP_BUNDLE.outfile), outputOf(app.outputFiles, APP_BUNDLE.outfile));
   manifest.bundles[APP_BUNDLE.name] = { outfile: APP_BUNDLE.outfile, inputs: repoInputs(app.metafile) };
   const inputs = Object.keys(manifest.bundles[APP_BUNDLE.name].inputs).length;
   const modules = Object.keys(app.metafile.inputs).length;
   console.log(`bundled the cdktf app: ${APP_BUNDLE.outfile} ${(statSync(join(REPO_ROOT, APP_BUNDLE.outfile)).size / 1024).toFixed(0)} KiB from ${inputs} repository files (${modules} modules) in ${Date.now() - started} ms`);
+  // A source saved while the build ran may be newer than what the bundle holds: its hash is
+  // recorded as unknown, so the next synth builds again instead of trusting this bundle.
+  for (const bundle of Object.values(manifest.bundles)) {
+    for (const path of Object.keys(bundle.inputs)) {
+      if (statSync(join(REPO_ROOT, path)).mtimeMs >= buildStarted) {
+        bundle.inputs[path] = "changed-during-the-build";
+        console.log(`note: ${path} changed while bundling; the next synth bundles again`);
+      }
+    }
+  }
   // Written last, and atomically: a bundle run that failed half-way leaves the old manifest,
   // whose hashes no longer match, so the next synth rebuilds.
-  mkdirSync(join(REPO_ROOT, "dist"), { recursive: true });
-  writeFileSync(join(REPO_ROOT, `${INPUTS_MANIFEST}.tmp`), `${JSON.stringify(manifest, null, 1)}\n`);
-  renameSync(join(REPO_ROOT, `${INPUTS_MANIFEST}.tmp`), join(REPO_ROOT, INPUTS_MANIFEST));
+  writeAtomic(join(REPO_ROOT, INPUTS_MANIFEST), `${JSON.stringify(manifest, null, 1)}\n`);
+}
+
+interface Manifest {
+  /** What is installed under node_modules (npm's own record of it), standing for every package. */
+  lock: string;
+  /** Files that change how bundles are built (this script, tsconfig.json). */
+  tooling: Record<string, string>;
+  bundles: Record<string, { outfile: string; inputs: Record<string, string> }>;
+}
+
+/** Files whose change changes every bundle. scripts/app.cjs checks them like inputs. */
+const TOOLING = ["scripts/bundle.ts", "tsconfig.json", "package.json"];
+
+/** npm's record of what is installed (written by npm ci / install), else the lock file. */
+function installedLockfile(): string {
+  const installed = join(REPO_ROOT, "node_modules", ".package-lock.json");
+  return existsSync(installed) ? installed : join(REPO_ROOT, "package-lock.json");
+}
+
+function outputOf(files: OutputFile[] | undefined, outfile: string): Uint8Array {
+  const file = files?.find((f) => f.path === join(REPO_ROOT, outfile));
+  if (!file) throw new Error(`esbuild produced no ${outfile}`);
+  return file.contents;
+}
+
+/** Writes through a temporary file in the same folder and renames: readers see old or new, never half. */
+function writeAtomic(path: string, data: Uint8Array | string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
 }
 
 if (require.main === module) {

@@ -3,7 +3,7 @@
  * exactly what cdktf's default path synthesizes from the sources, never runs or ships code older
  * than its sources, and does not depend on where it is started from.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
@@ -180,6 +180,26 @@ describe("a bundle older than its sources", () => {
     const run = runApp(clone, { ENVIRONMENT: "local", CDKTF_QUIET: "1" });
     expect(run.status).toBe(0);
     expect(readFileSync(join(clone, "cdktf.out", "stacks", "local-post-install", "cdk.tf.json"), "utf8")).toContain('"schedule": "8 * * * *"');
+  });
+
+  it("is rebuilt once when two synths start together: the second waits for the first's build and uses it", async () => {
+    const service = join(clone, "cronjobs", "store-discovery", "main.ts");
+    writeFileSync(service, `${readFileSync(service, "utf8")}\nconsole.log("concurrent-marker");\n`);
+    const runOne = (out: string) =>
+      new Promise<{ code: number | null; stderr: string }>((done) => {
+        const child = spawn("sh", ["-c", appCommand()], { cwd: clone, env: { ...process.env, ENVIRONMENT: "local", CDKTF_QUIET: "1", CDKTF_OUTDIR: join(clone, out) } });
+        let stderr = "";
+        child.stderr.on("data", (d) => (stderr += d));
+        child.on("close", (code) => done({ code, stderr }));
+      });
+    const [a, b] = await Promise.all([runOne("out-a"), runOne("out-b")]);
+    expect([a.code, b.code]).toEqual([0, 0]);
+    expect([a, b].filter((r) => /rebuilding them/.test(r.stderr))).toHaveLength(1);
+    for (const out of ["out-a", "out-b"]) {
+      const dir = join(clone, out, "stacks", "local-post-install", "assets");
+      const gz = filesUnder(dir).find((f) => f.endsWith(".gz"))!;
+      expect(gunzipSync(readFileSync(join(dir, gz))).toString()).toContain("concurrent-marker");
+    }
   });
 
   it("refuses in one paragraph when it cannot be rebuilt, and synthesizes nothing", () => {
