@@ -6,6 +6,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import type { z } from "zod";
 import { environmentSchema, type Environment } from "./schema";
+import { checkIdentities } from "./identity";
 
 export const ENVIRONMENT_FILE = "environment.ts";
 export const DEFAULT_ENVIRONMENTS_DIR = resolve(__dirname, "..", "environments");
@@ -111,5 +112,8 @@ export function loadEnvironment(name: string, root = DEFAULT_ENVIRONMENTS_DIR): 
 export function loadEnvironments(options: { root?: string; only?: string } = {}): Environment[] {
   const root = options.root ?? DEFAULT_ENVIRONMENTS_DIR;
   const names = options.only ? [options.only] : discoverEnvironments(root);
-  return names.map((n) => loadEnvironment(n, root));
+  const environments = names.map((n) => loadEnvironment(n, root));
+  // A copied folder must not keep another environment's identity (config/identity.ts).
+  checkIdentities(environments, root);
+  return environments;
 }
