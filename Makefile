@@ -16,7 +16,7 @@ DEPLOY := $(TSX) scripts/deploy.ts
 .PHONY: help install bundle synth validate test diff bootstrap cluster post-install route53 workloads register-workloads all destroy local-down clean bench
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
 
 install: ## install the pinned toolchain and libraries (npm ci)
 	npm ci
