@@ -374,7 +374,7 @@ async function applyStackLogged(ctx: Context, stack: SynthesizedStack, log: (lin
   await preflight(ctx, stack, log);
   const { dir, heldBack, kept, ignored } = prepare(stack, ctx.emulated);
   const tag = `[${stack.name}] `;
-  log(`\n==> ${stack.name}: terraform init + apply (${kept} resources${heldBack.length ? `, ${heldBack.length} held back` : ""})`);
+  log(`\n==> ${stack.name}: terraform init + apply (${kept} resource blocks${heldBack.length ? `, ${heldBack.length} held back` : ""}; the summary counts the instances in state)`);
   for (const h of heldBack) log(`${tag}held back: ${h.address} (${h.reason})`);
   for (const i of ignored) log(`${tag}emulator gap, not compared on re-plan: ${i} (moto does not return these attributes)`);
   const cli = ctx.cliConfig;

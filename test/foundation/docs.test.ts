@@ -1,4 +1,8 @@
-/** `make help` is where a newcomer starts: it must list every target the README documents, legibly. */
+/**
+ * What a newcomer reads first: `make help` must list every target the README documents, legibly,
+ * and the README must not state figures no run prints (timings are in the summary table of
+ * `make all` and in `npm run bench`).
+ */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -34,5 +38,19 @@ describe("make help", () => {
     const columns = new Set(makeHelp().map((l) => /^( {2}make \S+ +)\S/.exec(l)?.[1].length));
     expect([...columns]).toHaveLength(1);
     expect(columns.has(undefined)).toBe(false);
+  });
+});
+
+describe("README figures", () => {
+  const readme = readFileSync(resolve(REPO, "README.md"), "utf8");
+
+  it("states no hand-measured durations (a run prints them)", () => {
+    const durations = readme.match(/(?:about|around|~|takes|took|near)\s*\d[\d.,:]*\s*(?:s\b|sec|seconds|min|minutes)/gi) ?? [];
+    expect(durations).toEqual([]);
+    expect(readme).not.toMatch(/^Measured on/m);
+  });
+
+  it("states no hand-counted stack or resource totals", () => {
+    expect(readme).not.toMatch(/\d+ stacks, about [\d,]+ resources/);
   });
 });
