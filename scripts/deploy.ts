@@ -28,7 +28,7 @@ import { DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, Se
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { spawn, spawnSync } from "node:child_process";
 
-import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { createInterface } from "node:readline";
 import { MissingBundleError } from "../constructs/bundle";
@@ -502,8 +502,8 @@ function table(rows: StackReport[], verb = "applied"): void {
 }
 
 /** The emulator keeps nothing on disk: state left from an emulator that has since stopped describes nothing. */
-function clearStaleEmulatorState(env: Environment, stacks: SynthesizedStack[]): void {
-  const stale = stacks.map((s) => ({ s, n: resourcesInState(stateFile(env, s.name)) })).filter((x) => x.n > 0);
+function clearStaleEmulatorState(env: Environment, stacks: string[]): void {
+  const stale = stacks.map((name) => ({ s: { name }, n: resourcesInState(stateFile(env, name)) })).filter((x) => x.n > 0);
   if (!stale.length) return;
   say(
     `Note: local state lists ${stale.reduce((n, x) => n + x.n, 0)} resources (${stale.map((x) => x.s.name).join(", ")}) from an emulator that is no longer running; ` +
@@ -544,6 +544,16 @@ async function main(): Promise<void> {
   const [env] = loadEnvironments({ only: envName, root });
   const emulated = env.target === "emulator";
   if (emulated && command === "diff") await refuseDiffWithoutKeptEmulator(env, target);
+  if (emulated && command === "destroy" && !(await runningEmulator(env.name))) {
+    // Nothing to plan or synthesize: the emulator that held the resources is gone.
+    const dir = join(REPO_ROOT, ".state", env.name);
+    clearStaleEmulatorState(env, existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".tfstate")).map((f) => f.slice(0, -".tfstate".length)) : []);
+    say(
+      `No local AWS emulator of ${env.name} is running, so nothing of ${env.name} exists to destroy: moto keeps nothing on disk, and ` +
+        `\`make all\` stops the emulator it starts unless KEEP_EMULATOR=1 (then \`make destroy\` deletes every resource for real).`,
+    );
+    return;
+  }
   const version = checkTerraform();
   const ctx: Context = { env, emulated, tfEnv: {}, command };
   if (emulated) {
@@ -564,14 +574,7 @@ async function main(): Promise<void> {
 
   if (emulated) {
     const before = await runningEmulator(env.name);
-    if (!before) clearStaleEmulatorState(env, stacks);
-    if (!before && command === "destroy") {
-      say(
-        `No local AWS emulator of ${env.name} is running, so nothing of ${env.name} exists to destroy: moto keeps nothing on disk, and ` +
-          `\`make all\` stops the emulator it starts unless KEEP_EMULATOR=1 (then \`make destroy\` deletes every resource for real).`,
-      );
-      return;
-    }
+    if (!before) clearStaleEmulatorState(env, stacks.map((s) => s.name));
     ctx.emulator = before ?? (await ensureEmulator(env.name));
     ctx.tfEnv = emulatorEnv(ctx.emulator, env.region);
     const local = { region: env.region, endpoint: ctx.emulator.endpoint, credentials: { accessKeyId: "testing", secretAccessKey: "testing" } };

@@ -43,12 +43,19 @@ describe("deploy driver without a kept emulator", () => {
     expect(existsSync(join(REPO, ".state", NAME, "emulator.json"))).toBe(false);
   });
 
-  it("make destroy says there is nothing to destroy, and starts no emulator", () => {
+  it("make destroy says there is nothing to destroy, clears the stale state, and starts no emulator", () => {
+    // State left by a rehearsal whose emulator has stopped.
+    mkdirSync(join(REPO, ".state", NAME), { recursive: true });
+    writeFileSync(join(REPO, ".state", NAME, `${NAME}-cluster.tfstate`), JSON.stringify({ resources: [{ mode: "managed", instances: [{}, {}] }] }));
     const run = driver("destroy", "all");
     expect(run.stderr).toBe("");
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(new RegExp(`No local AWS emulator of ${NAME} is running, so nothing of ${NAME} exists to destroy`));
+    expect(run.stdout).toMatch(new RegExp(`local state lists 2 resources \\(${NAME}-cluster\\) from an emulator that is no longer running`));
+    expect(existsSync(join(REPO, ".state", NAME, `${NAME}-cluster.tfstate`))).toBe(false);
     expect(run.stdout).toMatch(/unless KEEP_EMULATOR=1/);
     expect(existsSync(join(REPO, ".state", NAME, "emulator.json"))).toBe(false);
+    // Nothing was synthesized or planned either.
+    expect(existsSync(join(REPO, "cdktf.out", "stacks", `${NAME}-bootstrap`))).toBe(false);
   });
 });
