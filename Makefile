@@ -19,7 +19,7 @@ DEPLOY := $(TSX) scripts/deploy.ts
 .PHONY: help install bundle synth render validate test diff bootstrap cluster post-install route53 workloads register-workloads all destroy local-down clean bench
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
 
 install: ## install the pinned toolchain and libraries (npm ci)
 	npm ci
@@ -42,7 +42,7 @@ validate: bundle ## deploy-order, policy, render + schema + Kubernetes policy ch
 test: $(TSX) ## the full test suite (typecheck, bundle, jest, terraform validate of all environments)
 	npm test
 
-diff: bundle ## cdktf diff of STACK in ENVIRONMENT (e.g. make diff STACK=route53 ENVIRONMENT=prod)
+diff: bundle ## plan of STACK in ENVIRONMENT (e.g. make diff STACK=route53 ENVIRONMENT=prod; on local, against a KEEP_EMULATOR=1 rehearsal)
 	$(DEPLOY) diff $(STACK)
 
 bootstrap: $(TSX) ## create the state bucket of ENVIRONMENT (local state)
@@ -63,7 +63,7 @@ workloads: bundle ## every workload cluster of ENVIRONMENT (AWS phase, then -app
 register-workloads: $(TSX) ## store each workload's kubeconfig in Secrets Manager and import it into the provisioner (idempotent; DRY_RUN=1 prints only)
 	$(DEPLOY) register all
 
-all: bundle ## bundle, then bootstrap, cluster, post-install, each workload (AWS phase, then apps), route53, in order
+all: bundle ## bundle, then bootstrap, cluster, post-install, each workload (AWS phase, then apps), route53, in order (full output in .state/<env>/logs/; VERBOSE=1 prints it)
 	$(DEPLOY) apply all
 
 destroy: $(TSX) ## destroy every stack of ENVIRONMENT in reverse order (asks unless AUTO_APPROVE=1; a real environment also needs CONFIRM=<env>)

@@ -10,6 +10,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { REPO_ROOT } from "./paths";
 import type { z } from "zod";
 import { environmentSchema, type Environment } from "./schema";
+import { checkIdentities } from "./identity";
 
 export const ENVIRONMENT_FILE = "environment.ts";
 export const DEFAULT_ENVIRONMENTS_DIR = join(REPO_ROOT, "environments");
@@ -190,7 +191,12 @@ export function loadEnvironment(name: string, root = DEFAULT_ENVIRONMENTS_DIR): 
  */
 export function loadEnvironments(options: { root?: string; only?: string } = {}): Environment[] {
   const root = options.root ?? DEFAULT_ENVIRONMENTS_DIR;
-  if (options.only) return [loadEnvironment(options.only, root)];
+  if (options.only) {
+    const environments = [loadEnvironment(options.only, root)];
+    // A copied folder must not keep another environment's identity (config/identity.ts).
+    checkIdentities(environments, root);
+    return environments;
+  }
   const loaded: Environment[] = [];
   const broken: string[] = [];
   for (const name of discoverEnvironments(root)) {
@@ -207,5 +213,6 @@ export function loadEnvironments(options: { root?: string; only?: string } = {})
       : "";
     throw new EnvironmentError(`${broken.join("\n\n")}\n\nWith ENVIRONMENT unset, every folder under environments/ is synthesized, so ${broken.length === 1 ? "this one stops" : "these stop"} all of them.${meanwhile}`);
   }
+  checkIdentities(loaded, root);
   return loaded;
 }

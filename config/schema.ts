@@ -508,6 +508,11 @@ export const environmentSchema = z
     stateBucket: z.string().regex(S3_BUCKET, { error: "expected an S3 bucket name" }).optional(),
     /** Tags on every AWS resource (provider default_tags). */
     tags: z.record(z.string(), z.string()).default({}),
+    /**
+     * Environments this one shares a state bucket, a hosted zone, or an account + region + VPC
+     * range with on purpose; both must list each other (config/identity.ts refuses it otherwise).
+     */
+    sharesWith: z.array(z.string().regex(/^[a-z][a-z0-9-]{0,19}$/, { error: "expected the name of another environment (its folder name)" })).default([]),
     network,
     cluster,
     dns,

@@ -8,7 +8,12 @@
  *   tsx scripts/deploy.ts local-down
  *
  * Environment: ENVIRONMENT (default local), AUTO_APPROVE=1 (no prompts), KEEP_EMULATOR=1 (leave a
- * moto that this run started running, so it can be inspected or destroyed for real afterwards).
+ * moto that this run started running, so it can be inspected, diffed or destroyed for real
+ * afterwards), VERBOSE=1 (print every stack's Terraform output here too).
+ *
+ * Output: one line per stack as it finishes, then the summary table. Each stack's full output
+ * (preflight, held-back resources, the plan and the apply) goes to .state/<env>/logs/<stack>.log;
+ * when a stack fails, the end of its log is printed with the error.
  *
  * For target "aws" it runs the real `terraform init/apply` of each synthesized stack after
  * checking Terraform and AWS credentials. For target "emulator" it is the local rehearsal: the
@@ -26,11 +31,11 @@ import { ServiceQuotasClient } from "@aws-sdk/client-service-quotas";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { spawn, spawnSync } from "node:child_process";
 
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
 import { createInterface } from "node:readline";
 import { MissingBundleError } from "../constructs/bundle";
-import { EnvironmentError, loadEnvironment } from "../config/load";
+import { EnvironmentError, loadEnvironments } from "../config/load";
 import { clusterAdminRoleArns, planRunnerRoleArn, provisionerAccountAlias, workloadClusterName, workloadKubeconfigSecretName } from "../config/names";
 import { HttpProvisionerApi, clientCredentialsToken, registerWorkloads } from "./lib/registration";
 import { CNC_APPS, type Environment } from "../config/schema";
@@ -72,13 +77,41 @@ interface StackReport {
 }
 
 const say = (text: string) => process.stdout.write(`${text}\n`);
+const VERBOSE = process.env.VERBOSE === "1";
+
+/**
+ * A stack's (or step's) log file: every line of its output, also printed when VERBOSE=1. The
+ * console shows one line per stack instead; on failure, `failed` adds the end of the log.
+ */
+class StepLog {
+  readonly file: string;
+  constructor(env: Environment, name: string) {
+    const dir = join(REPO_ROOT, ".state", env.name, "logs");
+    mkdirSync(dir, { recursive: true });
+    this.file = join(dir, `${name}.log`);
+    writeFileSync(this.file, "");
+  }
+  /** The path to print (relative to the repository). */
+  get shown(): string {
+    return relative(REPO_ROOT, this.file);
+  }
+  readonly line = (text: string): void => {
+    appendFileSync(this.file, `${text}\n`);
+    if (VERBOSE) say(text);
+  };
+  /** `err` with the last lines of this log appended (unless VERBOSE already printed them). */
+  failed(err: unknown): unknown {
+    if (!(err instanceof ToolError) || VERBOSE) return err;
+    const lines = readFileSync(this.file, "utf8").trimEnd().split("\n");
+    const tail = lines.slice(-40).join("\n");
+    return new ToolError(`${err.message}\n\nThe last ${Math.min(40, lines.length)} lines of ${this.shown} (the full output):\n${tail}`);
+  }
+}
 const EMULATOR_STACK_TIMEOUT_MS = 6 * 60_000;
 
-// The AWS SDK warns that its 2027 releases will need Node 22; that is not this run's concern.
-process.removeAllListeners("warning");
-process.on("warning", (w) => {
-  if (w.name !== "NodeVersionSupportWarning") process.stderr.write(`${w.name}: ${w.message}\n`);
-});
+// The AWS SDK warns that its 2027 releases will need Node 22; that is not this run's concern. Its
+// own switch turns off that one warning (here and in the services' dry runs); others still print.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 function selectStacks(env: Environment, stacks: SynthesizedStack[], target: string): SynthesizedStack[] {
   if (target === "all") return stacks;
@@ -173,21 +206,21 @@ function explainFailure(stderr: string, emulated: boolean): string {
   return lines.join("\n") || stderr.slice(-2000);
 }
 
-async function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, prefix: string): Promise<number> {
+async function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, prefix: string, log: (line: string) => void): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    const relay = (stream: NodeJS.ReadableStream, out: NodeJS.WriteStream) => {
+    const relay = (stream: NodeJS.ReadableStream) => {
       let pending = "";
       stream.on("data", (d: Buffer) => {
         pending += d.toString();
         const lines = pending.split("\n");
         pending = lines.pop() ?? "";
-        for (const l of lines) out.write(`${prefix}${l}\n`);
+        for (const l of lines) log(`${prefix}${l}`);
       });
-      stream.on("end", () => pending && out.write(`${prefix}${pending}\n`));
+      stream.on("end", () => pending && log(`${prefix}${pending}`));
     };
-    relay(child.stdout, process.stdout);
-    relay(child.stderr, process.stderr);
+    relay(child.stdout);
+    relay(child.stderr);
     child.on("error", reject);
     child.on("close", (code) => resolve(code ?? 1));
   });
@@ -214,13 +247,13 @@ interface Context {
  * The checks before a stack is planned: its secrets are filled; for Kubernetes stacks on AWS, the
  * AWS CLI exists, the caller is a cluster admin role, and the API endpoint answers from here.
  */
-async function preflight(ctx: Context, stack: SynthesizedStack): Promise<void> {
+async function preflight(ctx: Context, stack: SynthesizedStack, log: (line: string) => void = say): Promise<void> {
   const tag = `[${stack.name}] `;
   const names = secretsNeededBy(ctx.env, stack.name, stack.json);
   if (names.length && ctx.secrets) {
     const problems = await unfilledSecrets(ctx.secrets, names);
     if (problems.length) throw new ToolError(secretsMessage(stack.name, problems, ctx.env.name));
-    say(`${tag}preflight: ${names.length} secret(s) it needs are filled (${names.join(", ")})`);
+    log(`${tag}preflight: ${names.length} secret(s) it needs are filled (${names.join(", ")})`);
   }
   if (stack.name === `${ctx.env.name}-cluster` && ctx.iam) {
     const conflict = await accountAliasConflict(ctx.iam, provisionerAccountAlias(ctx.env));
@@ -231,19 +264,19 @@ async function preflight(ctx: Context, stack: SynthesizedStack): Promise<void> {
     const alias = provisionerAccountAlias(ctx.env);
     const problems = [await accountAliasProblem(ctx.iam, alias, ctx.env.name), ...(await zoneTagProblems(ctx.route53, await environmentZones(ctx.route53, ctx.env)))].filter((p): p is string => !!p);
     if (problems.length) throw new ToolError(`${stack.name} installs the provisioner, which would not start:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
-    say(`${tag}preflight: account alias ${alias} and the zones' ${"MattermostCloudDNS"} tags are in place`);
+    log(`${tag}preflight: account alias ${alias} and the zones' ${"MattermostCloudDNS"} tags are in place`);
   }
   const lookups = loadBalancerLookups(stack.json);
   if (lookups.length && ctx.emulated) {
-    say(`${tag}preflight: the ${lookups.length} load balancer(s) it names are made by the controller, which the emulator does not run (held back below)`);
+    log(`${tag}preflight: the ${lookups.length} load balancer(s) it names are made by the controller, which the emulator does not run (listed as held back after this)`);
   } else if (lookups.length && ctx.elb) {
-    const problems = await waitForLoadBalancers(ctx.elb, lookups, { timeoutMs: 15 * 60_000, intervalMs: 20_000, log: (l) => say(`${tag}${l}`) });
+    const problems = await waitForLoadBalancers(ctx.elb, lookups, { timeoutMs: 15 * 60_000, intervalMs: 20_000, log: (l) => log(`${tag}${l}`) });
     if (problems.length) throw new ToolError(loadBalancersMessage(stack.name, problems));
-    say(`${tag}preflight: the ${lookups.length} load balancer(s) it names exist, one each`);
+    log(`${tag}preflight: the ${lookups.length} load balancer(s) it names exist, one each`);
   }
   if (!usesKubernetes(stack.json)) return;
   if (ctx.emulated) {
-    say(`${tag}preflight: AWS CLI, caller role and API reachability not checked: the emulator has no Kubernetes API (its objects are held back below)`);
+    log(`${tag}preflight: AWS CLI, caller role and API reachability not checked: the emulator has no Kubernetes API (its objects are held back below)`);
     return;
   }
   const cli = checkAwsCli();
@@ -257,7 +290,7 @@ async function preflight(ctx: Context, stack: SynthesizedStack): Promise<void> {
   }
   const endpoint = described.stdout.trim();
   if (!(await reachable(new URL(endpoint).hostname, 443))) throw new ToolError(unreachableMessage(stack.name, cluster, endpoint));
-  say(`${tag}preflight: ${cli}, caller ${ctx.callerArn} is a cluster admin, ${endpoint} answers`);
+  log(`${tag}preflight: ${cli}, caller ${ctx.callerArn} is a cluster admin, ${endpoint} answers`);
 }
 
 /** What a resource that holds data is called, for people. */
@@ -388,14 +421,28 @@ async function withoutForeignBootstrap(ctx: Context, stacks: SynthesizedStack[],
   return stacks.filter((s) => s !== bootstrap);
 }
 
+/** Applies one stack, its output into its log file; prints one line when it is done. */
 async function applyStack(ctx: Context, stack: SynthesizedStack): Promise<StackReport> {
+  const log = new StepLog(ctx.env, stack.name);
+  try {
+    const report = await applyStackLogged(ctx, stack, log.line);
+    const held = report.heldBack ? `, ${report.heldBack} held back` : "";
+    say(`  ${stack.name.padEnd(32)} applied ${report.applied}${held}, ${report.seconds.toFixed(0)} s  (${log.shown})`);
+    return report;
+  } catch (err) {
+    say(`  ${stack.name.padEnd(32)} FAILED  (${log.shown})`);
+    throw log.failed(err);
+  }
+}
+
+async function applyStackLogged(ctx: Context, stack: SynthesizedStack, log: (line: string) => void): Promise<StackReport> {
   const started = Date.now();
-  await preflight(ctx, stack);
+  await preflight(ctx, stack, log);
   const { dir, heldBack, kept, ignored } = prepare(stack, ctx.emulated);
   const tag = `[${stack.name}] `;
-  say(`\n==> ${stack.name}: terraform init + apply (${kept} resources${heldBack.length ? `, ${heldBack.length} held back` : ""})`);
-  for (const h of heldBack) say(`${tag}held back: ${h.address} (${h.reason})`);
-  for (const i of ignored) say(`${tag}emulator gap, not compared on re-plan: ${i} (moto does not return these attributes)`);
+  log(`\n==> ${stack.name}: terraform init + apply (${kept} resource blocks${heldBack.length ? `, ${heldBack.length} held back` : ""}; the summary counts the instances in state)`);
+  for (const h of heldBack) log(`${tag}held back: ${h.address} (${h.reason})`);
+  for (const i of ignored) log(`${tag}emulator gap, not compared on re-plan: ${i} (moto does not return these attributes)`);
   const cli = ctx.cliConfig;
   const init = await terraform(["init", "-input=false", "-no-color"], dir, cli ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv);
   if (init.code !== 0) throw new ToolError(`terraform init failed for ${stack.name}:\n${init.stderr || init.stdout}`);
@@ -406,7 +453,7 @@ async function applyStack(ctx: Context, stack: SynthesizedStack): Promise<StackR
       dir,
       cli ?? process.env.TF_CLI_CONFIG_FILE ?? "",
       ctx.tfEnv,
-      (line) => line.trim() && say(`${tag}${line}`),
+      (line) => line.trim() && log(`${tag}${line}`),
       // Against the emulator nothing should take this long; a hang means moto is failing a call the provider retries.
       ctx.emulated ? EMULATOR_STACK_TIMEOUT_MS : undefined,
     );
@@ -417,19 +464,25 @@ async function applyStack(ctx: Context, stack: SynthesizedStack): Promise<StackR
   const lost = ctx.emulated && apply.code !== 0 && !apply.timedOut ? lostCreations(apply.stderr) : [];
   if (lost.length) {
     for (const { address, id } of lost) {
-      say(`${tag}emulator: ${address} (${id}) was created but its response was lost (AlreadyExists on the SDK's retry); importing it and applying again`);
+      log(`${tag}emulator: ${address} (${id}) was created but its response was lost (AlreadyExists on the SDK's retry); importing it and applying again`);
       const imported = await terraform(["import", "-input=false", "-no-color", address, id], dir, cli ?? "", ctx.tfEnv);
       if (imported.code !== 0) throw new ToolError(`Applying ${stack.name} failed, and adopting ${address} (${id}) failed too:\n${imported.stderr.slice(-1500)}`);
     }
     apply = await runApply();
   }
   if (apply.timedOut) {
-    throw new ToolError(`Applying ${stack.name} took more than ${EMULATOR_STACK_TIMEOUT_MS / 60000} minutes against the emulator and was stopped; the resource still "creating" above is one moto fails on (see .state/${ctx.env.name}/emulator.log for its error), so add its type to scripts/lib/emulator-support.ts with the reason.`);
+    throw new ToolError(`Applying ${stack.name} took more than ${EMULATOR_STACK_TIMEOUT_MS / 60000} minutes against the emulator and was stopped; the resource still "creating" at the end of its log is one moto fails on (see .state/${ctx.env.name}/emulator.log for its error), so add its type to scripts/lib/emulator-support.ts with the reason.`);
   }
-  if (apply.code !== 0) throw new ToolError(`Applying ${stack.name} failed:\n${explainFailure(apply.stderr, ctx.emulated)}`);
+  if (apply.code !== 0) {
+    log(apply.stderr);
+    throw new ToolError(`Applying ${stack.name} failed:\n${explainFailure(apply.stderr, ctx.emulated)}`);
+  }
   const outputs = await terraform(["output", "-json", "-no-color"], dir, cli ?? "", ctx.tfEnv);
   const urls = (JSON.parse(outputs.stdout || "{}") as Record<string, { value: unknown }>).urls?.value;
-  if (urls) say(`${tag}URLs:\n${(urls as string[]).map((u) => `  ${u}`).join("\n")}`);
+  if (urls) {
+    log(`${tag}URLs:\n${(urls as string[]).map((u) => `  ${u}`).join("\n")}`);
+    if (!VERBOSE) say(`${tag}URLs:\n${(urls as string[]).map((u) => `  ${u}`).join("\n")}`);
+  }
   return { stack: stack.name, applied: resourcesInState(stateFile(ctx.env, stack.name)) || kept, heldBack: heldBack.length, seconds: (Date.now() - started) / 1000 };
 }
 
@@ -447,21 +500,34 @@ async function output(ctx: Context, stack: SynthesizedStack, name: string): Prom
   return (JSON.parse(out.stdout || "{}") as Record<string, { value: string }>)[name]?.value;
 }
 
+/** Both services once, in dry-run mode; their JSON logs go to .state/<env>/logs/services.log. */
 async function serviceDryRuns(ctx: Context, cluster: SynthesizedStack): Promise<void> {
+  const log = new StepLog(ctx.env, "services");
+  try {
+    await serviceDryRunsLogged(ctx, cluster, log.line);
+    say(`  ${"services (dry runs)".padEnd(32)} store discovery and DNS registration ran  (${log.shown})`);
+  } catch (err) {
+    say(`  ${"services (dry runs)".padEnd(32)} FAILED  (${log.shown})`);
+    throw log.failed(err);
+  }
+}
+
+async function serviceDryRunsLogged(ctx: Context, cluster: SynthesizedStack, log: (line: string) => void): Promise<void> {
   const zoneId = await output(ctx, cluster, "private_zone_id");
   if (!zoneId) {
-    say("\n(services not run: the cluster stack has no private_zone_id output yet)");
+    log("\n(services not run: the cluster stack has no private_zone_id output yet)");
     return;
   }
   const base = { ...ctx.tfEnv, PRIVATE_HOSTED_ZONE_ID: zoneId, DRY_RUN: "true", ENVIRONMENT_NAME: ctx.env.name, NODE_NO_WARNINGS: "1" };
-  say(`\n==> store discovery (dry run) against zone ${zoneId}`);
+  log(`\n==> store discovery (dry run) against zone ${zoneId}`);
   let code = await run(
     process.execPath,
     [join(REPO_ROOT, "dist", "cronjobs", "store-discovery", "main.js")],
     { ...base, THANOS_NAMESPACE: "monitoring", THANOS_DEPLOYMENT_NAME: "thanos-query", THANOS_CONFIGMAP_NAME: "thanos-store-endpoints" },
     "[store-discovery] ",
+    log,
   );
-  if (code !== 0) throw new ToolError(`The store-discovery dry run failed (exit ${code}); see its JSON log above.`);
+  if (code !== 0) throw new ToolError(`The store-discovery dry run failed (exit ${code}); see its JSON log.`);
   // Installation records are made by the provisioner at run time, which the rehearsal does not run:
   // stand in for it with one CNAME in the emulated public zone, so the probe document has a target.
   const publicZoneId = await output(ctx, cluster, "public_zone_id");
@@ -474,10 +540,10 @@ async function serviceDryRuns(ctx: Context, cluster: SynthesizedStack): Promise<
         ChangeBatch: { Changes: [{ Action: "UPSERT", ResourceRecordSet: { Name: name, Type: "CNAME", TTL: 60, SetIdentifier: "rehearsal", Weight: 255, ResourceRecords: [{ Value: `installations.${ctx.env.dns.publicDomain}` }] } }] },
       }),
     );
-    say(`(the rehearsal stands in for the provisioner: installation record ${name} in the public zone)`);
+    log(`(the rehearsal stands in for the provisioner: installation record ${name} in the public zone)`);
     Object.assign(probesEnv, { PUBLIC_HOSTED_ZONE_ID: publicZoneId, PUBLIC_DOMAIN: ctx.env.dns.publicDomain, EXCLUDED_NAMES: CNC_APPS.join(","), PROBES_KEY });
   }
-  say(`\n==> DNS-registration Lambda (dry run) against zones ${[zoneId, publicZoneId].filter(Boolean).join(" and ")}`);
+  log(`\n==> DNS-registration Lambda (dry run) against zones ${[zoneId, publicZoneId].filter(Boolean).join(" and ")}`);
   code = await run(
     process.execPath,
     [
@@ -489,8 +555,9 @@ async function serviceDryRuns(ctx: Context, cluster: SynthesizedStack): Promise<
     ],
     { ...base, PRIVATE_DOMAIN: ctx.env.dns.privateDomain, ...probesEnv },
     "[dns-registration] ",
+    log,
   );
-  if (code !== 0) throw new ToolError(`The DNS-registration dry run failed (exit ${code}); see its JSON log above.`);
+  if (code !== 0) throw new ToolError(`The DNS-registration dry run failed (exit ${code}); see its JSON log.`);
 }
 
 function table(rows: StackReport[], verb = "applied"): void {
@@ -503,8 +570,8 @@ function table(rows: StackReport[], verb = "applied"): void {
 }
 
 /** The emulator keeps nothing on disk: state left from an emulator that has since stopped describes nothing. */
-function clearStaleEmulatorState(env: Environment, stacks: SynthesizedStack[]): void {
-  const stale = stacks.map((s) => ({ s, n: resourcesInState(stateFile(env, s.name)) })).filter((x) => x.n > 0);
+function clearStaleEmulatorState(env: Environment, stacks: string[]): void {
+  const stale = stacks.map((name) => ({ s: { name }, n: resourcesInState(stateFile(env, name)) })).filter((x) => x.n > 0);
   if (!stale.length) return;
   say(
     `Note: local state lists ${stale.reduce((n, x) => n + x.n, 0)} resources (${stale.map((x) => x.s.name).join(", ")}) from an emulator that is no longer running; ` +
@@ -514,6 +581,20 @@ function clearStaleEmulatorState(env: Environment, stacks: SynthesizedStack[]): 
     rmSync(stateFile(env, s.name), { force: true });
     rmSync(`${stateFile(env, s.name)}.backup`, { force: true });
   }
+}
+
+/**
+ * `make diff` on the emulator plans against what a `KEEP_EMULATOR=1 make all` left running: a
+ * fresh emulator holds nothing, so every plan would fail on its first lookup.
+ */
+async function refuseDiffWithoutKeptEmulator(env: Environment, target: string): Promise<void> {
+  const kept = await runningEmulator(env.name);
+  const again = `run \`KEEP_EMULATOR=1 make all ENVIRONMENT=${env.name}\` first, which leaves its emulator running for \`make diff\` (and \`make destroy\` stops it)`;
+  if (!kept) throw new ToolError(`make diff on ${env.name} plans against the local AWS emulator a kept rehearsal leaves running, and none is running: ${again}.`);
+  if (target !== "bootstrap" && resourcesInState(stateFile(env, `${env.name}-bootstrap`)) === 0) {
+    throw new ToolError(`The local AWS emulator at ${kept.endpoint} holds nothing of ${env.name} yet (its bootstrap is not applied): ${again}.`);
+  }
+  say(`make diff on ${env.name}: planning against the emulator a kept rehearsal left running at ${kept.endpoint}.`);
 }
 
 async function main(): Promise<void> {
@@ -526,9 +607,22 @@ async function main(): Promise<void> {
   }
   if (!["apply", "destroy", "diff", "register"].includes(command)) throw new ToolError(`Unknown command "${command}": use apply, destroy, diff, register or local-down.`);
 
-  const env = loadEnvironment(envName);
+  // ENVIRONMENTS_DIR points the driver (like the app) at another folder of environments.
+  const root = process.env.ENVIRONMENTS_DIR || undefined;
+  const [env] = loadEnvironments({ only: envName, root });
   const emulated = env.target === "emulator";
   if (command === "destroy" && !emulated) destroyGuard(env, target);
+  if (emulated && command === "diff") await refuseDiffWithoutKeptEmulator(env, target);
+  if (emulated && command === "destroy" && !(await runningEmulator(env.name))) {
+    // Nothing to plan or synthesize: the emulator that held the resources is gone.
+    const dir = join(REPO_ROOT, ".state", env.name);
+    clearStaleEmulatorState(env, existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".tfstate")).map((f) => f.slice(0, -".tfstate".length)) : []);
+    say(
+      `No local AWS emulator of ${env.name} is running, so nothing of ${env.name} exists to destroy: moto keeps nothing on disk, and ` +
+        `\`make all\` stops the emulator it starts unless KEEP_EMULATOR=1 (then \`make destroy\` deletes every resource for real).`,
+    );
+    return;
+  }
   const version = checkTerraform();
   const ctx: Context = { env, emulated, tfEnv: {}, command };
   if (emulated) {
@@ -544,12 +638,12 @@ async function main(): Promise<void> {
   }
   say(`environment ${env.name} (${env.target}, ${env.region}), terraform ${version}`);
 
-  const stacks = synthesize({ outdir: join(REPO_ROOT, "cdktf.out"), only: env.name });
+  const stacks = synthesize({ outdir: join(REPO_ROOT, "cdktf.out"), only: env.name, root });
   const selected = command === "register" ? [] : selectStacks(env, stacks, target);
 
   if (emulated) {
     const before = await runningEmulator(env.name);
-    if (!before) clearStaleEmulatorState(env, stacks);
+    if (!before) clearStaleEmulatorState(env, stacks.map((s) => s.name));
     ctx.emulator = before ?? (await ensureEmulator(env.name));
     ctx.tfEnv = emulatorEnv(ctx.emulator, env.region);
     const local = { region: env.region, endpoint: ctx.emulator.endpoint, credentials: { accessKeyId: "testing", secretAccessKey: "testing" } };
@@ -568,11 +662,15 @@ async function main(): Promise<void> {
     }
     if (command === "diff") {
       for (const stack of selected) {
+        const tag = `[${stack.name}] `;
         await preflight(ctx, stack);
-        const { dir } = prepare(stack, emulated);
-        await terraform(["init", "-input=false", "-no-color"], dir, ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv);
-        const code = await run("terraform", ["-chdir=" + dir, "plan", "-input=false", "-lock=false"], { ...ctx.tfEnv, ...(ctx.cliConfig ? { TF_CLI_CONFIG_FILE: ctx.cliConfig } : {}) }, `[${stack.name}] `);
-        if (code !== 0) throw new ToolError(`terraform plan failed for ${stack.name}`);
+        const { dir, heldBack } = prepare(stack, emulated);
+        for (const h of heldBack) say(`${tag}held back: ${h.address} (${h.reason})`);
+        const cli = ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "";
+        const init = await terraform(["init", "-input=false", "-no-color"], dir, cli, ctx.tfEnv);
+        if (init.code !== 0) throw new ToolError(`terraform init failed for ${stack.name}:\n${explainFailure(init.stderr, emulated)}`);
+        const plan = await terraform(["plan", "-input=false", "-no-color", "-lock=false"], dir, cli, ctx.tfEnv, (l) => say(`${tag}${l}`));
+        if (plan.code !== 0) throw new ToolError(`The plan of ${stack.name} failed:\n${explainFailure(plan.stderr, emulated)}`);
       }
       return;
     }
@@ -590,13 +688,24 @@ async function main(): Promise<void> {
           return;
         }
         const { dir } = prepare(stack, emulated);
-        say(`\n==> ${stack.name}: terraform destroy`);
-        await terraform(["init", "-input=false", "-no-color"], dir, ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv);
-        const res = await terraform(["destroy", "-input=false", "-no-color", "-auto-approve", "-parallelism=20"], dir, ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv, (l) => l.trim() && say(`[${stack.name}] ${l}`));
-        if (res.code !== 0) throw new ToolError(`Destroying ${stack.name} failed:\n${explainFailure(res.stderr, emulated)}`);
-        const left = resourcesInState(stateFile(env, stack.name));
-        if (left > 0) throw new ToolError(`${stack.name} still has ${left} resources in state after destroy.`);
-        reports.push({ stack: stack.name, applied: -inState, heldBack: 0, seconds: (Date.now() - started) / 1000 });
+        const log = new StepLog(env, `${stack.name}.destroy`);
+        try {
+          log.line(`\n==> ${stack.name}: terraform destroy`);
+          await terraform(["init", "-input=false", "-no-color"], dir, ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv);
+          const res = await terraform(["destroy", "-input=false", "-no-color", "-auto-approve", "-parallelism=20"], dir, ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv, (l) => l.trim() && log.line(`[${stack.name}] ${l}`));
+          if (res.code !== 0) {
+            log.line(res.stderr);
+            throw new ToolError(`Destroying ${stack.name} failed:\n${explainFailure(res.stderr, emulated)}`);
+          }
+          const left = resourcesInState(stateFile(env, stack.name));
+          if (left > 0) throw new ToolError(`${stack.name} still has ${left} resources in state after destroy.`);
+        } catch (err) {
+          say(`  ${stack.name.padEnd(32)} FAILED  (${log.shown})`);
+          throw log.failed(err);
+        }
+        const seconds = (Date.now() - started) / 1000;
+        say(`  ${stack.name.padEnd(32)} destroyed ${inState}, ${seconds.toFixed(0)} s  (${log.shown})`);
+        reports.push({ stack: stack.name, applied: -inState, heldBack: 0, seconds });
       };
       const { first: route53, chains: workloads, last: layers } = destroySequence(env.name, selected);
       for (const stack of route53) await destroyOne(stack);
@@ -618,6 +727,7 @@ async function main(): Promise<void> {
     }
     // bootstrap, cluster and post-install go in order; then the workload chains; route53 last.
     const { first: layers, chains: workloads, last: route53 } = deploySequence(env.name, selected);
+    if (!VERBOSE) say(`\nApplying ${selected.length} stack(s); one line as each is done, its full output in .state/${env.name}/logs/<stack>.log (VERBOSE=1 prints it here).`);
     const first = await withoutForeignBootstrap(ctx, layers, target);
     for (const stack of first) {
       reports.push(await applyStack(ctx, stack));
@@ -634,21 +744,19 @@ async function main(): Promise<void> {
     for (const stack of route53) reports.push(await applyStack(ctx, stack));
 
     if (emulated) {
-      say("\n==> idempotency: a second plan of every applied stack must show no changes");
       const drift: string[] = [];
       const plans = await mapLimit(selected, 2, (stack) => replan(ctx, stack));
-      selected.forEach((stack, i) => {
-        say(`[${stack.name}] ${plans[i].length ? `${plans[i].length} change(s)` : "no changes"}`);
-        drift.push(...plans[i].map((c) => `${stack.name}: ${c}`));
-      });
+      selected.forEach((stack, i) => drift.push(...plans[i].map((c) => `${stack.name}: ${c}`)));
       if (drift.length) throw new ToolError(`The second plan is not empty, so applying is not idempotent:\n${drift.map((d) => `  - ${d}`).join("\n")}`);
+      say(`  ${"idempotency".padEnd(32)} a second plan of each of the ${selected.length} stacks shows no changes`);
       const cluster = stacks.find((s) => s.name === `${env.name}-cluster`);
       if (cluster && target === "all") await serviceDryRuns(ctx, cluster);
     }
     if (target === "all" || target === "workloads") await registerStep(ctx);
     table(reports);
     const held = reports.reduce((n, r) => n + r.heldBack, 0);
-    if (held) say(`\n${held} resources were held back (listed above with their reasons); everything else was applied.`);
+    if (held) say(`\n${held} resources were held back (each listed with its reason in its stack's log); everything else was applied.`);
+    say(`Full output of every stack (its plan and apply): ${relative(REPO_ROOT, join(REPO_ROOT, ".state", env.name, "logs"))}/<stack>.log${VERBOSE ? "" : " (VERBOSE=1 prints it here too)"}`);
   } finally {
     if (ctx.emulator?.started && process.env.KEEP_EMULATOR !== "1") {
       await stopEmulator(env.name, ctx.emulator);

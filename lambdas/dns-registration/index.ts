@@ -6,13 +6,14 @@
 import { Route53Client } from "@aws-sdk/client-route-53";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
-import { errorText, jsonLogger } from "../../lib/discovery/log";
+import { errorText, jsonLogger, type Logger } from "../../lib/discovery/log";
 import { mattermostNotifier, webhookFromSecret } from "../../lib/discovery/webhook";
 import { readConfig } from "./config";
 import { ReconcileError, reconcile, type ReconcileResult } from "./reconcile";
 import { eksToken } from "./token";
 
-const log = jsonLogger("dns-registration");
+/** JSON lines on stdout/stderr for CloudWatch Logs; tests pass their own sink to resetForTests. */
+let log: Logger = jsonLogger("dns-registration");
 const region = () => process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || "us-east-1";
 let route53: Route53Client | undefined;
 let secrets: SecretsManagerClient | undefined;
@@ -73,8 +74,9 @@ export async function handler(event: unknown = {}): Promise<{ clusters: number; 
   }
 }
 
-/** Tests only: forget warm-container caches. */
-export function resetForTests(): void {
+/** Tests only: forget warm-container caches, and send the log lines to `options.log` (default: JSON lines). */
+export function resetForTests(options: { log?: Logger } = {}): void {
+  log = options.log ?? jsonLogger("dns-registration");
   route53 = undefined;
   secrets = undefined;
   webhookUrl = undefined;

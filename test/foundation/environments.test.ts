@@ -9,6 +9,122 @@ const REPO = resolve(__dirname, "..", "..");
 
 const configError = rejection;
 
+/** environments/prod edited as the README asks of a copy: its own name, account, zones and network. */
+function editedCopyOfProd(name: string): string {
+  return readFileSync(join(REPO, "environments", "prod", "environment.ts"), "utf8")
+    .replace(/\bprod\b/g, name)
+    .replace(/111111111111/g, "222222222222")
+    .replace(/Z0PRIVATEPLACEHOLDER1/g, "Z0PRIVATEPLACEHOLDER2")
+    .replace(/Z0PUBLICPLACEHOLDER01/g, "Z0PUBLICPLACEHOLDER02");
+}
+
+describe("a copied environment cannot keep another environment's identity", () => {
+  let root: string;
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), "envs-identity-"));
+    cpSync(join(REPO, "environments", "prod"), join(root, "prod"), { recursive: true });
+    cpSync(join(REPO, "environments", "local"), join(root, "local"), { recursive: true });
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+  const write = (name: string, text: string) => {
+    mkdirSync(join(root, name), { recursive: true });
+    writeFileSync(join(root, name, "environment.ts"), text);
+  };
+  const prodText = () => readFileSync(join(REPO, "environments", "prod", "environment.ts"), "utf8");
+
+  it("refuses a verbatim copy of prod, naming stateBucket, the secrets and prod (only the copy is loaded)", () => {
+    cpSync(join(REPO, "environments", "prod"), join(root, "staging"), { recursive: true });
+    let message = "";
+    try {
+      loadEnvironments({ root, only: "staging" });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/staging\/environment\.ts keeps another environment's identity/);
+    expect(message).toMatch(/- stateBucket: "cloud-prod-tfstate-111111111111" carries the name of environment "prod"/);
+    expect(message).toMatch(/- stateBucket: "cloud-prod-tfstate-111111111111" is also the state bucket of environment "prod"/);
+    expect(message).toMatch(/- alerts\.webhookSecretName: "prod\/cnc\/mattermost-alerts-webhook" carries the name of environment "prod"/);
+    expect(message).toMatch(/- secrets\.grafanaAdmin: "prod\/cnc\/grafana-admin"/);
+    expect(message).toMatch(/- tags\.Environment: "prod"/);
+    expect(message).toMatch(/- dns\.privateZoneId: Z0PRIVATEPLACEHOLDER1 is also dns\.privateZoneId of environment "prod"/);
+    expect(message).toMatch(/- network\.cidr: 10\.10\.0\.0\/16 overlaps network\.cidr \(10\.10\.0\.0\/16\) of environment "prod" in the same account/);
+  });
+
+  it("blames the copy, not the original, when every environment is loaded", () => {
+    cpSync(join(REPO, "environments", "prod"), join(root, "staging"), { recursive: true });
+    expect(() => loadEnvironments({ root })).toThrow(/^staging\/environment\.ts keeps|\/staging\/environment\.ts keeps/);
+  });
+
+  it("stops synth of the copy with exit code 1 and the sentence, not a stack trace", () => {
+    cpSync(join(REPO, "environments", "prod"), join(root, "staging"), { recursive: true });
+    const run = spawnSync(join(REPO, "node_modules", ".bin", "tsx"), [join(REPO, "main.ts")], {
+      cwd: REPO,
+      env: { ...process.env, ENVIRONMENTS_DIR: root, ENVIRONMENT: "staging", CDKTF_OUTDIR: join(root, "out") },
+      encoding: "utf8",
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/keeps another environment's identity:\n {2}- stateBucket:/);
+    expect(run.stderr).not.toMatch(/at Object\.|node:internal/);
+  });
+
+  it("accepts a correctly edited copy", () => {
+    write("staging", editedCopyOfProd("staging"));
+    expect(loadEnvironments({ root, only: "staging" }).map((e) => e.stateBucket)).toEqual(["cloud-staging-tfstate-222222222222"]);
+    expect(loadEnvironments({ root }).map((e) => e.name)).toEqual(["local", "prod", "staging"]);
+  });
+
+  it("refuses one forgotten field, naming it and the other environment", () => {
+    write("staging", editedCopyOfProd("staging").replace('"staging/cnc/grafana-admin"', '"prod/cnc/grafana-admin"'));
+    expect(() => loadEnvironments({ root, only: "staging" })).toThrow(/- secrets\.grafanaAdmin: "prod\/cnc\/grafana-admin" carries the name of environment "prod"/);
+  });
+
+  it("refuses a state bucket or account/region/CIDR shared with another environment unless both say so", () => {
+    // Each case gets its own folder: a loaded environment file is cached by require.
+    const refusal = (prod: string, staging: string) => {
+      root = mkdtempSync(join(tmpdir(), "envs-identity-"));
+      write("prod", prod);
+      write("staging", staging);
+      try {
+        loadEnvironments({ root, only: "staging" });
+        return "";
+      } catch (err) {
+        return (err as Error).message;
+      }
+    };
+    const sharing = (text: string, other: string) => text.replace('  target: "aws",', `  target: "aws",\n  sharesWith: ["${other}"],`);
+
+    const bucket = "platform-tfstate-111111111111";
+    expect(refusal(prodText().replace("cloud-prod-tfstate-111111111111", bucket), editedCopyOfProd("staging").replace("cloud-staging-tfstate-222222222222", bucket)))
+      .toMatch(/- stateBucket: "platform-tfstate-111111111111" is also the state bucket of environment "prod"\n/);
+
+    const sameAccount = editedCopyOfProd("staging").replace(/222222222222/g, "111111111111");
+    expect(refusal(prodText(), sameAccount)).toMatch(
+      /- network\.cidr: 10\.10\.0\.0\/16 overlaps network\.cidr \(10\.10\.0\.0\/16\) of environment "prod" in the same account 111111111111 and region us-east-1/,
+    );
+    // The same account and region with other VPC blocks does not collide.
+    expect(refusal(prodText(), sameAccount.replace(/10\.(10|20|21)\.0\.0/g, (_m, n) => `10.${Number(n) + 100}.0.0`))).toBe("");
+    // One side saying so is not enough: the error says which side is missing.
+    expect(refusal(prodText(), sharing(sameAccount, "prod"))).toMatch(/staging lists "prod" in sharesWith, but prod does not list "staging"/);
+    expect(refusal(sharing(prodText(), "staging"), sharing(sameAccount, "prod"))).toBe("");
+  });
+
+  it("sharing never excuses another environment's name in a field", () => {
+    write("staging", editedCopyOfProd("staging").replace("  target: \"aws\",", "  target: \"aws\",\n  sharesWith: [\"prod\"],").replace("Environment: \"staging\"", "Environment: \"prod\""));
+    writeFileSync(join(root, "prod", "environment.ts"), prodText().replace("  target: \"aws\",", "  target: \"aws\",\n  sharesWith: [\"staging\"],"));
+    expect(() => loadEnvironments({ root, only: "staging" })).toThrow(/- tags\.Environment: "prod" carries the name of environment "prod"/);
+  });
+
+  it("an environment whose name contains another's is not confused with it", () => {
+    write("prod-eu", editedCopyOfProd("prod-eu"));
+    expect(loadEnvironments({ root, only: "prod-eu" }).map((e) => e.alerts.webhookSecretName)).toEqual(["prod-eu/cnc/mattermost-alerts-webhook"]);
+  });
+
+  it("a broken sibling folder is not the loaded environment's problem", () => {
+    write("broken", "export default {");
+    expect(loadEnvironments({ root, only: "prod" }).map((e) => e.name)).toEqual(["prod"]);
+  });
+});
+
 describe("environment discovery", () => {
   let root: string;
   beforeAll(() => {
@@ -22,8 +138,9 @@ describe("environment discovery", () => {
     expect(discoverEnvironments()).toEqual(expect.arrayContaining(["local", "prod"]));
   });
 
-  it("picks up a copied folder with no code change, and ENVIRONMENT selects only it", () => {
-    cpSync(join(root, "prod"), join(root, "staging"), { recursive: true });
+  it("picks up a copied (and edited) folder with no code change, and ENVIRONMENT selects only it", () => {
+    mkdirSync(join(root, "staging"));
+    writeFileSync(join(root, "staging", "environment.ts"), editedCopyOfProd("staging"));
     expect(discoverEnvironments(root)).toEqual(["local", "prod", "staging"]);
     expect(loadEnvironments({ root, only: "staging" }).map((e) => e.name)).toEqual(["staging"]);
 

@@ -15,6 +15,8 @@ let secrets: SecretsManagerClient;
 let kube: KubeApiStandIn;
 let hook: WebhookReceiver;
 const savedEnv = { ...process.env };
+/** What the handler logged in the current test (a sink, so the run prints no service log lines). */
+const logs: { level: string; message: string; fields?: Record<string, unknown> }[] = [];
 
 beforeAll(async () => {
   [moto, kube, hook] = await Promise.all([startMoto(), new KubeApiStandIn().start(), new WebhookReceiver().start()]);
@@ -33,7 +35,8 @@ async function setup(records: (d: string) => any[], extraEnv: Record<string, str
   const zone = await createZone(route53, domain);
   const recs = records(domain);
   if (recs.length) await upsert(route53, zone, recs);
-  resetForTests();
+  logs.length = 0;
+  resetForTests({ log: (level, message, fields) => logs.push({ level, message, fields }) });
   kube.reset();
   hook.posts.length = 0;
   hook.status = 200;
@@ -142,6 +145,7 @@ describe("the handler against moto and the Kubernetes API stand-in", () => {
     ]);
     const result = await handler({ source: "aws.events", "detail-type": "Scheduled Event" });
     expect(result).toEqual({ clusters: 2, action: "created" });
+    expect(logs.find((l) => l.message === "listed the private zone")?.fields).toMatchObject({ records: 705, pages: 3, clusters: 2 });
     expect(targetsDoc()).toBe(
       `${JSON.stringify(
         [
@@ -192,6 +196,9 @@ describe("the handler against moto and the Kubernetes API stand-in", () => {
     expect(hook.posts).toHaveLength(1);
     expect(hook.posts[0]).toMatchObject({ username: "Prometheus DNS Registration" });
     expect(hook.posts[0].attachments[0].title).toBe("DNS registration refused to remove most Prometheus targets");
+    expect(logs.filter((l) => l.level === "error")).toEqual([
+      expect.objectContaining({ message: "DNS registration refused to remove most Prometheus targets", fields: expect.objectContaining({ trigger: "direct" }) }),
+    ]);
 
     process.env.ALLOW_MASS_REMOVAL = "true";
     expect(await handler({})).toEqual({ clusters: 0, action: "updated" });
