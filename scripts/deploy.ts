@@ -36,7 +36,7 @@ import { join, relative } from "node:path";
 import { createInterface } from "node:readline";
 import { MissingBundleError } from "../constructs/bundle";
 import { EnvironmentError, loadEnvironments } from "../config/load";
-import { clusterAdminRoleArns, planRunnerRoleArn, provisionerAccountAlias, workloadClusterName, workloadKubeconfigSecretName } from "../config/names";
+import { clusterAdminRoleArns, cncClusterName, planRunnerRoleArn, provisionerAccountAlias, workloadClusterName, workloadKubeconfigSecretName } from "../config/names";
 import { HttpProvisionerApi, clientCredentialsToken, registerWorkloads } from "./lib/registration";
 import { CNC_APPS, type Environment } from "../config/schema";
 import { PROBES_KEY } from "../constructs/dns-registration/function";
@@ -336,11 +336,11 @@ function destroyGuard(env: Environment, target: string): void {
  * Before an apply that may create clusters on a real account: do the account's quotas hold what
  * the clusters still to create need (scripts/lib/quotas.ts)? Refuses with the request commands.
  */
-async function quotaPreflight(env: Environment): Promise<void> {
+async function quotaPreflight(env: Environment, clusters: string[]): Promise<void> {
   const region = { region: env.region };
   let report: Awaited<ReturnType<typeof checkQuotas>>;
   try {
-    report = await checkQuotas(env, { ec2: new EC2Client(region), eks: new EKSClient(region), rds: new RDSClient(region), quotas: new ServiceQuotasClient(region) });
+    report = await checkQuotas(env, { ec2: new EC2Client(region), eks: new EKSClient(region), rds: new RDSClient(region), quotas: new ServiceQuotasClient(region) }, clusters);
   } catch (err) {
     throw new ToolError(
       `Could not compare ${env.name}'s needs with the account's quotas (${(err as Error).name}: ${(err as Error).message}). ` +
@@ -719,8 +719,12 @@ async function main(): Promise<void> {
     }
 
     // apply
-    const createsClusters = selected.some((s) => s.name === `${env.name}-cluster` || env.workloads.some((w) => s.name === `${env.name}-workload-${w.name}`));
-    if (!emulated && createsClusters) await quotaPreflight(env);
+    // The clusters this apply may create: the C&C with the cluster layer, each workload with its AWS phase.
+    const clusters = [
+      ...(selected.some((s) => s.name === `${env.name}-cluster`) ? [cncClusterName(env)] : []),
+      ...env.workloads.filter((w) => selected.some((s) => s.name === `${env.name}-workload-${w.name}`)).map((w) => workloadClusterName(env, w.name)),
+    ];
+    if (!emulated && clusters.length) await quotaPreflight(env, clusters);
     if (!emulated && !(await confirm(`This applies ${selected.map((s) => s.name).join(", ")} to account ${env.accountId}.`))) {
       say("Nothing was applied.");
       return;

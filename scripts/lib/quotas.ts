@@ -119,11 +119,27 @@ async function vcpusOf(ec2: EC2Client, types: string[]): Promise<Map<string, num
   return out;
 }
 
-/** Counts, compares, and lists every shortfall. Nothing is created or changed. */
-export async function checkQuotas(env: Environment, clients: QuotaClients): Promise<QuotaReport> {
+/** Whether the cluster's VPC exists already (a retried first apply): found by its own tag. */
+async function networkExists(ec2: EC2Client, cluster: string): Promise<boolean> {
+  const out = await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: "tag:platform/network", Values: [cluster] }] }));
+  return (out.Vpcs?.length ?? 0) > 0;
+}
+
+/**
+ * Counts, compares, and lists every shortfall. Nothing is created or changed. `clusters` limits
+ * the count to the clusters the apply at hand creates (default: every cluster of the environment).
+ */
+export async function checkQuotas(env: Environment, clients: QuotaClients, clusters?: string[]): Promise<QuotaReport> {
   const { ec2, eks, rds, quotas } = clients;
   const planned: PlannedCluster[] = [];
-  for (const c of plannedClusters(env)) if (!(await clusterExists(eks, c.name))) planned.push(c);
+  for (const c of plannedClusters(env)) {
+    if (clusters && !clusters.includes(c.name)) continue;
+    if (await clusterExists(eks, c.name)) continue;
+    // A first apply that stopped after the network: its VPC, NAT gateways and addresses are in use
+    // already (counted below), not needed again.
+    if (c.vpc && (await networkExists(ec2, c.name))) planned.push({ ...c, vpc: false, natAzs: [] });
+    else planned.push(c);
+  }
 
   // --- needs of the clusters still to create
   const types = [...new Set(planned.flatMap((c) => c.nodeGroups.flatMap((g) => g.instanceTypes)))];

@@ -116,4 +116,24 @@ describe("the quota preflight", () => {
     const { report } = await check(single, { "ec2/L-1216C47A": 256 });
     expect(report.checked.find((c) => c.quota.quotaCode === "L-0263D0A3")).toMatchObject({ needed: 3 });
   });
+  it("counts only the clusters the apply creates, and a retried apply's existing network as in use, not needed", async () => {
+    const prod = environment("prod");
+    const sq = await serviceQuotasStandIn({ "ec2/L-1216C47A": 256 });
+    try {
+      const quotas = new ServiceQuotasClient({ ...clientOptions(moto), endpoint: sq.endpoint });
+      // Only prod-beta's AWS phase: 3 addresses, not 9.
+      const beta = await checkQuotas(prod, { ec2, eks, rds, quotas }, ["prod-beta"]);
+      expect(beta.newClusters).toEqual(["prod-beta"]);
+      expect(beta.checked.find((c) => c.quota.quotaCode === "L-0263D0A3")).toMatchObject({ needed: 3 });
+      // prod-beta's first apply stopped after its VPC: the retry needs no VPC or address for it.
+      await ec2.send(new CreateVpcCommand({ CidrBlock: "10.21.0.0/16", TagSpecifications: [{ ResourceType: "vpc", Tags: [{ Key: "platform/network", Value: "prod-beta" }] }] }));
+      const retry = await checkQuotas(prod, { ec2, eks, rds, quotas }, ["prod-beta"]);
+      expect(retry.newClusters).toEqual(["prod-beta"]);
+      expect(retry.checked.find((c) => c.quota.quotaCode === "L-0263D0A3")).toBeUndefined();
+      expect(retry.checked.find((c) => c.quota.quotaCode === "L-F678F1CE")).toBeUndefined();
+      expect(retry.checked.find((c) => c.quota.quotaCode === "L-1194D53C")).toMatchObject({ needed: 1 });
+    } finally {
+      sq.server.close();
+    }
+  });
 });
