@@ -80,9 +80,12 @@ export class ManagedNodeGroups extends Construct {
       return zones.map((_zone, i) => new EksNodeGroup(this, `ng-${g.name}-${suffixes[i]}`, {
         clusterName: cluster.cluster.name,
         // A generated name and create-before-destroy: a change EKS cannot make in place (instance
-        // types, AMI type, capacity type) brings the new group up first, at its minimum, and only
-        // then deletes the old one, whose nodes EKS drains respecting PodDisruptionBudgets. The
-        // group never drops below its minimum; a fixed name would force delete-then-create.
+        // types, AMI type, capacity type) brings the new group up first, at its desired size, and
+        // only then deletes the old one, whose nodes EKS drains before terminating them (for a few
+        // minutes, then it terminates anyway: not bounded by PodDisruptionBudgets). The group never
+        // drops below its minimum; a fixed name would force delete-then-create. Its fixed-name
+        // dependencies (node role, launch template, node security group) must not be replaced in
+        // the same apply: Terraform would create their replacements first, under the same name.
         nodeGroupNamePrefix: `${g.name}-${suffixes[i]}-`,
         // The control plane's version: a minor upgrade moves the kubelets in the same plan (a
         // rolling, in-place update of each group), so the next control-plane upgrade is not refused.
