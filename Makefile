@@ -31,7 +31,7 @@ bundle: $(TSX) ## build the Lambda and CronJob bundles and the precompiled cdktf
 	$(TSX) scripts/bundle.ts
 
 synth: $(TSX) ## synthesize the stacks of ENVIRONMENT into cdktf.out/ and list them (the app cdktf runs; rebuilds stale bundles)
-	node scripts/app.cjs
+	$(shell node -p "require('./cdktf.json').app")
 
 render: bundle ## render every helm_release of ENVIRONMENT with Helm 3 into cdktf.out/rendered/<stack>/<release>.yaml, then schema and policy checks
 	$(TSX) scripts/render.ts

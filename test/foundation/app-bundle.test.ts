@@ -45,7 +45,7 @@ describe("the precompiled app", () => {
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it("is what cdktf.json runs, with no TypeScript loader", () => {
-    expect(appCommand()).toBe("node scripts/app.cjs");
+    expect(appCommand()).toBe("node --max-semi-space-size=32 scripts/app.cjs");
   });
 
   it("synthesizes byte for byte what cdktf's default path synthesizes from the sources, for every shipped environment", () => {
