@@ -35,7 +35,10 @@ beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
+afterAll(() => {
+  server.closeAllConnections(); // idle keep-alive sockets would hold the test worker open
+  return new Promise<void>((r) => server.close(() => r()));
+});
 
 describe("image references", () => {
   it("follow Docker's rules for short names and keep explicit registries", () => {

@@ -60,14 +60,22 @@ describe("the quota preflight", () => {
     eks = new EKSClient(clientOptions(moto));
     rds = new RDSClient(clientOptions(moto));
   });
-  afterAll(() => moto.stop());
+  afterAll(async () => {
+    for (const client of [ec2, eks, rds]) client.destroy();
+    await moto.stop();
+  });
 
   async function check(env: ReturnType<typeof environment>, applied: Record<string, number> = {}) {
     const sq = await serviceQuotasStandIn(applied);
     try {
       const quotas = new ServiceQuotasClient({ ...clientOptions(moto), endpoint: sq.endpoint });
-      return { report: await checkQuotas(env, { ec2, eks, rds, quotas }), calls: sq.calls };
+      try {
+        return { report: await checkQuotas(env, { ec2, eks, rds, quotas }), calls: sq.calls };
+      } finally {
+        quotas.destroy();
+      }
     } finally {
+      sq.server.closeAllConnections();
       sq.server.close();
     }
   }
@@ -132,7 +140,9 @@ describe("the quota preflight", () => {
       expect(retry.checked.find((c) => c.quota.quotaCode === "L-0263D0A3")).toBeUndefined();
       expect(retry.checked.find((c) => c.quota.quotaCode === "L-F678F1CE")).toBeUndefined();
       expect(retry.checked.find((c) => c.quota.quotaCode === "L-1194D53C")).toMatchObject({ needed: 1 });
+      quotas.destroy();
     } finally {
+      sq.server.closeAllConnections();
       sq.server.close();
     }
   });

@@ -51,6 +51,7 @@ class ProvisionerStandIn {
     return this;
   }
   stop() {
+    this.server?.closeAllConnections(); // idle keep-alive sockets would hold the test worker open
     return new Promise<void>((r) => this.server?.close(() => r()));
   }
   imports() {

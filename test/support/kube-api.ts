@@ -35,6 +35,7 @@ export class KubeApiStandIn {
   }
 
   stop(): Promise<void> {
+    this.server?.closeAllConnections(); // idle keep-alive sockets would hold the test worker open
     return new Promise((r) => (this.server ? this.server.close(() => r()) : r()));
   }
 
@@ -155,6 +156,7 @@ export class WebhookReceiver {
     return this;
   }
   stop(): Promise<void> {
+    this.server?.closeAllConnections(); // idle keep-alive sockets would hold the test worker open
     return new Promise((r) => (this.server ? this.server.close(() => r()) : r()));
   }
 }
