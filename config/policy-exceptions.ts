@@ -16,6 +16,9 @@ export interface PolicyException {
   reason: string;
 }
 
+/** The cheaper pre-production environment (environments/staging): same shape as prod, fewer spares. */
+const STAGING = ["staging"] as const;
+
 /** The rehearsal environment, destroyed at the end of every run against the AWS emulator. */
 const REHEARSAL = ["local"] as const;
 
@@ -44,4 +47,9 @@ export const POLICY_EXCEPTIONS: readonly PolicyException[] = [
   { check: "CKV_AWS_118", resource: "aws_db_instance.*", environments: REHEARSAL, reason: "The emulator does not keep MonitoringInterval, so enhanced monitoring would leave a diff in the rehearsal's second plan; real environments use 60 s." },
   { check: "CKV_AWS_173", resource: "aws_lambda_function.*", environments: REHEARSAL, reason: "The emulator does not keep a function's KMSKeyArn, so an encrypted environment would leave a diff in the second plan; real environments encrypt the functions' settings with the stack key." },
   { check: "CKV_AWS_147", resource: "aws_codebuild_project.*", environments: REHEARSAL, reason: "The emulator reports the AWS-managed key whatever is set, so a customer key would leave a diff in the second plan; real environments encrypt builds with the stack key." },
+
+  // --- staging only (a real environment whose availability is traded for cost; prod keeps each)
+  { check: "CKV_AWS_157", resource: "aws_db_instance.*", environments: STAGING, reason: "staging sets multiAz: false: a zone outage stops its provisioner and installations until RDS recovers the instance, which staging accepts at half the database cost. Backups, deletion protection and the final snapshot stay on." },
+  { check: "CKV_AWS_318", resource: "aws_opensearch_domain.logs/domain", environments: STAGING, reason: "staging's log domain has two data nodes and no dedicated masters (logging.dedicatedMasters.enabled: false): a data-node replacement may pause log ingestion there, which staging accepts; prod keeps three masters." },
+  { check: "CKV2_AWS_59", resource: "aws_opensearch_domain.logs/domain", environments: STAGING, reason: "Same as CKV_AWS_318: staging's log domain runs without dedicated masters to save their cost." },
 ];

@@ -385,6 +385,8 @@ const provisioner = z
     }),
     dbInstanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/).default("db.t4g.medium"),
     backupRetentionDays: z.number().int().min(1).max(35).default(14),
+    /** A standby in a second zone (RDS Multi-AZ). On by default; a staging environment may turn it off to halve the database's cost. The emulator never gets one. */
+    multiAz: z.boolean().default(true),
     /** Git URL of the utility Helm values the provisioner applies to workload clusters (the server refuses to start without it). */
     utilitiesGitUrl: z.string().url({ error: "expected the https URL of the utilities Helm values repository" }),
     /** Path of the utilities repository on that host, e.g. /gitops/gitops.git (`--utilities-git-path`; required at start). */
@@ -464,6 +466,8 @@ const workload = z
     nodeGroups: z.array(nodeGroup).min(1),
     /** Optional per-cluster services. */
     redis: z.boolean().default(false),
+    /** The node type of the Redis replication group (two nodes, automatic failover) when `redis` is on. */
+    redisNodeType: z.string().regex(/^cache\.[a-z0-9]+\.[a-z0-9]+$/, { error: (iss) => `expected an ElastiCache node type such as cache.t4g.medium, got ${JSON.stringify(iss.input)}` }).default("cache.t4g.medium"),
     efs: z.boolean().default(false),
     /** The shared PostgreSQL of this cluster's installations. */
     database: z
@@ -473,9 +477,11 @@ const workload = z
         }),
         instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/),
         backupRetentionDays: z.number().int().min(1).max(35),
+        /** A standby in a second zone (RDS Multi-AZ); default on. The emulator never gets one. */
+        multiAz: z.boolean().default(true),
       })
       .strict()
-      .default({ engineVersion: "17", instanceClass: "db.r6g.large", backupRetentionDays: 14 }),
+      .default({ engineVersion: "17", instanceClass: "db.r6g.large", backupRetentionDays: 14, multiAz: true }),
     /** A few installations declared here (most are created by the provisioner at run time). */
     installations: z
       .array(

@@ -369,6 +369,7 @@ export class PostInstallStack extends PlatformStack {
       dbInstanceClass: env.provisioner.dbInstanceClass,
       backupRetentionDays: env.provisioner.backupRetentionDays,
       production: !throwaway,
+      multiAz: !throwaway && env.provisioner.multiAz,
       stateStoreBucketName: bucketName(env, "kops-state"),
       utilitiesGitUrl: env.provisioner.utilitiesGitUrl,
       utilitiesGitPath: env.provisioner.utilitiesGitPath,

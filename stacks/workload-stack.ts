@@ -123,6 +123,7 @@ export class WorkloadStack extends PlatformStack {
       adminCidrs: env.cluster.adminCidrs,
       backupRetentionDays: workload.database.backupRetentionDays,
       production: !throwaway,
+      multiAz: !throwaway && workload.database.multiAz,
       keyDeletionWindowDays: throwaway ? 7 : 30,
       // The emulator does not keep the monitoring interval; real accounts get OS metrics every minute.
       monitoringIntervalSeconds: throwaway ? 0 : 60,
@@ -143,7 +144,7 @@ export class WorkloadStack extends PlatformStack {
         replicationGroupId: `${name}-redis`.slice(0, 40),
         description: `${name} Mattermost cache`,
         engine: "redis",
-        nodeType: "cache.t4g.medium",
+        nodeType: workload.redisNodeType,
         numCacheClusters: 2,
         automaticFailoverEnabled: true,
         multiAzEnabled: true,

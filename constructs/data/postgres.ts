@@ -32,6 +32,8 @@ export interface PostgresDatabaseProps {
   readonly backupRetentionDays: number;
   /** Production: deletion protection on and a final snapshot. */
   readonly production: boolean;
+  /** A standby in a second zone (Multi-AZ). Default: `production`. */
+  readonly multiAz?: boolean;
   readonly keyDeletionWindowDays?: number;
   /**
    * Enhanced monitoring (OS metrics) every N seconds: 1, 5, 10, 15, 30 or 60; 0 turns it off.
@@ -125,7 +127,7 @@ export class PostgresDatabase extends Construct {
       vpcSecurityGroupIds: [this.securityGroup.id],
       parameterGroupName: params.name,
       publiclyAccessible: false,
-      multiAz: props.production,
+      multiAz: props.multiAz ?? props.production,
       backupRetentionPeriod: props.backupRetentionDays,
       copyTagsToSnapshot: true,
       deletionProtection: props.production,

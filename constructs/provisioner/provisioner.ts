@@ -76,6 +76,8 @@ export interface ProvisionerProps {
   readonly dbInstanceClass: string;
   readonly backupRetentionDays: number;
   readonly production: boolean;
+  /** A standby of its database in a second zone (Multi-AZ). Default: `production`. */
+  readonly multiAz?: boolean;
   readonly stateStoreBucketName: string;
   readonly utilitiesGitUrl: string;
   /** `--utilities-git-path` (required at start). */
@@ -297,6 +299,7 @@ export class Provisioner extends Construct {
       adminCidrs: props.vpnCidrs,
       backupRetentionDays: props.backupRetentionDays,
       production: props.production,
+      multiAz: props.multiAz,
       keyDeletionWindowDays: props.keyDeletionWindowDays,
       monitoringIntervalSeconds: props.databaseMonitoringIntervalSeconds,
       alarmTopicArn: props.alarmTopicArn,

@@ -4,14 +4,19 @@ import { EnvironmentError, parseEnvironment } from "../../config/load";
 import type { Environment, EnvironmentInput } from "../../config/schema";
 import localEnvironment from "../../environments/local/environment";
 import prodEnvironment from "../../environments/prod/environment";
+import stagingEnvironment from "../../environments/staging/environment";
 import { buildEnvironment, type EnvironmentStacks } from "../../stacks";
 
+/** The environments that ship in environments/. */
+export type Shipped = "local" | "prod" | "staging";
+const SHIPPED = { local: localEnvironment, prod: prodEnvironment, staging: stagingEnvironment };
+
 /** A deep copy of a shipped environment, to change in a test without leaking into others. */
-export function rawEnvironment(which: "local" | "prod"): EnvironmentInput & Record<string, unknown> {
-  return structuredClone(which === "local" ? localEnvironment : prodEnvironment) as EnvironmentInput & Record<string, unknown>;
+export function rawEnvironment(which: Shipped): EnvironmentInput & Record<string, unknown> {
+  return structuredClone(SHIPPED[which]) as EnvironmentInput & Record<string, unknown>;
 }
 
-export function environment(which: "local" | "prod", change?: (raw: EnvironmentInput & Record<string, unknown>) => void, name: string = which): Environment {
+export function environment(which: Shipped, change?: (raw: EnvironmentInput & Record<string, unknown>) => void, name: string = which): Environment {
   const raw = rawEnvironment(which);
   change?.(raw);
   return parseEnvironment(name, raw, `environments/${name}/environment.ts`);
@@ -39,7 +44,7 @@ export function synthEnvironment(env: Environment): Synthesized {
 
 const shipped = new Map<string, Synthesized>();
 /** The unchanged shipped environment, synthesized once per test file (tests only read it). */
-export function synthShipped(which: "local" | "prod"): Synthesized {
+export function synthShipped(which: Shipped): Synthesized {
   if (!shipped.has(which)) shipped.set(which, synthEnvironment(environment(which)));
   return shipped.get(which)!;
 }
@@ -68,7 +73,7 @@ export function parsePolicy(text: string): any {
 }
 
 /** The message with which a changed copy of a shipped environment is refused (fails if it is accepted). */
-export function rejection(change: (raw: any) => void, which: "local" | "prod" = "prod"): string {
+export function rejection(change: (raw: any) => void, which: Shipped = "prod"): string {
   try {
     environment(which, change);
   } catch (err) {

@@ -133,7 +133,7 @@ describe("the deploy-order check", () => {
   });
 
   it("finds nothing in the shipped environments", () => {
-    for (const which of ["local", "prod"] as const) {
+    for (const which of ["local", "prod", "staging"] as const) {
       const { json } = synthShipped(which);
       expect(checkDeployOrder(Object.entries(json).map(([name, j]) => ({ name, json: j })))).toEqual([]);
     }

@@ -16,7 +16,7 @@ import { synthShipped } from "../support/synth";
  * that exceptions name, so they are put back from the construct tree.
  */
 function shippedStacks(): { name: string; environment: string; json: any }[] {
-  return (["local", "prod"] as const).flatMap((env) => {
+  return (["local", "prod", "staging"] as const).flatMap((env) => {
     const s = synthShipped(env);
     return s.stacks.ordered.map((stack) => {
       const json = structuredClone(s.json[stack.node.id]);
