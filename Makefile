@@ -3,20 +3,24 @@
 #   make all ENVIRONMENT=prod      the same against the real account of environments/prod
 #   make render ENVIRONMENT=prod   every helm_release rendered with Helm 3 into cdktf.out/rendered/, schema- and policy-checked
 #   make diff STACK=post-install   plan of one stack (bootstrap|cluster|post-install|route53|workload-<name>|workload-<name>-apps)
+#   make plan ENVIRONMENT=prod     saved plans of every stack (or STACK=...) with summaries; make apply-plan applies exactly them
+#   make drift ENVIRONMENT=prod    plan every stack; exit 1 and list what differs when any plan is not empty
 #   make destroy AUTO_APPROVE=1    every stack in reverse order, without asking
 ENVIRONMENT ?= local
 STACK ?= cluster
+# plan, apply-plan and drift take every stack unless STACK is given.
+PLAN_STACK := $(if $(filter command line environment environment override,$(origin STACK)),$(STACK),all)
 AUTO_APPROVE ?=
 # No call to HashiCorp's version-check service from cdktf or terraform (offline runs stay quiet).
 CHECKPOINT_DISABLE := 1
-export ENVIRONMENT AUTO_APPROVE CONFIRM CHECKPOINT_DISABLE
+export ENVIRONMENT AUTO_APPROVE CONFIRM CHECKPOINT_DISABLE PLAN_DIR
 
 NODE_BIN := node_modules/.bin
 TSX := $(NODE_BIN)/tsx
 DEPLOY := $(TSX) scripts/deploy.ts
 
 .DEFAULT_GOAL := help
-.PHONY: help install bundle synth render validate test diff bootstrap cluster post-install route53 workloads register-workloads all destroy local-down clean bench
+.PHONY: help install bundle synth render validate test diff plan apply-plan drift bootstrap cluster post-install route53 workloads register-workloads all destroy local-down clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -44,6 +48,15 @@ test: $(TSX) ## the full test suite (typecheck, bundle, jest, terraform validate
 
 diff: bundle ## plan of STACK in ENVIRONMENT (e.g. make diff STACK=route53 ENVIRONMENT=prod; on local, against a KEEP_EMULATOR=1 rehearsal)
 	$(DEPLOY) diff $(STACK)
+
+plan: bundle ## saved plans of STACK (default: every stack) of ENVIRONMENT into .state/<env>/plans (PLAN_DIR=...), with a readable summary of each and summary.md
+	$(DEPLOY) plan $(PLAN_STACK)
+
+apply-plan: bundle ## apply exactly the saved plans of make plan (refuses another commit, changed code or a stale state; asks unless AUTO_APPROVE=1)
+	$(DEPLOY) apply-plan $(PLAN_STACK)
+
+drift: bundle ## plan every stack of ENVIRONMENT against what exists; exit 1 and list the stacks and resources that differ (on local, against a KEEP_EMULATOR=1 rehearsal)
+	$(DEPLOY) drift $(PLAN_STACK)
 
 bootstrap: $(TSX) ## create the state bucket of ENVIRONMENT (local state)
 	$(DEPLOY) apply bootstrap

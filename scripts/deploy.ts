@@ -4,6 +4,9 @@
  *   tsx scripts/deploy.ts apply  <bootstrap|cluster|post-install|route53|workloads|workload-<name>|all>
  *   tsx scripts/deploy.ts destroy all
  *   tsx scripts/deploy.ts diff   <stack suffix>
+ *   tsx scripts/deploy.ts plan   <stack suffix|workloads|all>   saved plans + summaries into PLAN_DIR (default .state/<env>/plans)
+ *   tsx scripts/deploy.ts apply-plan <stack suffix|workloads|all>   applies exactly those saved plans (refuses stale ones)
+ *   tsx scripts/deploy.ts drift  [all]             plans every stack; non-zero exit when any plan is not empty
  *   tsx scripts/deploy.ts register [all|<workload>]   workload clusters -> the provisioner (DRY_RUN=1: print only)
  *   tsx scripts/deploy.ts local-down
  *
@@ -48,6 +51,7 @@ import { deploySequence, destroySequence } from "./lib/sequence";
 import { checkQuotas, quotaMessage } from "./lib/quotas";
 import { DATA_HOLDING_TYPES } from "../constructs/security/data-protection";
 import { prune, type HeldBack } from "./lib/tf-json";
+import { applySavedPlan, driftOf, formatSummary, gitCommit, isEmpty, markdownSummary, planDir, planRefusal, readManifest, savePlan, writeManifest, type PlanManifest, type PlanSummary } from "./lib/saved-plans";
 import {
   accountAliasConflict,
   accountAliasProblem,
@@ -280,7 +284,7 @@ async function preflight(ctx: Context, stack: SynthesizedStack, log: (line: stri
     return;
   }
   const cli = checkAwsCli();
-  const admins = [...clusterAdminRoleArns(ctx.env), ...(ctx.command === "diff" && ctx.env.deployRunner.enabled ? [planRunnerRoleArn(ctx.env)] : [])];
+  const admins = [...clusterAdminRoleArns(ctx.env), ...(["diff", "plan", "drift"].includes(ctx.command ?? "") && ctx.env.deployRunner.enabled ? [planRunnerRoleArn(ctx.env)] : [])];
   if (!ctx.callerArn || !callerIsAdmin(ctx.callerArn, admins)) throw new ToolError(callerMessage(stack.name, ctx.callerArn ?? "(unknown)", admins));
   const cluster = clusterOfStack(stack.json);
   if (!cluster) return;
@@ -446,7 +450,18 @@ async function applyStackLogged(ctx: Context, stack: SynthesizedStack, log: (lin
   const cli = ctx.cliConfig;
   const init = await terraform(["init", "-input=false", "-no-color"], dir, cli ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv);
   if (init.code !== 0) throw new ToolError(`terraform init failed for ${stack.name}:\n${init.stderr || init.stdout}`);
-  const approve = ctx.emulated || process.env.AUTO_APPROVE === "1";
+  if (!ctx.emulated) {
+    // A real account: the plan is saved, shown, approved, and exactly that plan is applied.
+    const out = join(planDir(ctx.env.name), "applied");
+    const { summary } = await savePlan({ stack: stack.name, dir, config: readFileSync(join(dir, "cdk.tf.json"), "utf8"), out, cliConfig: cli ?? process.env.TF_CLI_CONFIG_FILE ?? "", env: ctx.tfEnv, log: (l) => l.trim() && log(`${tag}${l}`) });
+    log(formatSummary(summary));
+    if (isEmpty(summary)) return { stack: stack.name, applied: 0, heldBack: 0, seconds: (Date.now() - started) / 1000, note: "no changes" };
+    say(`\n${formatSummary(summary)}`);
+    if (!(await confirm(`Apply this plan of ${stack.name} to account ${ctx.env.accountId}?`))) throw new ToolError(`The plan of ${stack.name} was not approved; it and the stacks after it were not applied.`);
+    await applySavedPlan({ stack: stack.name, dir, file: join(out, `${stack.name}.tfplan`), cliConfig: cli ?? process.env.TF_CLI_CONFIG_FILE ?? "", env: ctx.tfEnv, log: (l) => l.trim() && log(`${tag}${l}`) });
+    return { stack: stack.name, applied: resourcesInState(stateFile(ctx.env, stack.name)), heldBack: 0, seconds: (Date.now() - started) / 1000 };
+  }
+  const approve = true;
   const runApply = () =>
     terraform(
       ["apply", "-input=false", "-no-color", "-parallelism=20", ...(approve ? ["-auto-approve"] : [])],
@@ -587,14 +602,167 @@ function clearStaleEmulatorState(env: Environment, stacks: string[]): void {
  * `make diff` on the emulator plans against what a `KEEP_EMULATOR=1 make all` left running: a
  * fresh emulator holds nothing, so every plan would fail on its first lookup.
  */
-async function refuseDiffWithoutKeptEmulator(env: Environment, target: string): Promise<void> {
+async function refuseDiffWithoutKeptEmulator(env: Environment, target: string, command = "diff"): Promise<void> {
   const kept = await runningEmulator(env.name);
-  const again = `run \`KEEP_EMULATOR=1 make all ENVIRONMENT=${env.name}\` first, which leaves its emulator running for \`make diff\` (and \`make destroy\` stops it)`;
-  if (!kept) throw new ToolError(`make diff on ${env.name} plans against the local AWS emulator a kept rehearsal leaves running, and none is running: ${again}.`);
+  const again = `run \`KEEP_EMULATOR=1 make all ENVIRONMENT=${env.name}\` first, which leaves its emulator running for \`make ${command}\` (and \`make destroy\` stops it)`;
+  if (!kept) throw new ToolError(`make ${command} on ${env.name} plans against the local AWS emulator a kept rehearsal leaves running, and none is running: ${again}.`);
   if (target !== "bootstrap" && resourcesInState(stateFile(env, `${env.name}-bootstrap`)) === 0) {
     throw new ToolError(`The local AWS emulator at ${kept.endpoint} holds nothing of ${env.name} yet (its bootstrap is not applied): ${again}.`);
   }
-  say(`make diff on ${env.name}: planning against the emulator a kept rehearsal left running at ${kept.endpoint}.`);
+  say(`make ${command} on ${env.name}: planning against the emulator a kept rehearsal left running at ${kept.endpoint}.`);
+}
+
+/**
+ * An apply, apply-plan or destroy of a real environment asks on a terminal. Without one (a
+ * pipeline, `make ... | tee`), it is refused before any AWS call unless AUTO_APPROVE=1 says the
+ * run is approved (Terraform would otherwise fail half-way with "error asking for approval: EOF").
+ */
+function refuseWithoutTerminal(env: Environment, command: string, target: string): void {
+  if (process.env.AUTO_APPROVE === "1" || process.stdin.isTTY) return;
+  const verb = command === "destroy" ? "destroy" : "apply";
+  throw new ToolError(
+    `make ${command === "apply" ? target : command} on ${env.name} (a real account) shows each plan and asks before it ${verb === "destroy" ? "destroys" : "applies"} it, and there is no terminal to ask on. ` +
+      `Run it in a terminal, or set AUTO_APPROVE=1 where the approval was given elsewhere (the deploy workflow's environment approval). Nothing was changed.`,
+  );
+}
+
+/**
+ * Bootstrap keeps its state on the machine that applied it: plan, apply-plan and drift of a real
+ * environment leave it out unless its state is here.
+ */
+function withoutLocalBootstrap(ctx: Context, stacks: SynthesizedStack[], target: string): SynthesizedStack[] {
+  const bootstrap = stacks.find((s) => s.name === `${ctx.env.name}-bootstrap`);
+  if (!bootstrap || ctx.emulated || target === "bootstrap" || existsSync(stateFile(ctx.env, bootstrap.name))) return stacks;
+  say(`${bootstrap.name}: left out (its state, .state/${ctx.env.name}/${bootstrap.name}.tfstate, lives on the machine that applied it; \`make ${ctx.command} STACK=bootstrap\` there).`);
+  return stacks.filter((s) => s !== bootstrap);
+}
+
+/** The working directory of a stack for plans: the synthesized one, or the emulator's pruned copy. */
+function planningDir(ctx: Context, stack: SynthesizedStack, log: (line: string) => void): string {
+  const { dir, heldBack } = prepare(stack, ctx.emulated);
+  for (const h of heldBack) log(`[${stack.name}] held back: ${h.address} (${h.reason})`);
+  return dir;
+}
+
+async function initStack(ctx: Context, stack: SynthesizedStack, dir: string): Promise<void> {
+  const init = await terraform(["init", "-input=false", "-no-color"], dir, ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv);
+  if (init.code !== 0) throw new ToolError(`terraform init failed for ${stack.name}:\n${explainFailure(init.stderr, ctx.emulated)}`);
+}
+
+/**
+ * `make plan`: a saved plan per stack, its summary printed and written beside it, one manifest
+ * (commit, configuration and plan hashes) and summary.md (the pull-request comment) for the set.
+ */
+async function planStacks(ctx: Context, stacks: SynthesizedStack[]): Promise<void> {
+  const out = planDir(ctx.env.name);
+  const checkout = gitCommit();
+  const manifest: PlanManifest = { environment: ctx.env.name, commit: checkout.commit, dirty: checkout.dirty, created: new Date().toISOString(), stacks: {} };
+  const summaries: PlanSummary[] = [];
+  for (const stack of stacks) {
+    const log = new StepLog(ctx.env, `${stack.name}.plan`);
+    try {
+      await preflight(ctx, stack, log.line);
+      const dir = planningDir(ctx, stack, log.line);
+      await initStack(ctx, stack, dir);
+      const { summary, record } = await savePlan({
+        stack: stack.name,
+        dir,
+        config: readFileSync(join(dir, "cdk.tf.json"), "utf8"),
+        out,
+        cliConfig: ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "",
+        env: ctx.tfEnv,
+        // The plan runner is read-only: it cannot take the state lock.
+        lock: false,
+        log: (l) => l.trim() && log.line(`[${stack.name}] ${l}`),
+      });
+      manifest.stacks[stack.name] = record;
+      summaries.push(summary);
+      say(formatSummary(summary));
+    } catch (err) {
+      say(`  ${stack.name.padEnd(32)} FAILED  (${log.shown})`);
+      throw log.failed(err);
+    }
+  }
+  writeManifest(out, manifest);
+  writeFileSync(join(out, "summary.md"), `${markdownSummary(ctx.env.name, checkout.commit, summaries)}\n`);
+  say(
+    `\nSaved ${stacks.length} plan(s) of ${ctx.env.name} at commit ${checkout.commit.slice(0, 12)}${checkout.dirty ? " (with uncommitted changes: such plans are for reading, apply-plan refuses them)" : ""} in ${relative(REPO_ROOT, out) || out}/ ` +
+      `(summaries: <stack>.txt, summary.md). \`make apply-plan STACK=${stacks.length === 1 ? stacks[0].name.slice(ctx.env.name.length + 1) : "all"} ENVIRONMENT=${ctx.env.name}\` applies exactly these.`,
+  );
+}
+
+/** `make apply-plan`: applies the saved plans in deployment order after checking they are the reviewed ones. */
+async function applyPlans(ctx: Context, stacks: SynthesizedStack[]): Promise<void> {
+  const dir = planDir(ctx.env.name);
+  const manifest = readManifest(dir);
+  const checkout = gitCommit();
+  const planned = stacks.filter((s) => manifest.stacks[s.name]);
+  if (!planned.length) throw new ToolError(`None of ${stacks.map((s) => s.name).join(", ")} has a saved plan in ${dir}: run make plan first.`);
+  // Everything is checked before anything is applied.
+  const work = planned.map((stack) => {
+    const log = new StepLog(ctx.env, `${stack.name}.apply-plan`);
+    const tfDir = planningDir(ctx, stack, log.line);
+    const refusal = planRefusal(manifest, stack.name, { environment: ctx.env.name, checkout, config: readFileSync(join(tfDir, "cdk.tf.json"), "utf8"), planDir: dir, requireCommit: !ctx.emulated });
+    if (refusal) throw new ToolError(`${refusal} Nothing was applied.`);
+    return { stack, tfDir, log, record: manifest.stacks[stack.name] };
+  });
+  const changing = work.filter((w) => w.record.add + w.record.change + w.record.destroy > 0);
+  say(`Saved plans of ${ctx.env.name} at ${manifest.commit.slice(0, 12)} (made ${manifest.created}): ${work.map((w) => `${w.stack.name} +${w.record.add} ~${w.record.change} -${w.record.destroy}`).join(", ")}`);
+  if (!changing.length) {
+    say("Every saved plan is empty: nothing to apply.");
+    return;
+  }
+  for (const w of changing) {
+    say(`\n${readFileSync(join(dir, `${w.stack.name}.txt`), "utf8").trimEnd()}`);
+    if (!(await confirm(`Apply this saved plan of ${w.stack.name}?`))) throw new ToolError(`The saved plan of ${w.stack.name} was not approved; it and the stacks after it were not applied.`);
+    const started = Date.now();
+    try {
+      await preflight(ctx, w.stack, w.log.line);
+      await initStack(ctx, w.stack, w.tfDir);
+      await applySavedPlan({ stack: w.stack.name, dir: w.tfDir, file: join(dir, w.record.file), cliConfig: ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "", env: ctx.tfEnv, log: (l) => l.trim() && w.log.line(`[${w.stack.name}] ${l}`) });
+    } catch (err) {
+      say(`  ${w.stack.name.padEnd(32)} FAILED  (${w.log.shown})`);
+      throw w.log.failed(err);
+    }
+    say(`  ${w.stack.name.padEnd(32)} applied its saved plan, ${((Date.now() - started) / 1000).toFixed(0)} s  (${w.log.shown})`);
+  }
+}
+
+/**
+ * `make drift`: every stack planned against what exists; each plan should be empty. Lists the
+ * stacks and resources that differ (drift.md beside the plans for the scheduled workflow) and
+ * exits non-zero when any does.
+ */
+async function drift(ctx: Context, stacks: SynthesizedStack[]): Promise<void> {
+  const found: PlanSummary[] = [];
+  for (const stack of stacks) {
+    const log = new StepLog(ctx.env, `${stack.name}.drift`);
+    try {
+      await preflight(ctx, stack, log.line);
+      const dir = planningDir(ctx, stack, log.line);
+      await initStack(ctx, stack, dir);
+      const summary = await driftOf({ stack: stack.name, dir, cliConfig: ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "", env: ctx.tfEnv });
+      log.line(formatSummary(summary));
+      say(`  ${stack.name.padEnd(32)} ${isEmpty(summary) ? "in step" : `DRIFT: ${summary.changes.length} resource(s) differ`}${summary.drifted.length ? ` (changed outside Terraform: ${summary.drifted.join(", ")})` : ""}`);
+      if (!isEmpty(summary)) found.push(summary);
+    } catch (err) {
+      say(`  ${stack.name.padEnd(32)} FAILED  (${log.shown})`);
+      throw log.failed(err);
+    }
+  }
+  const out = planDir(ctx.env.name);
+  mkdirSync(out, { recursive: true });
+  const report = found.length
+    ? `### Drift in \`${ctx.env.name}\`\n\n${found.length} of ${stacks.length} stack(s) differ from the code at ${gitCommit().commit.slice(0, 12)}. Apply the code again (make plan, review, make apply-plan) or change the code to match.\n\n\`\`\`\n${found.map(formatSummary).join("\n")}\n\`\`\`\n`
+    : "";
+  writeFileSync(join(out, "drift.md"), report);
+  if (found.length) {
+    throw new ToolError(
+      `${ctx.env.name} has drifted: ${found.length} of ${stacks.length} stack(s) differ from the code, listed below (also in ${relative(REPO_ROOT, join(out, "drift.md"))}). ` +
+        `Someone changed them outside Terraform, or code was merged but not applied: apply the code again (make plan, review, make apply-plan) or change the code to match.\n${found.map(formatSummary).join("\n")}`,
+    );
+  }
+  say(`\nNo drift: every one of the ${stacks.length} stack(s) of ${ctx.env.name} matches the code.`);
 }
 
 async function main(): Promise<void> {
@@ -605,14 +773,19 @@ async function main(): Promise<void> {
     say(stopped ? `Stopped the local AWS emulator of ${envName}.` : `No local AWS emulator of ${envName} is running.`);
     return;
   }
-  if (!["apply", "destroy", "diff", "register"].includes(command)) throw new ToolError(`Unknown command "${command}": use apply, destroy, diff, register or local-down.`);
+  if (!["apply", "destroy", "diff", "plan", "apply-plan", "drift", "register"].includes(command)) {
+    throw new ToolError(`Unknown command "${command}": use apply, destroy, diff, plan, apply-plan, drift, register or local-down.`);
+  }
 
   // ENVIRONMENTS_DIR points the driver (like the app) at another folder of environments.
   const root = process.env.ENVIRONMENTS_DIR || undefined;
   const [env] = loadEnvironments({ only: envName, root });
   const emulated = env.target === "emulator";
+  // Before anything else: an apply on a real account shows each stack's plan and asks, so it needs a
+  // terminal, or AUTO_APPROVE=1 (then the plan is still shown, saved and applied exactly).
+  if (!emulated && ["apply", "apply-plan", "destroy"].includes(command)) refuseWithoutTerminal(env, command, target);
   if (command === "destroy" && !emulated) destroyGuard(env, target);
-  if (emulated && command === "diff") await refuseDiffWithoutKeptEmulator(env, target);
+  if (emulated && ["diff", "plan", "apply-plan", "drift"].includes(command)) await refuseDiffWithoutKeptEmulator(env, target, command);
   if (emulated && command === "destroy" && !(await runningEmulator(env.name))) {
     // Nothing to plan or synthesize: the emulator that held the resources is gone.
     const dir = join(REPO_ROOT, ".state", env.name);
@@ -658,6 +831,13 @@ async function main(): Promise<void> {
   try {
     if (command === "register") {
       await registerStep(ctx, target === "all" ? undefined : target);
+      return;
+    }
+    if (command === "plan" || command === "apply-plan" || command === "drift") {
+      const stacksToUse = withoutLocalBootstrap(ctx, selected, target);
+      if (command === "plan") await planStacks(ctx, stacksToUse);
+      else if (command === "apply-plan") await applyPlans(ctx, stacksToUse);
+      else await drift(ctx, stacksToUse);
       return;
     }
     if (command === "diff") {
@@ -725,10 +905,7 @@ async function main(): Promise<void> {
       ...env.workloads.filter((w) => selected.some((s) => s.name === `${env.name}-workload-${w.name}`)).map((w) => workloadClusterName(env, w.name)),
     ];
     if (!emulated && clusters.length) await quotaPreflight(env, clusters);
-    if (!emulated && !(await confirm(`This applies ${selected.map((s) => s.name).join(", ")} to account ${env.accountId}.`))) {
-      say("Nothing was applied.");
-      return;
-    }
+    if (!emulated) say(`\nEach stack is planned, its plan shown${process.env.AUTO_APPROVE === "1" ? " and applied exactly (AUTO_APPROVE=1)" : ", and applied exactly as shown once you approve it"}; saved plans in ${relative(REPO_ROOT, planDir(env.name))}/applied/.`);
     // bootstrap, cluster and post-install go in order; then the workload chains; route53 last.
     const { first: layers, chains: workloads, last: route53 } = deploySequence(env.name, selected);
     if (!VERBOSE) say(`\nApplying ${selected.length} stack(s); one line as each is done, its full output in .state/${env.name}/logs/<stack>.log (VERBOSE=1 prints it here).`);
@@ -739,7 +916,8 @@ async function main(): Promise<void> {
     }
     // Workload chains side by side (two at a time on AWS; one at a time on the emulator, where
     // concurrent RDS creations lose instances), then route53, which names what they made.
-    const chains = await mapLimit(workloads, emulated ? 1 : 2, async (chain) => {
+    const interactive = !emulated && process.env.AUTO_APPROVE !== "1";
+    const chains = await mapLimit(workloads, emulated || interactive ? 1 : 2, async (chain) => {
       const done: StackReport[] = [];
       for (const stack of chain) done.push(await applyStack(ctx, stack));
       return done;
