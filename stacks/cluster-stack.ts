@@ -94,9 +94,9 @@ export class ClusterStack extends PlatformStack {
       };
       // Applies: the deploy workflow only. Its jobs assume a deploy role through GitHub OIDC (whose
       // trust admits only the protected GitHub environment); the runner's own role holds nothing.
-      const runner = new DeployRunner(this, "deploy-runner", { ...common, name: deployRunnerName(env), purpose: "runs deploy jobs (they assume the deploy role through GitHub OIDC)", workflowName: "deploy" });
+      const runner = new DeployRunner(this, "deploy-runner", { ...common, name: deployRunnerName(env), purpose: "runs deploy jobs (they assume the deploy role through GitHub OIDC)", workflowNames: ["deploy"] });
       // Plans pull requests: read-only in AWS and in every cluster, so pull-request code never holds the deploy role.
-      const planner = new DeployRunner(this, "plan-runner", { ...common, name: planRunnerName(env), purpose: "plans every stack for pull requests, read-only", workflowName: "diff", policyArns: ["arn:aws:iam::aws:policy/ReadOnlyAccess"], statements: planRunnerStatements(env) });
+      const planner = new DeployRunner(this, "plan-runner", { ...common, name: planRunnerName(env), purpose: "plans every stack for pull requests and the daily drift check, read-only", workflowNames: ["diff", "drift"], policyArns: ["arn:aws:iam::aws:policy/ReadOnlyAccess"], statements: planRunnerStatements(env) });
       this.cluster.allowApiFrom("deploy-runner", { referencedSecurityGroupId: runner.securityGroup.id });
       this.cluster.allowApiFrom("plan-runner", { referencedSecurityGroupId: planner.securityGroup.id });
       this.cluster.grantView("plan-runner", planner.role.arn);

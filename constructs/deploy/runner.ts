@@ -42,12 +42,13 @@ export interface DeployRunnerProps {
   /** Inline permissions beyond the managed policies (the plan runner's state lock, state key, secret reads). */
   readonly statements?: PolicyStatement[];
   /**
-   * The only GitHub Actions workflow whose jobs this runner takes (webhook WORKFLOW_NAME filter,
-   * an exact name). Each runner serves one workflow, so pull-request code (the diff workflow)
-   * never runs with the deploy role. Protect `.github/workflows/` with CODEOWNERS and branch rules:
-   * whoever can change a workflow's name can choose its runner.
+   * The only GitHub Actions workflows whose jobs this runner takes (webhook WORKFLOW_NAME filter,
+   * exact names). The deploy runner serves `deploy` alone, so pull-request code (the diff
+   * workflow) never runs with the deploy role; the read-only plan runner serves `diff` and the
+   * scheduled `drift`. Protect `.github/workflows/` with CODEOWNERS and branch rules: whoever can
+   * change a workflow's name can choose its runner.
    */
-  readonly workflowName: string;
+  readonly workflowNames: readonly string[];
   /** What the runner is for, in the project description. */
   readonly purpose: string;
 }
@@ -75,9 +76,13 @@ export class DeployRunner extends Construct {
   constructor(scope: Construct, id: string, props: DeployRunnerProps) {
     super(scope, id);
     if (props.subnetIds.length === 0) throw new Error(`DeployRunner ${props.name}: needs private subnets of the C&C VPC to run in`);
+    if (!props.workflowNames.length || props.workflowNames.some((w) => !/^[A-Za-z0-9_-]+$/.test(w))) {
+      throw new Error(`DeployRunner ${props.name}: workflowNames must be one or more plain workflow names (letters, digits, - and _), got ${JSON.stringify(props.workflowNames)}`);
+    }
+    const workflows = props.workflowNames.join(", ");
     this.role = new IamRole(this, "role", {
       name: props.name,
-      description: `${props.purpose}, from inside the C&C VPC (GitHub workflow "${props.workflowName}")`,
+      description: `${props.purpose}, from inside the C&C VPC (GitHub workflows: ${workflows})`,
       assumeRolePolicy: JSON.stringify({
         Version: "2012-10-17",
         Statement: [{ Effect: "Allow", Principal: { Service: "codebuild.amazonaws.com" }, Action: "sts:AssumeRole" }],
@@ -139,7 +144,7 @@ export class DeployRunner extends Construct {
         {
           filter: [
             { type: "EVENT", pattern: "WORKFLOW_JOB_QUEUED" },
-            { type: "WORKFLOW_NAME", pattern: `^${props.workflowName}$` },
+            { type: "WORKFLOW_NAME", pattern: props.workflowNames.length === 1 ? `^${props.workflowNames[0]}$` : `^(${props.workflowNames.join("|")})$` },
           ],
         },
       ],

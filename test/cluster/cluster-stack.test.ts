@@ -176,14 +176,14 @@ describe("the runners in the C&C VPC (where deploys run)", () => {
   const webhookOf = (name: string) => resourcesOf(stack, "aws_codebuild_webhook").find((w) => w.project_name.includes(Object.entries(stack.resource.aws_codebuild_project).find(([, p]: any) => p.name === name)![0]));
 
   it("run GitHub Actions jobs of one workflow each, in private subnets, through the CodeConnections connection", () => {
-    for (const [name, workflow] of [["prod-deploy-runner", "deploy"], ["prod-plan-runner", "diff"]]) {
+    for (const [name, workflow] of [["prod-deploy-runner", "^deploy$"], ["prod-plan-runner", "^(diff|drift)$"]]) {
       const p = project(name);
       expect(p.source).toMatchObject({ type: "GITHUB", location: "https://github.com/example/cnc-platform", auth: { type: "CODECONNECTIONS" } });
       expect(p.vpc_config.subnets).toHaveLength(3);
       expect(p.vpc_config.subnets[0]).toMatch(/aws_subnet\.network_private/);
       expect(webhookOf(name).filter_group[0].filter).toEqual([
         { type: "EVENT", pattern: "WORKFLOW_JOB_QUEUED" },
-        { type: "WORKFLOW_NAME", pattern: `^${workflow}$` },
+        { type: "WORKFLOW_NAME", pattern: workflow },
       ]);
     }
   });
@@ -226,9 +226,10 @@ describe("the runners in the C&C VPC (where deploys run)", () => {
     expect(alphaViews.map((v) => v.principal_arn)).toEqual(["arn:aws:iam::111111111111:role/prod-plan-runner"]);
     // The deploy workflow's in-VPC job takes its credentials from GitHub OIDC, not from the runner.
     const workflow = readFileSync(join(__dirname, "..", "..", ".github", "workflows", "deploy.yml"), "utf8");
-    const inVpc = workflow.slice(workflow.indexOf("in-vpc:"));
-    expect(inVpc).toMatch(/configure-aws-credentials@v4\n\s+with:\n\s+role-to-assume: \$\{\{ vars\.AWS_DEPLOY_ROLE_ARN \}\}/);
-    expect(inVpc).toMatch(/environment: \$\{\{ inputs\.environment \}\}/);
+    const prodJob = workflow.slice(workflow.indexOf("\n  prod:"));
+    expect(prodJob).toMatch(/runs-on: codebuild-prod-deploy-runner-/);
+    expect(prodJob).toMatch(/configure-aws-credentials@v4\n\s+with:\n\s+role-to-assume: \$\{\{ vars\.AWS_DEPLOY_ROLE_ARN \}\}/);
+    expect(prodJob).toMatch(/environment: prod\n/);
   });
 });
 

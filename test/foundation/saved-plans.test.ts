@@ -42,7 +42,7 @@ function write(text: string): string {
 }
 
 const env = () => moto.env;
-const manifestOf = (text: string, record: { planSha256: string; configSha256: string; add: number; change: number; destroy: number }, commit = "a".repeat(40)): PlanManifest => ({
+const manifestOf = (_text: string, record: { planSha256: string; configSha256: string; add: number; change: number; destroy: number }, commit = "a".repeat(40)): PlanManifest => ({
   environment: "t",
   commit,
   dirty: false,
