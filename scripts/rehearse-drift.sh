@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ENV_NAME="${1:-local}"
 port=$(node -p "require('./.state/${ENV_NAME}/emulator.json').port")
-export AWS_ENDPOINT_URL="http://127.0.0.1:${port}" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 AWS_PROFILE=
+unset AWS_PROFILE
+export AWS_ENDPOINT_URL="http://127.0.0.1:${port}" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
 vpc=$(aws ec2 describe-vpcs --filters "Name=tag:Stack,Values=${ENV_NAME}-cluster" --query 'Vpcs[0].VpcId' --output text)
 [ -n "$vpc" ] && [ "$vpc" != "None" ] || { echo "drift rehearsal: no VPC of ${ENV_NAME}-cluster in the emulator" >&2; exit 1; }
 echo "out-of-band change: aws ec2 create-tags --resources $vpc --tags Key=ChangedBy,Value=hand"

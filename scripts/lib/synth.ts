@@ -45,7 +45,12 @@ export function refuseCrossStackReferences(app: App, stacks: TerraformStack[]): 
 }
 
 export function synthesize(options: { outdir: string; only?: string; root?: string }): SynthesizedStack[] {
-  const envs = loadEnvironments({ only: options.only, root: options.root });
+  return synthesizeEnvironments(loadEnvironments({ only: options.only, root: options.root }), options.outdir);
+}
+
+/** Synthesizes environments already loaded (or derived from loaded ones, as upgrade-check does). */
+export function synthesizeEnvironments(envs: Environment[], outdir: string): SynthesizedStack[] {
+  const options = { outdir };
   const app = new App({ outdir: options.outdir });
   const built = envs.map((env) => ({ env, stacks: buildEnvironment(app, env).ordered }));
   refuseCrossStackReferences(app, built.flatMap((b) => b.stacks));
