@@ -196,6 +196,16 @@ const cluster = z
     /** Retention of the control-plane log group. */
     logRetentionDays: logRetention.default(90),
     nodeGroups: z.array(nodeGroup).min(1, { error: "expected at least one node group" }),
+    /**
+     * The EKS-optimized AMI release of the node groups (`release_version`): "latest" (default)
+     * follows AWS's recommended release for the cluster's minor (an SSM parameter read at plan
+     * time; a new AMI shows as an in-place, rolling node-group update, also in the drift check),
+     * or a pinned release such as 1.34.2-20251120 that moves only when this file does. A pinned
+     * release must belong to the cluster's minor.
+     */
+    nodeAmiRelease: z
+      .string()
+      .regex(/^(latest|\d+\.\d+\.\d+-\d{8})$/, { error: (iss) => `expected "latest" or an EKS-optimized AMI release such as 1.34.2-20251120 (aws ssm get-parameter --name /aws/service/eks/optimized-ami/<minor>/amazon-linux-2023/x86_64/standard/recommended/release_version), got ${JSON.stringify(iss.input)}` }).default("latest"),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -467,6 +477,10 @@ const workload = z
     /** Optional per-cluster services. */
     redis: z.boolean().default(false),
     /** The node type of the Redis replication group (two nodes, automatic failover) when `redis` is on. */
+    /** The workload's node AMI release (see cluster.nodeAmiRelease); default: the C&C's when both run the same minor, else "latest". */
+    nodeAmiRelease: z
+      .string()
+      .regex(/^(latest|\d+\.\d+\.\d+-\d{8})$/, { error: (iss) => `expected "latest" or an EKS-optimized AMI release such as 1.34.2-20251120 (aws ssm get-parameter --name /aws/service/eks/optimized-ami/<minor>/amazon-linux-2023/x86_64/standard/recommended/release_version), got ${JSON.stringify(iss.input)}` }).optional(),
     redisNodeType: z.string().regex(/^cache\.[a-z0-9]+\.[a-z0-9]+$/, { error: (iss) => `expected an ElastiCache node type such as cache.t4g.medium, got ${JSON.stringify(iss.input)}` }).default("cache.t4g.medium"),
     efs: z.boolean().default(false),
     /** The shared PostgreSQL of this cluster's installations. */
@@ -626,6 +640,17 @@ export const environmentSchema = z
           path: ["workloads", i, "kubernetesVersion"],
           message: `${w.kubernetesVersion} is more than one minor ahead of the C&C's ${e.cluster.kubernetesVersion} (cluster.kubernetesVersion); upgrade the C&C first, one minor at a time`,
         });
+      }
+    });
+    // A pinned node AMI release belongs to one minor.
+    const releaseMinor = (r: string) => r.split(".").slice(0, 2).join(".");
+    if (e.cluster.nodeAmiRelease !== "latest" && releaseMinor(e.cluster.nodeAmiRelease) !== e.cluster.kubernetesVersion) {
+      ctx.addIssue({ code: "custom", path: ["cluster", "nodeAmiRelease"], message: `${e.cluster.nodeAmiRelease} is a release for Kubernetes ${releaseMinor(e.cluster.nodeAmiRelease)}, but the cluster runs ${e.cluster.kubernetesVersion}: pin a ${e.cluster.kubernetesVersion} release, or set "latest"` });
+    }
+    e.workloads.forEach((w, i) => {
+      const version = w.kubernetesVersion ?? e.cluster.kubernetesVersion;
+      if (w.nodeAmiRelease && w.nodeAmiRelease !== "latest" && releaseMinor(w.nodeAmiRelease) !== version) {
+        ctx.addIssue({ code: "custom", path: ["workloads", i, "nodeAmiRelease"], message: `${w.nodeAmiRelease} is a release for Kubernetes ${releaseMinor(w.nodeAmiRelease)}, but workload ${w.name} runs ${version}: pin a ${version} release, or set "latest"` });
       }
     });
     for (const [i, az] of e.network.azs.entries()) {

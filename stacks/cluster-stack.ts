@@ -76,7 +76,7 @@ export class ClusterStack extends PlatformStack {
       logsKmsKeyArn: opsKey.arn,
       keyDeletionWindowDays: throwaway ? 7 : 30,
     });
-    const nodes = new ManagedNodeGroups(this, "nodes", { cluster: this.cluster, subnetIds: this.network.privateSubnetIds, zones: env.network.azs, groups: env.cluster.nodeGroups });
+    const nodes = new ManagedNodeGroups(this, "nodes", { cluster: this.cluster, subnetIds: this.network.privateSubnetIds, zones: env.network.azs, groups: env.cluster.nodeGroups, kubernetesVersion: env.cluster.kubernetesVersion, amiRelease: env.cluster.nodeAmiRelease });
     this.cluster.addComputeAddons(nodes.nodeGroups);
 
     if (env.deployRunner.enabled) {

@@ -84,7 +84,10 @@ export class WorkloadStack extends PlatformStack {
     cluster.grantAdmin("provisioner", `arn:aws:iam::${env.accountId}:role/${provisionerRoleName(env)}`);
     // The plan runner (pull-request diffs) reads everything and changes nothing.
     if (env.deployRunner.enabled) cluster.grantView("plan-runner", planRunnerRoleArn(env));
-    const nodes = new ManagedNodeGroups(this, "nodes", { cluster, subnetIds: network.privateSubnetIds, zones: azs, groups: workload.nodeGroups });
+    const version = workload.kubernetesVersion ?? env.cluster.kubernetesVersion;
+    // The workload's own AMI release, else the C&C's when both run the same minor, else the latest.
+    const amiRelease = workload.nodeAmiRelease ?? (version === env.cluster.kubernetesVersion ? env.cluster.nodeAmiRelease : "latest");
+    const nodes = new ManagedNodeGroups(this, "nodes", { cluster, subnetIds: network.privateSubnetIds, zones: azs, groups: workload.nodeGroups, kubernetesVersion: version, amiRelease });
     cluster.addComputeAddons(nodes.nodeGroups);
 
     // Reachability from the C&C.

@@ -1,3 +1,4 @@
+import { DataAwsSsmParameter } from "@cdktf/provider-aws/lib/data-aws-ssm-parameter";
 import { EksNodeGroup } from "@cdktf/provider-aws/lib/eks-node-group";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
@@ -16,6 +17,13 @@ export interface NodeGroupsProps {
    */
   readonly zones?: string[];
   readonly groups: NodeGroupConfig[];
+  /** The cluster's Kubernetes minor (`1.34`): names the AMI release parameter. */
+  readonly kubernetesVersion: string;
+  /**
+   * EKS-optimized AMI release of every group: "latest" (default) reads AWS's recommended release
+   * for the minor from SSM at plan time; a pinned release (`1.34.2-20251120`) is used as given.
+   */
+  readonly amiRelease?: string;
 }
 
 /** Graviton instance families (their names carry a `g` after the generation digit). */
@@ -49,6 +57,21 @@ export class ManagedNodeGroups extends Construct {
     const zones = (props.zones ?? props.subnetIds.map((_s, i) => `z${i + 1}`)).slice(0, props.subnetIds.length);
     const suffixes = zones.map((z) => (/^[a-z]{2}-[a-z]+-\d[a-z]$/.test(z) ? z.slice(-1) : z));
     if (new Set(suffixes).size !== suffixes.length) throw new Error(`ManagedNodeGroups ${cluster.name}: zones ${zones.join(", ")} do not name distinct groups`);
+
+    const amiRelease = props.amiRelease ?? "latest";
+    if (amiRelease !== "latest" && !amiRelease.startsWith(`${props.kubernetesVersion}.`)) {
+      throw new Error(`ManagedNodeGroups ${cluster.name}: AMI release ${amiRelease} is not a release for Kubernetes ${props.kubernetesVersion}`);
+    }
+    // One SSM parameter per architecture, read only when the release follows AWS's latest.
+    const releases = new Map<string, string>();
+    const releaseFor = (arch: "x86_64" | "arm64"): string => {
+      if (amiRelease !== "latest") return amiRelease;
+      if (!releases.has(arch)) {
+        const p = new DataAwsSsmParameter(this, `ami-release-${arch}`, { name: `/aws/service/eks/optimized-ami/${props.kubernetesVersion}/amazon-linux-2023/${arch}/standard/recommended/release_version` });
+        releases.set(arch, p.insecureValue);
+      }
+      return releases.get(arch)!;
+    };
 
     this.nodeGroups = props.groups.flatMap((g) => {
       if (g.instanceTypes.length === 0) throw new Error(`node group ${g.name}: instanceTypes is empty`);
@@ -90,6 +113,9 @@ export class ManagedNodeGroups extends Construct {
         // The control plane's version: a minor upgrade moves the kubelets in the same plan (a
         // rolling, in-place update of each group), so the next control-plane upgrade is not refused.
         version: cluster.cluster.version,
+        // The AMI release moves with the version (its parameter is per minor), or when the pin moves:
+        // an in-place, rolling update that honours the group's maxUnavailable.
+        releaseVersion: releaseFor(arm ? "arm64" : "x86_64"),
         nodeRoleArn: this.role.arn,
         subnetIds: [props.subnetIds[i]],
         instanceTypes: g.instanceTypes,

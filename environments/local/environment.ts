@@ -25,6 +25,8 @@ const environment: EnvironmentInput = {
     adminPrincipalArns: ["arn:aws:iam::123456789012:role/local-admin"],
     logRetentionDays: 7,
     nodeGroups: [{ name: "general", instanceTypes: ["t3.large"], minSize: 1, maxSize: 2, desiredSize: 1, diskSizeGiB: 30 }],
+    // Pinned: the emulator has no EKS AMI parameters in SSM (real environments follow "latest").
+    nodeAmiRelease: "1.34.2-20251120",
   },
   dns: {
     privateDomain: "internal.local.example.com",

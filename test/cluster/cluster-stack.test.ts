@@ -398,6 +398,20 @@ describe("node changes without an outage", () => {
   });
 });
 
+describe("the node AMI release (nodeAmiRelease)", () => {
+  it("follows AWS's recommended release for the minor by default, or a pin that must belong to the minor", () => {
+    const pinned = synthEnvironment(environment("prod", (e) => ((e.cluster as any).nodeAmiRelease = "1.34.2-20251120"))).json;
+    for (const g of resourcesOf(pinned["prod-cluster"], "aws_eks_node_group")) expect(g.release_version).toBe("1.34.2-20251120");
+    expect(pinned["prod-cluster"].data?.aws_ssm_parameter).toBeUndefined();
+    // Workloads on the same minor inherit the pin; one on another minor follows the latest unless it pins its own.
+    for (const g of resourcesOf(pinned["prod-workload-alpha"], "aws_eks_node_group")) expect(g.release_version).toBe("1.34.2-20251120");
+    expect(rejection((e) => ((e.cluster as any).nodeAmiRelease = "1.33.5-20251001"))).toMatch(
+      /cluster\.nodeAmiRelease: 1\.33\.5-20251001 is a release for Kubernetes 1\.33, but the cluster runs 1\.34: pin a 1\.34 release, or set "latest"/,
+    );
+    expect(rejection((e) => ((e.cluster as any).nodeAmiRelease = "newest"))).toMatch(/expected "latest" or an EKS-optimized AMI release such as 1\.34\.2-20251120/);
+  });
+});
+
 describe("a Kubernetes minor upgrade (kubernetesVersion N -> N+1)", () => {
   it("lets a workload pin its own minor, one ahead of the C&C at most (the C&C upgrades first)", () => {
     const pinned = synthEnvironment(environment("prod", (e) => ((e.workloads![0] as any).kubernetesVersion = "1.35"))).json;
@@ -432,12 +446,17 @@ describe("a Kubernetes minor upgrade (kubernetesVersion N -> N+1)", () => {
     // The control planes (in place), and the Cluster Autoscaler's image, which is per minor.
     expect(changed.filter((a) => a.includes("aws_eks_cluster."))).toHaveLength(3);
     for (const a of changed.filter((x) => x.includes("aws_eks_cluster."))) expect(after.get(a).version).toBe("1.35");
-    expect(changed.every((a) => /aws_eks_cluster\.|kubernetes_deployment_v1\.autoscaler/.test(a))).toBe(true);
+    // The node AMI release parameter is per minor (the groups roll to its release in place).
+    const amiParams = changed.filter((a) => a.includes("data.aws_ssm_parameter.nodes_ami-release"));
+    expect(amiParams).toHaveLength(3);
+    for (const a of amiParams) expect(after.get(a).name).toBe("/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/x86_64/standard/recommended/release_version");
+    expect(changed.every((a) => /aws_eks_cluster\.|kubernetes_deployment_v1\.autoscaler|data\.aws_ssm_parameter\.nodes_ami-release/.test(a))).toBe(true);
     // Node groups run the control plane's version (a rolling in-place update when it moves).
     const prodCluster = synthShipped("prod").json["prod-cluster"];
     const groups = resourcesOf(prodCluster, "aws_eks_node_group");
     expect(groups.length).toBeGreaterThan(0);
     for (const g of groups) expect(g.version).toBe(`\${aws_eks_cluster.${Object.keys(prodCluster.resource.aws_eks_cluster)[0]}.version}`);
+    for (const g of groups) expect(g.release_version).toMatch(/^\$\{data\.aws_ssm_parameter\.nodes_ami-release-x86_64_[0-9A-F]+\.insecure_value\}$/);
     // Each add-on takes the newest build for the cluster's own version, so it moves in the same plan.
     const cluster = synthShipped("prod").json["prod-cluster"];
     const addons = resourcesOf(cluster, "aws_eks_addon");
