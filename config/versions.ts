@@ -79,6 +79,15 @@ export const CHART_CRD_GROUPS: Partial<Record<HelmApp, readonly string[]>> = {
 };
 
 /**
+ * Charts whose CRDs (in the chart's crds/, which Helm installs once and never upgrades) are
+ * installed and upgraded by a `<release>-crds` release of their own, before the chart, from
+ * copies of the same pinned source (constructs/helm/crds/<app>/, `npm run vendor-crds`).
+ * kube-prometheus-stack is not here: its own CRD upgrade job (crds.upgradeJob) applies its CRDs
+ * server-side before every install and upgrade.
+ */
+export const VENDORED_CRD_CHARTS = ["aws-load-balancer-controller", "mattermost-operator"] as const satisfies readonly HelmApp[];
+
+/**
  * Container images are deployed as `repository:tag@sha256:…` once their digest is recorded in
  * config/image-digests.json (`npm run pin-images` resolves every tag below against its registry
  * and writes that file; review the diff like any version bump). A tag without a recorded digest
@@ -96,6 +105,9 @@ export function imageRef(repository: string, tag: string): string {
 
 /** The store-discovery CronJob's image, pinned by digest. */
 export const CRONJOB_NODE_IMAGE = imageRef(...(CRONJOB_NODE_IMAGE_TAG.split(/:(?=[^:]+$)/) as [string, string]));
+
+/** busybox of kube-prometheus-stack's CRD upgrade job (it unpacks the chart's CRDs for kubectl); the chart defaults to "latest". */
+export const KPS_CRD_JOB_BUSYBOX_TAG = "1.37.0";
 
 /** Container images that are not installed through a chart's own default. */
 export const IMAGES = {

@@ -1,8 +1,14 @@
 import { Release } from "@cdktf/provider-helm/lib/release";
-import { TerraformStack, type ITerraformDependable } from "cdktf";
+import { AssetType, TerraformAsset, TerraformStack, type ITerraformDependable } from "cdktf";
 import { Construct, type IConstruct } from "constructs";
 import { dump } from "js-yaml";
-import { HELM_CHARTS, type HelmApp } from "../../config/versions";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { REPO_ROOT } from "../../config/paths";
+import { HELM_CHARTS, VENDORED_CRD_CHARTS, type HelmApp } from "../../config/versions";
+
+/** The in-repo CRD charts (`npm run vendor-crds` copies each pinned chart's crds/ into one). */
+export const CRD_CHARTS_DIR = join(REPO_ROOT, "constructs", "helm", "crds");
 
 type Values = Record<string, unknown>;
 
@@ -59,6 +65,12 @@ const REGISTRY = Symbol.for("cnc-platform.helm-addons");
  */
 export class HelmAddon extends Construct {
   readonly release: Release;
+  /**
+   * For a chart whose CRDs are vendored (config/versions.ts VENDORED_CRD_CHARTS): the
+   * `<release>-crds` release that installs and upgrades them before the chart (which then skips
+   * its crds/). Never deletes a CRD: each carries helm.sh/resource-policy: keep.
+   */
+  readonly crdRelease?: Release;
   readonly app: HelmApp;
   readonly version: string;
   readonly releaseName: string;
@@ -87,6 +99,31 @@ export class HelmAddon extends Construct {
       }
     }
 
+    if ((VENDORED_CRD_CHARTS as readonly string[]).includes(props.app)) {
+      const dir = join(CRD_CHARTS_DIR, props.app);
+      const vendored = /^version: (.+)$/m.exec(readFileSync(join(dir, "Chart.yaml"), "utf8"))?.[1]?.trim();
+      if (vendored !== props.version) {
+        throw new Error(`HelmAddon ${props.app} ${props.version}: the vendored CRDs in constructs/helm/crds/${props.app} are of ${vendored}; run npm run vendor-crds after changing the chart version`);
+      }
+      const crdChart = new TerraformAsset(this, "crd-chart", { path: dir, type: AssetType.DIRECTORY });
+      this.crdRelease = new Release(this, "crds", {
+        name: `${this.releaseName}-crds`.slice(0, 53),
+        chart: crdChart.path,
+        description: `crds of ${chart.chart} ${props.version}`,
+        namespace: props.namespace,
+        createNamespace: false,
+        atomic: true,
+        cleanupOnFail: true,
+        wait: true,
+        timeout: 300,
+        maxHistory: 10,
+        // Clusters installed before this release existed hold these CRDs from the chart's crds/
+        // (no Helm owner): the first install adopts them instead of failing on "exists".
+        takeOwnership: true,
+        dependsOn: [...(props.after ?? [])],
+      });
+    }
+
     this.release = new Release(this, "release", {
       name: this.releaseName,
       repository: chart.repository,
@@ -100,7 +137,9 @@ export class HelmAddon extends Construct {
       timeout: props.timeoutSeconds ?? 600,
       maxHistory: 10,
       values: [dump(this.values, { lineWidth: -1, noRefs: true })],
-      dependsOn: [...(props.dependsOn ?? []).map((d) => d.release), ...(props.after ?? [])],
+      // Its CRDs come from the -crds release (upgraded with every bump), not from the chart's crds/.
+      skipCrds: this.crdRelease ? true : undefined,
+      dependsOn: [...(this.crdRelease ? [this.crdRelease] : []), ...(props.dependsOn ?? []).map((d) => d.release), ...(props.after ?? [])],
     });
     registry.push(this);
   }

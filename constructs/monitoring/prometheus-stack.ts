@@ -1,3 +1,4 @@
+import { KPS_CRD_JOB_BUSYBOX_TAG } from "../../config/versions";
 import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
 import { RoleBindingV1 } from "@cdktf/provider-kubernetes/lib/role-binding-v1";
 import { RoleV1 } from "@cdktf/provider-kubernetes/lib/role-v1";
@@ -165,6 +166,19 @@ export class PrometheusStack extends Construct {
     const values: Record<string, unknown> = {
       fullnameOverride: KPS_RELEASE,
       grafana: { enabled: false },
+      // Helm installs crds/ once and never upgrades them: the chart's own CRD job applies the
+      // CRDs of this same chart version server-side (kubectl apply --server-side
+      // --force-conflicts) in a pre-install/pre-upgrade hook, so a chart bump brings its CRDs
+      // before the operator that needs them. It never deletes a CRD. kubectl's image follows the
+      // cluster's version; busybox (which unpacks the CRDs) is pinned.
+      crds: {
+        upgradeJob: {
+          enabled: true,
+          forceConflicts: true,
+          image: { busybox: { tag: KPS_CRD_JOB_BUSYBOX_TAG } },
+          resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+        },
+      },
       // Requests for every chart-made container: none of them may run BestEffort (the policy step
       // over the rendered release checks it).
       prometheusOperator: {

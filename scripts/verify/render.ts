@@ -13,7 +13,8 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { dump, loadAll } from "js-yaml";
 import type { Environment } from "../../config/schema";
-import { HELM_CHARTS } from "../../config/versions";
+import { HELM_CHARTS, type HelmApp } from "../../config/versions";
+import { CRD_CHARTS_DIR } from "../../constructs/helm/addon";
 import { MANIFESTS_CHART_DIR } from "../../constructs/helm/manifests-release";
 import { pinnedChartDir, pinnedCrds } from "./charts";
 import { helmBinary } from "./helm";
@@ -101,7 +102,11 @@ function chartDirOf(body: any, stack: KubeStack): { dir: string; label: string }
   }
   const asset = stack.dir ? resolve(stack.dir, body.chart) : undefined;
   if (asset && existsSync(join(asset, "Chart.yaml"))) return { dir: asset, label: `local chart ${body.chart}` };
-  // Testing.synth writes no assets; the only in-repo chart is the manifests chart.
+  // Testing.synth writes no assets: a CRD release names its chart in its description, every
+  // other in-repo chart is the manifests chart.
+  const crds = /^crds of (\S+) /.exec(body.description ?? "")?.[1];
+  const app = crds && (Object.keys(HELM_CHARTS) as HelmApp[]).find((a) => HELM_CHARTS[a].chart === crds);
+  if (app) return { dir: join(CRD_CHARTS_DIR, app), label: `local chart constructs/helm/crds/${app}` };
   return { dir: MANIFESTS_CHART_DIR, label: "local chart constructs/helm/manifests-chart" };
 }
 

@@ -18,7 +18,7 @@ describe("the post-install stack (prod)", () => {
   it("pins every chart to the version table and its repository", () => {
     // The in-repo manifests chart (custom resources) ships as an asset of the stack.
     const local = releases(stack).filter((r) => String(r.chart).startsWith("assets/"));
-    expect(local.map((r) => r.name)).toEqual(["provisioner-monitoring"]);
+    expect(local.map((r) => r.name).sort()).toEqual(["aws-load-balancer-controller-crds", "provisioner-monitoring"]);
     expect(releases(stack).filter((r) => !local.includes(r))).toHaveLength(7);
     for (const r of releases(stack).filter((r) => !local.includes(r))) {
       const pinned = Object.values(HELM_CHARTS).find((c) => c.chart === r.chart)!;
