@@ -70,6 +70,7 @@ import {
   unfilledSecrets,
   unreachableMessage,
   usesKubernetes,
+  versionStepProblem,
 } from "./lib/preflight";
 
 interface StackReport {
@@ -258,6 +259,12 @@ async function preflight(ctx: Context, stack: SynthesizedStack, log: (line: stri
     const problems = await unfilledSecrets(ctx.secrets, names);
     if (problems.length) throw new ToolError(secretsMessage(stack.name, problems, ctx.env.name));
     log(`${tag}preflight: ${names.length} secret(s) it needs are filled (${names.join(", ")})`);
+  }
+  // A cluster the stack creates: one minor at a time, never down (against what runs on AWS).
+  const upgrading = stack.name === `${ctx.env.name}-cluster` ? { cluster: cncClusterName(ctx.env), version: ctx.env.cluster.kubernetesVersion } : ctx.env.workloads.filter((w) => stack.name === `${ctx.env.name}-workload-${w.name}`).map((w) => ({ cluster: workloadClusterName(ctx.env, w.name), version: w.kubernetesVersion ?? ctx.env.cluster.kubernetesVersion }))[0];
+  if (upgrading && ctx.eks && !ctx.emulated && ctx.command !== "destroy") {
+    const problem = await versionStepProblem(ctx.eks, upgrading.cluster, upgrading.version);
+    if (problem) throw new ToolError(`${stack.name}: ${problem}`);
   }
   if (stack.name === `${ctx.env.name}-cluster` && ctx.iam) {
     const conflict = await accountAliasConflict(ctx.iam, provisionerAccountAlias(ctx.env));

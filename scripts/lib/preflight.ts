@@ -7,6 +7,7 @@
  *   one of the environment's cluster admin roles, and the cluster's API endpoint answers from here;
  * - the layer with the provisioner: the account alias and the zone tags it needs at start.
  */
+import { DescribeClusterCommand, type EKSClient } from "@aws-sdk/client-eks";
 import { DescribeLoadBalancersCommand, DescribeTagsCommand, type ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { ListAccountAliasesCommand, type IAMClient } from "@aws-sdk/client-iam";
 import { ListHostedZonesByNameCommand, ListTagsForResourceCommand, type Route53Client } from "@aws-sdk/client-route-53";
@@ -251,4 +252,24 @@ export function loadBalancersMessage(stack: string, problems: string[]): string 
     `${stack} names load balancers the AWS Load Balancer Controller makes, and these are not there (exactly one of each is needed):\n${problems.map((p) => `  - ${p}`).join("\n")}\n` +
     `Check the Ingress or Service events and the controller's log (kubectl -n kube-system logs deploy/aws-load-balancer-controller); a certificate the controller cannot find for a host is the usual cause. Then run the command again.`
   );
+}
+
+/**
+ * The Kubernetes minor a stack moves a cluster to, against what runs: EKS upgrades one minor at
+ * a time and never downgrades. Undefined when the cluster does not exist yet (a first apply) or
+ * the step is allowed. `eks` is the caller's client (the test passes one aimed at the emulator).
+ */
+export async function versionStepProblem(eks: EKSClient, clusterName: string, target: string): Promise<string | undefined> {
+  const running = await eks.send(new DescribeClusterCommand({ name: clusterName })).then(
+    (r) => r.cluster?.version,
+    (err: Error) => (err.name === "ResourceNotFoundException" ? undefined : Promise.reject(err)),
+  );
+  if (!running) return undefined;
+  const minor = (v: string) => Number(v.split(".")[1]);
+  const step = minor(target) - minor(running);
+  if (step > 1) {
+    return `cluster ${clusterName} runs Kubernetes ${running}, and this apply would move it to ${target}: EKS upgrades one minor at a time. Set kubernetesVersion to 1.${minor(running) + 1}, run make upgrade, then the next minor (docs/upgrades.md).`;
+  }
+  if (step < 0) return `cluster ${clusterName} runs Kubernetes ${running}, and this apply would move it back to ${target}: EKS cannot downgrade. Set kubernetesVersion to ${running} or later.`;
+  return undefined;
 }

@@ -42,7 +42,7 @@ export interface PlanSummary {
   changes: ResourceChange[];
   /** Outputs that change. */
   outputs: string[];
-  /** Resources Terraform found changed outside it while refreshing (the plan's resource_drift). */
+  /** Resources Terraform found changed outside it while refreshing (the plan's resource_drift) that this plan changes back. */
   drifted: string[];
 }
 
@@ -81,7 +81,9 @@ export function summarizePlan(stack: string, plan: PlanJson): PlanSummary {
     outputs: Object.entries(plan.output_changes ?? {})
       .filter(([, o]) => actionOf(o.actions) && actionOf(o.actions) !== "read")
       .map(([name]) => name),
-    drifted: (plan.resource_drift ?? []).filter((d) => actionOf(d.change.actions)).map((d) => d.address),
+    // Refresh notices of attributes the configuration does not manage are noise; what was changed
+    // outside Terraform *and* is put back by this plan is what people need to see.
+    drifted: (plan.resource_drift ?? []).filter((d) => actionOf(d.change.actions) && changes.some((c) => c.address === d.address)).map((d) => d.address),
   };
 }
 

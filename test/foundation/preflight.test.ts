@@ -28,9 +28,11 @@ import {
   waitForLoadBalancers,
   unfilledSecrets,
   unreachableMessage,
+  versionStepProblem,
 } from "../../scripts/lib/preflight";
 import { provisionerAccountAlias } from "../../config/names";
 import { clientOptions, freePort, startMoto, type Moto } from "../support/moto";
+import { CreateClusterCommand, EKSClient } from "@aws-sdk/client-eks";
 import { environment, rejection, resourcesOf, synthShipped } from "../support/synth";
 
 describe("preflight: secrets a layer reads", () => {
@@ -226,5 +228,29 @@ describe("deployer identity in the environment", () => {
 
   it("refuses a PostgreSQL minor version (AWS upgrades minors itself)", () => {
     expect(rejection((e) => (e.provisioner.postgresVersion = "17.5"))).toMatch(/provisioner\.postgresVersion: expected one of "16", "17", got "17\.5"/);
+  });
+});
+
+describe("preflight: one Kubernetes minor at a time, against the running cluster", () => {
+  let moto: Moto;
+  let eks: EKSClient;
+  beforeAll(async () => {
+    moto = await startMoto();
+    eks = new EKSClient(clientOptions(moto));
+    await eks.send(new CreateClusterCommand({ name: "prod-cnc", version: "1.33", roleArn: "arn:aws:iam::123456789012:role/eks", resourcesVpcConfig: { subnetIds: ["subnet-1", "subnet-2"] } }));
+  });
+  afterAll(async () => {
+    eks?.destroy();
+    await moto?.stop();
+  });
+
+  it("allows the same minor and the next, refuses a jump of two and a downgrade, and says nothing of a cluster still to create", async () => {
+    expect(await versionStepProblem(eks, "prod-cnc", "1.33")).toBeUndefined();
+    expect(await versionStepProblem(eks, "prod-cnc", "1.34")).toBeUndefined();
+    expect(await versionStepProblem(eks, "prod-cnc", "1.35")).toBe(
+      "cluster prod-cnc runs Kubernetes 1.33, and this apply would move it to 1.35: EKS upgrades one minor at a time. Set kubernetesVersion to 1.34, run make upgrade, then the next minor (docs/upgrades.md).",
+    );
+    expect(await versionStepProblem(eks, "prod-cnc", "1.32")).toMatch(/would move it back to 1\.32: EKS cannot downgrade/);
+    expect(await versionStepProblem(eks, "prod-workload-new", "1.35")).toBeUndefined();
   });
 });
