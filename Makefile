@@ -20,7 +20,7 @@ TSX := $(NODE_BIN)/tsx
 DEPLOY := $(TSX) scripts/deploy.ts
 
 .DEFAULT_GOAL := help
-.PHONY: help install bundle synth render validate upgrade-check test diff plan apply-plan drift bootstrap cluster post-install route53 workloads register-workloads all destroy local-down clean bench
+.PHONY: help install bundle synth render validate upgrade upgrade-check test diff plan apply-plan drift bootstrap cluster post-install route53 workloads register-workloads all destroy local-down clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ render: bundle ## render every helm_release of ENVIRONMENT with Helm 3 into cdkt
 
 validate: bundle ## deploy-order, policy, render + schema + Kubernetes policy check + terraform init + validate every stack of ENVIRONMENT against the offline AWS provider
 	$(TSX) scripts/validate.ts
+
+upgrade: bundle ## ordered Kubernetes minor upgrade of ENVIRONMENT (or WORKLOAD=<name>): per cluster the control plane, add-ons, node groups, then the rest and its Kubernetes phase; shows each plan, asks, waits for ACTIVE
+	$(DEPLOY) upgrade $(or $(WORKLOAD),all)
 
 upgrade-check: bundle ## offline: can ENVIRONMENT (or WORKLOAD) move to Kubernetes TO=<minor> (or TO=next)? removed APIs, chart kubeVersion, releases per minor, version skew; exit 1 on any
 	$(TSX) scripts/upgrade-check.ts

@@ -6,6 +6,7 @@
  *   tsx scripts/deploy.ts diff   <stack suffix>
  *   tsx scripts/deploy.ts plan   <stack suffix|workloads|all>   saved plans + summaries into PLAN_DIR (default .state/<env>/plans)
  *   tsx scripts/deploy.ts apply-plan <stack suffix|workloads|all>   applies exactly those saved plans (refuses stale ones)
+ *   tsx scripts/deploy.ts upgrade [<workload>]   ordered minor upgrade: control plane, add-ons, node groups, the rest, the Kubernetes phase
  *   tsx scripts/deploy.ts drift  [all]             plans every stack; non-zero exit when any plan is not empty
  *   tsx scripts/deploy.ts register [all|<workload>]   workload clusters -> the provisioner (DRY_RUN=1: print only)
  *   tsx scripts/deploy.ts local-down
@@ -51,6 +52,8 @@ import { deploySequence, destroySequence } from "./lib/sequence";
 import { checkQuotas, quotaMessage } from "./lib/quotas";
 import { DATA_HOLDING_TYPES } from "../constructs/security/data-protection";
 import { prune, type HeldBack } from "./lib/tf-json";
+import { describePlan, upgradePlan, waitForAddons, waitForCluster, waitForNodegroups } from "./lib/upgrade";
+import { DescribeClusterCommand } from "@aws-sdk/client-eks";
 import { applySavedPlan, driftOf, formatSummary, gitCommit, isEmpty, markdownSummary, planDir, planRefusal, readManifest, savePlan, writeManifest, type PlanManifest, type PlanSummary } from "./lib/saved-plans";
 import {
   accountAliasConflict,
@@ -772,6 +775,73 @@ async function drift(ctx: Context, stacks: SynthesizedStack[]): Promise<void> {
   say(`\nNo drift: every one of the ${stacks.length} stack(s) of ${ctx.env.name} matches the code.`);
 }
 
+/**
+ * `make upgrade ENVIRONMENT=<env> [WORKLOAD=<name>]`: per cluster (the C&C first), the control
+ * plane, its add-ons, its node groups, then the rest of its AWS phase and its Kubernetes phase
+ * (scripts/lib/upgrade.ts). Prints what it will do, runs the offline upgrade checks' version rule
+ * against what runs, asks, then shows and applies each step's saved plan and waits for EKS to
+ * report it ACTIVE before the next.
+ */
+async function upgrade(ctx: Context, stacks: SynthesizedStack[], workload?: string): Promise<void> {
+  const eks = ctx.eks!;
+  const byName = new Map(stacks.map((s) => [s.name, s]));
+  const plan = upgradePlan(ctx.env, (n) => byName.get(n)?.json, workload);
+  const running: Record<string, string | undefined> = {};
+  for (const c of plan) {
+    running[c.cluster] = await eks.send(new DescribeClusterCommand({ name: c.cluster })).then(
+      (r) => r.cluster?.version,
+      (err: Error) => (err.name === "ResourceNotFoundException" ? undefined : Promise.reject(err)),
+    );
+    const problem = await versionStepProblem(eks, c.cluster, c.version);
+    if (problem) throw new ToolError(problem);
+  }
+  say(`\nmake upgrade on ${ctx.env.name}, in this order:\n${describePlan(plan, running)}`);
+  if (!(await confirm(`Run these steps on account ${ctx.env.accountId}? Each step's plan is shown before it is applied.`))) {
+    say("Nothing was changed.");
+    return;
+  }
+  const wait = { timeoutMs: 90 * 60_000, intervalMs: 30_000, log: (l: string) => say(`  ${l}`) };
+  const cli = ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "";
+  for (const c of plan) {
+    say(`\n==> ${c.cluster}`);
+    const aws = byName.get(c.awsStack)!;
+    for (const step of c.steps.slice(0, 3)) {
+      if (!step.targets.length) continue;
+      const log = new StepLog(ctx.env, `${aws.name}.upgrade-${step.kind.replace(/ /g, "-")}`);
+      try {
+        await preflight(ctx, aws, log.line);
+        await initStack(ctx, aws, aws.dir);
+        const out = join(planDir(ctx.env.name), "upgrade");
+        const name = `${aws.name}.${step.kind.replace(/ /g, "-")}`;
+        const { summary } = await savePlan({ stack: aws.name, name, dir: aws.dir, config: readFileSync(join(aws.dir, "cdk.tf.json"), "utf8"), out, cliConfig: cli, env: ctx.tfEnv, targets: step.targets, log: (l) => l.trim() && log.line(l) });
+        if (isEmpty(summary)) {
+          say(`  ${step.kind}: no changes`);
+        } else {
+          say(`  ${step.kind}:\n${formatSummary(summary).replace(/^/gm, "    ")}`);
+          if (!(await confirm(`Apply the ${step.kind} step of ${c.cluster}?`))) throw new ToolError(`The ${step.kind} step of ${c.cluster} was not approved; nothing after it ran. Run make upgrade again to continue.`);
+          await applySavedPlan({ stack: aws.name, dir: aws.dir, file: join(out, `${name}.tfplan`), cliConfig: cli, env: ctx.tfEnv, log: (l) => l.trim() && log.line(l) });
+        }
+        if (step.kind === "control plane") await waitForCluster(eks, c.cluster, c.version, wait);
+        if (step.kind === "add-ons") {
+          const names = Object.values<any>(aws.json.resource?.aws_eks_addon ?? {}).map((a) => a.addon_name as string);
+          await waitForAddons(eks, c.cluster, names, wait);
+        }
+        if (step.kind === "node groups") await waitForNodegroups(eks, c.cluster, c.version, wait);
+        say(`  ${step.kind}: ACTIVE${step.kind === "add-ons" ? "" : ` at ${c.version}`}  (${log.shown})`);
+      } catch (err) {
+        say(`  ${step.kind}: FAILED  (${log.shown})`);
+        throw log.failed(err);
+      }
+    }
+    // The rest of the AWS phase, then the Kubernetes phase (plan shown, asked, applied exactly).
+    for (const name of [c.awsStack, c.kubernetesStack]) {
+      const stack = byName.get(name);
+      if (stack) await applyStack(ctx, stack);
+    }
+  }
+  say(`\nUpgrade done: ${plan.map((c) => `${c.cluster} at ${c.version}`).join(", ")}.`);
+}
+
 async function main(): Promise<void> {
   const [command, target = "all"] = process.argv.slice(2);
   const envName = process.env.ENVIRONMENT?.trim() || "local";
@@ -780,8 +850,8 @@ async function main(): Promise<void> {
     say(stopped ? `Stopped the local AWS emulator of ${envName}.` : `No local AWS emulator of ${envName} is running.`);
     return;
   }
-  if (!["apply", "destroy", "diff", "plan", "apply-plan", "drift", "register"].includes(command)) {
-    throw new ToolError(`Unknown command "${command}": use apply, destroy, diff, plan, apply-plan, drift, register or local-down.`);
+  if (!["apply", "destroy", "diff", "plan", "apply-plan", "drift", "upgrade", "register"].includes(command)) {
+    throw new ToolError(`Unknown command "${command}": use apply, destroy, diff, plan, apply-plan, drift, upgrade, register or local-down.`);
   }
 
   // ENVIRONMENTS_DIR points the driver (like the app) at another folder of environments.
@@ -790,7 +860,13 @@ async function main(): Promise<void> {
   const emulated = env.target === "emulator";
   // Before anything else: an apply on a real account shows each stack's plan and asks, so it needs a
   // terminal, or AUTO_APPROVE=1 (then the plan is still shown, saved and applied exactly).
-  if (!emulated && ["apply", "apply-plan", "destroy"].includes(command)) refuseWithoutTerminal(env, command, target);
+  if (!emulated && ["apply", "apply-plan", "destroy", "upgrade"].includes(command)) refuseWithoutTerminal(env, command, target);
+  if (emulated && command === "upgrade") {
+    throw new ToolError(
+      `make upgrade runs against a real account: the local AWS emulator (moto) implements neither EKS UpdateClusterVersion nor UpdateNodegroupVersion nor add-ons, so an upgrade cannot be rehearsed on ${env.name}. ` +
+        `Check one offline with make upgrade-check ENVIRONMENT=${env.name} TO=<minor>.`,
+    );
+  }
   if (command === "destroy" && !emulated) destroyGuard(env, target);
   if (emulated && ["diff", "plan", "apply-plan", "drift"].includes(command)) await refuseDiffWithoutKeptEmulator(env, target, command);
   if (emulated && command === "destroy" && !(await runningEmulator(env.name))) {
@@ -819,7 +895,7 @@ async function main(): Promise<void> {
   say(`environment ${env.name} (${env.target}, ${env.region}), terraform ${version}`);
 
   const stacks = synthesize({ outdir: join(REPO_ROOT, "cdktf.out"), only: env.name, root });
-  const selected = command === "register" ? [] : selectStacks(env, stacks, target);
+  const selected = command === "register" || command === "upgrade" ? [] : selectStacks(env, stacks, target);
 
   if (emulated) {
     const before = await runningEmulator(env.name);
@@ -838,6 +914,10 @@ async function main(): Promise<void> {
   try {
     if (command === "register") {
       await registerStep(ctx, target === "all" ? undefined : target);
+      return;
+    }
+    if (command === "upgrade") {
+      await upgrade(ctx, stacks, target === "all" ? undefined : target);
       return;
     }
     if (command === "plan" || command === "apply-plan" || command === "drift") {

@@ -192,18 +192,23 @@ export async function savePlan(opts: {
   env: NodeJS.ProcessEnv;
   lock?: boolean;
   log?: (line: string) => void;
+  /** Resource addresses to limit the plan to (`-target`), for the ordered steps of make upgrade. */
+  targets?: string[];
+  /** The plan file's name without extension; default the stack's. */
+  name?: string;
 }): Promise<{ summary: PlanSummary; record: PlanRecord }> {
-  const file = join(opts.out, `${opts.stack}.tfplan`);
+  const file = join(opts.out, `${opts.name ?? opts.stack}.tfplan`);
   mkdirSync(opts.out, { recursive: true });
-  const plan = await terraform(["plan", "-input=false", "-no-color", `-lock=${opts.lock ?? true}`, `-out=${file}`], opts.dir, opts.cliConfig, opts.env, opts.log);
+  const targets = (opts.targets ?? []).map((t) => `-target=${t}`);
+  const plan = await terraform(["plan", "-input=false", "-no-color", `-lock=${opts.lock ?? true}`, `-out=${file}`, ...targets], opts.dir, opts.cliConfig, opts.env, opts.log);
   if (plan.code !== 0) throw new ToolError(`The plan of ${opts.stack} failed:\n${(plan.stderr || plan.stdout).trim().slice(-3000)}`);
   const shown = await terraform(["show", "-json", "-no-color", file], opts.dir, opts.cliConfig, opts.env);
   if (shown.code !== 0) throw new ToolError(`terraform show of the saved plan of ${opts.stack} failed:\n${shown.stderr.trim().slice(-2000)}`);
   const summary = summarizePlan(opts.stack, JSON.parse(shown.stdout) as PlanJson);
-  writeFileSync(join(opts.out, `${opts.stack}.txt`), `${formatSummary(summary)}\n`);
+  writeFileSync(join(opts.out, `${opts.name ?? opts.stack}.txt`), `${formatSummary(summary)}\n`);
   return {
     summary,
-    record: { file: `${opts.stack}.tfplan`, planSha256: sha256(readFileSync(file)), configSha256: sha256(opts.config), add: summary.add, change: summary.change, destroy: summary.destroy },
+    record: { file: `${opts.name ?? opts.stack}.tfplan`, planSha256: sha256(readFileSync(file)), configSha256: sha256(opts.config), add: summary.add, change: summary.change, destroy: summary.destroy },
   };
 }
 
