@@ -2,7 +2,8 @@ import { Release } from "@cdktf/provider-helm/lib/release";
 import { AssetType, TerraformAsset, TerraformStack, type ITerraformDependable } from "cdktf";
 import { Construct, type IConstruct } from "constructs";
 import { dump } from "js-yaml";
-import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../config/paths";
 import { HELM_CHARTS, VENDORED_CRD_CHARTS, type HelmApp } from "../../config/versions";
@@ -54,6 +55,29 @@ export function valuePaths(values: Values, prefix = ""): string[] {
   });
 }
 
+/**
+ * Each vendored CRD chart's version and content hash, read once per process: every stack with the
+ * chart would otherwise read and hash its 0.2-0.6 MB of CRDs again (cdktf hashes an asset's files).
+ */
+const crdCharts = new Map<string, { version?: string; hash: string }>();
+function vendoredCrdChart(dir: string): { version?: string; hash: string } {
+  let found = crdCharts.get(dir);
+  if (!found) {
+    const hash = createHash("sha256");
+    const walk = (d: string): void => {
+      for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+        const path = join(d, e.name);
+        if (e.isDirectory()) walk(path);
+        else hash.update(path.slice(dir.length)).update(readFileSync(path));
+      }
+    };
+    walk(dir);
+    found = { version: /^version: (.+)$/m.exec(readFileSync(join(dir, "Chart.yaml"), "utf8"))?.[1]?.trim(), hash: hash.digest("hex").slice(0, 32) };
+    crdCharts.set(dir, found);
+  }
+  return found;
+}
+
 const RELEASE_NAME = /^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?$/;
 const REGISTRY = Symbol.for("cnc-platform.helm-addons");
 
@@ -101,11 +125,11 @@ export class HelmAddon extends Construct {
 
     if ((VENDORED_CRD_CHARTS as readonly string[]).includes(props.app)) {
       const dir = join(CRD_CHARTS_DIR, props.app);
-      const vendored = /^version: (.+)$/m.exec(readFileSync(join(dir, "Chart.yaml"), "utf8"))?.[1]?.trim();
+      const { version: vendored, hash } = vendoredCrdChart(dir);
       if (vendored !== props.version) {
         throw new Error(`HelmAddon ${props.app} ${props.version}: the vendored CRDs in constructs/helm/crds/${props.app} are of ${vendored}; run npm run vendor-crds after changing the chart version`);
       }
-      const crdChart = new TerraformAsset(this, "crd-chart", { path: dir, type: AssetType.DIRECTORY });
+      const crdChart = new TerraformAsset(this, "crd-chart", { path: dir, type: AssetType.DIRECTORY, assetHash: hash });
       this.crdRelease = new Release(this, "crds", {
         name: `${this.releaseName}-crds`.slice(0, 53),
         chart: crdChart.path,
