@@ -47,6 +47,14 @@ export const BUNDLES = [
     external: [],
     gzip: true,
   },
+  {
+    name: "opensearch-snapshots",
+    entry: "cronjobs/opensearch-snapshots/main.ts",
+    outfile: "dist/cronjobs/opensearch-snapshots/main.js",
+    // Like store discovery: self-contained, gzipped into a ConfigMap, run by the stock Node.js image.
+    external: [],
+    gzip: true,
+  },
 ] as const;
 
 /**

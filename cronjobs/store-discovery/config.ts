@@ -2,8 +2,7 @@
  * Store-discovery configuration, from the upstream environment variables plus a few new ones.
  * Everything is checked before any API call; a bad value names the variable.
  */
-import { readFileSync } from "node:fs";
-import { ConfigError, DNS_LABEL, HOSTED_ZONE_ID, HTTP_URL, flag, optional, port, required, type Env } from "../../lib/discovery/env";
+import { DNS_LABEL, HOSTED_ZONE_ID, HTTP_URL, flag, optional, port, required, withHookFromFile, type Env } from "../../lib/discovery/env";
 
 export interface StoreDiscoveryConfig {
   /** Private hosted zone to list (PRIVATE_HOSTED_ZONE_ID). */
@@ -32,25 +31,8 @@ export interface StoreDiscoveryConfig {
   environment: string;
 }
 
-/**
- * MATTERMOST_ALERTS_HOOK_FILE names a file holding the webhook URL (the CronJob mounts its Secret
- * there, so the URL is never an environment variable); its content stands for
- * MATTERMOST_ALERTS_HOOK. Setting both is refused, as is an unreadable file.
- */
-export function withHookFromFile(env: Env, read: (path: string) => string = (p) => readFileSync(p, "utf8")): Env {
-  const path = env.MATTERMOST_ALERTS_HOOK_FILE;
-  if (!path) return env;
-  if (env.MATTERMOST_ALERTS_HOOK) {
-    throw new ConfigError("MATTERMOST_ALERTS_HOOK and MATTERMOST_ALERTS_HOOK_FILE are both set; set only one (the file is what the CronJob mounts).");
-  }
-  let value: string;
-  try {
-    value = read(path).trim();
-  } catch (err) {
-    throw new ConfigError(`MATTERMOST_ALERTS_HOOK_FILE=${JSON.stringify(path)} cannot be read (${(err as Error).message}); check that the webhook Secret is mounted there.`);
-  }
-  return { ...env, MATTERMOST_ALERTS_HOOK: value };
-}
+/** Kept here too: tests and callers import it from the service that introduced it. */
+export { withHookFromFile };
 
 export function readConfig(rawEnv: Env): StoreDiscoveryConfig {
   const env = withHookFromFile(rawEnv);

@@ -1,4 +1,6 @@
 /** Reading configuration from environment variables, with errors that name the variable. */
+import { readFileSync } from "node:fs";
+
 export class ConfigError extends Error {
   constructor(message: string) {
     super(message);
@@ -40,3 +42,23 @@ export function port(env: Env, name: string, fallback: number): number {
 export const HOSTED_ZONE_ID = /^(\/hostedzone\/)?[A-Z0-9]{1,32}$/;
 export const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 export const HTTP_URL = /^https?:\/\/[^\s]+$/;
+
+/**
+ * MATTERMOST_ALERTS_HOOK_FILE names a file holding the webhook URL (the CronJobs mount their Secret
+ * there, so the URL is never an environment variable); its content stands for
+ * MATTERMOST_ALERTS_HOOK. Setting both is refused, as is an unreadable file.
+ */
+export function withHookFromFile(env: Env, read: (path: string) => string = (p) => readFileSync(p, "utf8")): Env {
+  const path = env.MATTERMOST_ALERTS_HOOK_FILE;
+  if (!path) return env;
+  if (env.MATTERMOST_ALERTS_HOOK) {
+    throw new ConfigError("MATTERMOST_ALERTS_HOOK and MATTERMOST_ALERTS_HOOK_FILE are both set; set only one (the file is what the CronJob mounts).");
+  }
+  let value: string;
+  try {
+    value = read(path).trim();
+  } catch (err) {
+    throw new ConfigError(`MATTERMOST_ALERTS_HOOK_FILE=${JSON.stringify(path)} cannot be read (${(err as Error).message}); check that the webhook Secret is mounted there.`);
+  }
+  return { ...env, MATTERMOST_ALERTS_HOOK: value };
+}
