@@ -370,6 +370,23 @@ const logging = z
       })
       .strict()
       .default({ enabled: true, instanceType: "m6g.large.search" }),
+    /**
+     * Manual snapshots of the log domain into the environment's snapshot bucket (S3, SSE-KMS),
+     * taken by the `opensearch-snapshots` CronJob, which also registers the repository and deletes
+     * its own snapshots older than `retentionDays` (never the newest, never on a doubtful listing).
+     * `schedule` is a five-field cron schedule (UTC).
+     */
+    snapshots: z
+      .object({
+        enabled: z.boolean().default(true),
+        schedule: z
+          .string()
+          .regex(/^(\S+\s+){4}\S+$/, { error: (iss) => `expected a five-field cron schedule such as "30 2 * * *", got ${JSON.stringify(iss.input)}` })
+          .default("30 2 * * *"),
+        retentionDays: z.number().int().min(1).max(3650).default(30),
+      })
+      .strict()
+      .default({ enabled: true, schedule: "30 2 * * *", retentionDays: 30 }),
   })
   .strict()
   .superRefine((l, ctx) => {
@@ -548,6 +565,7 @@ export const environmentSchema = z
       hotDays: 7,
       indexRetentionDays: 30,
       dedicatedMasters: { enabled: true, instanceType: "m6g.large.search" },
+      snapshots: { enabled: true, schedule: "30 2 * * *", retentionDays: 30 },
     }),
     /**
      * S3 server access logs of every bucket, delivered to the environment's access-log bucket

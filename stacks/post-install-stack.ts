@@ -40,6 +40,8 @@ import { LoadBalancerController, READINESS_GATE_LABELS } from "../constructs/ing
 import { DashboardsProxy, dashboardsRoleName } from "../constructs/logging/dashboards-proxy";
 import { FluentBit, fluentBitRoleName } from "../constructs/logging/fluent-bit";
 import { LogDomain } from "../constructs/logging/log-domain";
+import { OpenSearchSnapshotCronJob, SNAPSHOT_REPOSITORY, snapshotJobRoleName } from "../constructs/logging/snapshot-cronjob";
+import { LogSnapshotRepository } from "../constructs/logging/snapshot-repository";
 import { Grafana } from "../constructs/monitoring/grafana";
 import { globalRuleGroups, renderRuleFile } from "../constructs/monitoring/alerting";
 import { MetricsStore } from "../constructs/monitoring/metrics-store";
@@ -294,6 +296,7 @@ export class PostInstallStack extends PlatformStack {
         (c) => `arn:aws:iam::${env.accountId}:role/${fluentBitRoleName(c)}`,
       ),
       readerRoleArns: [`arn:aws:iam::${env.accountId}:role/${dashboardsRoleName(clusterName)}`],
+      snapshotRoleArns: env.logging.snapshots.enabled ? [`arn:aws:iam::${env.accountId}:role/${snapshotJobRoleName(rolePrefix)}`] : undefined,
       keyDeletionWindowDays: throwaway ? 7 : 30,
     });
     new FluentBit(this, "fluent-bit", {
@@ -339,6 +342,36 @@ export class PostInstallStack extends PlatformStack {
       schedule: env.monitoring.storeDiscoverySchedule,
       after: [ns.monitoring, thanos.endpoints, prometheus.addon.release],
     });
+
+    // Manual snapshots of the log domain: the bucket and the role OpenSearch writes with, and the daily CronJob.
+    if (env.logging.snapshots.enabled) {
+      const snapshotRepository = new LogSnapshotRepository(this, "log-snapshots", {
+        domainName,
+        bucketName: bucketName(env, "log-snapshots"),
+        region: env.region,
+        accountId: env.accountId,
+        accessLogBucket,
+        forceDestroy: throwaway,
+        keyDeletionWindowDays: throwaway ? 7 : 30,
+      });
+      new OpenSearchSnapshotCronJob(this, "opensearch-snapshots", {
+        namespace: NAMESPACES.logging,
+        environment: env.name,
+        region: env.region,
+        accountId: env.accountId,
+        oidc: conn.oidc,
+        rolePrefix,
+        domainName,
+        opensearchHost: logs.endpoint,
+        repository: SNAPSHOT_REPOSITORY,
+        bucketName: snapshotRepository.bucket.name,
+        serviceRoleArn: snapshotRepository.serviceRoleArn,
+        retentionDays: env.logging.snapshots.retentionDays,
+        schedule: env.logging.snapshots.schedule,
+        alertsWebhookUrl: webhookUrl,
+        after: [ns.logging],
+      });
+    }
 
     // Only monitoring pods, the load balancers (VPC addresses, to the UI ports) and the control
     // plane (webhooks) may open connections into the monitoring namespace.

@@ -36,6 +36,11 @@ export interface LogDomainProps {
   readonly writerRoleArns: string[];
   /** IAM roles mapped to read-only search and Dashboards use (the Dashboards signing proxy). */
   readonly readerRoleArns?: string[];
+  /**
+   * IAM roles mapped to the built-in `manage_snapshots` role (the snapshot CronJob): fine-grained
+   * access control admits repository registration and snapshots only for mapped roles.
+   */
+  readonly snapshotRoleArns?: string[];
   readonly keyDeletionWindowDays?: number;
   /** Three dedicated master nodes of this type; undefined = none (small test domains only). */
   readonly dedicatedMasterInstanceType?: string;
@@ -262,6 +267,14 @@ export class LogDomain extends Construct {
     alarm("snapshot-failure", "AutomatedSnapshotFailure", "Maximum", "GreaterThanOrEqualToThreshold", 1, 1, 60, "The automated snapshot failed: the domain has no recent backup");
     alarm("master-unreachable", "MasterReachableFromNode", "Maximum", "LessThanThreshold", 1, 1, 86400, "The master node was unreachable from a node for a day");
     alarm("writes-blocked", "ClusterIndexWritesBlocked", "Maximum", "GreaterThanOrEqualToThreshold", 1, 1, 300, "The domain is blocking writes (storage, memory or a read-only block): logs are being lost");
+
+    if (props.snapshotRoleArns?.length) {
+      new OpensearchResource(this, "snapshot-mapping", "opensearch_roles_mapping", provider, {
+        role_name: "manage_snapshots",
+        backend_roles: props.snapshotRoleArns,
+        description: "the opensearch-snapshots CronJob: registers the manual repository, takes and prunes its snapshots",
+      });
+    }
 
     for (const role of ["readall", "kibana_user"]) {
       if (!props.readerRoleArns?.length) break;

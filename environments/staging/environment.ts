@@ -57,7 +57,7 @@ const environment: EnvironmentInput = {
     },
   },
   // Two data nodes without dedicated masters: cheaper, and a data-node replacement may pause log ingestion.
-  logging: { instanceType: "t3.medium.search", instanceCount: 2, volumeGiB: 50, logRetentionDays: 14, dedicatedMasters: { enabled: false } },
+  logging: { instanceType: "t3.medium.search", instanceCount: 2, volumeGiB: 50, logRetentionDays: 14, dedicatedMasters: { enabled: false }, snapshots: { retentionDays: 14 } },
   accessLogs: { enabled: true, retentionDays: 90 },
   secrets: { grafanaAdmin: "staging/cnc/grafana-admin" },
   provisioner: {

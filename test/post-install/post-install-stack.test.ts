@@ -88,7 +88,7 @@ describe("the post-install stack (prod)", () => {
     expect(q.extraVolumes).toEqual([{ name: "store-endpoints", configMap: { name: "thanos-store-endpoints" } }]);
     expect(q.extraVolumeMounts).toEqual([{ name: "store-endpoints", mountPath: "/etc/thanos/sd", readOnly: true }]);
     expect(q.extraArgs).toContain("--store.sd-files=/etc/thanos/sd/servicediscovery.yml");
-    const cron = resourcesOf(stack, "kubernetes_cron_job_v1")[0];
+    const cron = resourcesOf(stack, "kubernetes_cron_job_v1").find((c) => c.metadata.name === "thanos-store-discovery");
     const env = Object.fromEntries(cron.spec.job_template.spec.template.spec.container[0].env.map((e: any) => [e.name, e.value ?? e.value_from]));
     expect(env).toMatchObject({ THANOS_CONFIGMAP_NAME: "thanos-store-endpoints", THANOS_CONFIGMAP_KEY: "servicediscovery.yml", THANOS_NAMESPACE: "monitoring", THANOS_DEPLOYMENT_NAME: "thanos-query" });
   });
@@ -142,7 +142,7 @@ describe("the post-install stack (prod)", () => {
   });
 
   it("runs the CronJob one at a time, non-root, read-only, on a pinned stock Node.js image", () => {
-    const cron = resourcesOf(stack, "kubernetes_cron_job_v1")[0];
+    const cron = resourcesOf(stack, "kubernetes_cron_job_v1").find((c) => c.metadata.name === "thanos-store-discovery");
     expect(cron.spec).toMatchObject({ schedule: "*/5 * * * *", concurrency_policy: "Forbid", successful_jobs_history_limit: 2, failed_jobs_history_limit: 5, starting_deadline_seconds: 120 });
     const job = cron.spec.job_template.spec;
     expect(job).toMatchObject({ backoff_limit: 0, active_deadline_seconds: 240, ttl_seconds_after_finished: "86400" });
@@ -197,6 +197,7 @@ describe("the post-install stack (prod)", () => {
     const mappings = resourcesOf(stack, "opensearch_roles_mapping");
     expect(mappings.filter((m) => m.role_name !== "log_writer").map((m) => [m.role_name, m.backend_roles]).sort()).toEqual([
       ["kibana_user", ["arn:aws:iam::111111111111:role/prod-cnc-opensearch-dashboards"]],
+      ["manage_snapshots", ["arn:aws:iam::111111111111:role/prod-cnc-opensearch-snapshots"]],
       ["readall", ["arn:aws:iam::111111111111:role/prod-cnc-opensearch-dashboards"]],
     ]);
     const mapping = mappings.find((m) => m.role_name === "log_writer");
