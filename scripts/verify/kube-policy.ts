@@ -90,7 +90,8 @@ function podLabelsOf(o: KubeObject): Record<string, string> | undefined {
   return o.spec?.template?.metadata?.labels;
 }
 
-function pssViolations(pod: any, level: string): string[] {
+/** What keeps a pod spec from the given Pod Security level (empty: it meets it). */
+export function pssViolations(pod: any, level: string): string[] {
   if (!pod || (level !== "baseline" && level !== "restricted")) return [];
   const out: string[] = [];
   const all = [...(pod.initContainers ?? []), ...(pod.containers ?? []), ...(pod.ephemeralContainers ?? [])];

@@ -4,6 +4,8 @@
  */
 import { emulatorHoldReason } from "../../scripts/lib/emulator-support";
 import { prune } from "../../scripts/lib/tf-json";
+import { podSpecOf, pssViolations } from "../../scripts/verify/kube-policy";
+import { terraformObjects } from "../../scripts/verify/objects";
 import { environment, parsePolicy, resourcesOf, synthEnvironment, synthShipped } from "../support/synth";
 
 const BUCKET = "cloud-prod-log-snapshots-111111111111";
@@ -122,6 +124,13 @@ describe("log snapshots (prod)", () => {
     const secret = resourcesOf(stack, "kubernetes_secret_v1").find((s) => s.metadata.name === "opensearch-snapshots-alerts-hook");
     expect(secret.metadata.namespace).toBe("logging");
     expect(secret.data.url).toMatch(/^\$\{data\.aws_secretsmanager_secret_version\.[^.]+\.secret_string\}$/);
+    // The logging namespace enforces only "privileged" (fluent-bit reads the host); this pod meets "restricted" anyway.
+    const ns = resourcesOf(stack, "kubernetes_namespace_v1").find((n) => n.metadata.name === "logging");
+    expect(ns.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("privileged");
+    const object = terraformObjects({ json: stack }).find((o) => o.object.kind === "CronJob" && o.object.metadata?.name === "opensearch-snapshots")!.object;
+    const spec = podSpecOf(object);
+    expect(pssViolations(spec, "restricted")).toEqual([]);
+    expect(pssViolations({ ...spec, securityContext: {}, containers: spec.containers.map((c: any) => ({ ...c, securityContext: {} })) }, "restricted")).not.toEqual([]);
     const code = resourcesOf(stack, "kubernetes_config_map_v1").find((m) => m.metadata.name === "opensearch-snapshots-code");
     expect(code.binary_data["main.js.gz"]).toMatch(/^\$\{filebase64\("assets\/.+main\.js\.gz"\)\}$/);
   });
