@@ -40,7 +40,7 @@ import { LoadBalancerController, READINESS_GATE_LABELS } from "../constructs/ing
 import { DashboardsProxy, dashboardsRoleName } from "../constructs/logging/dashboards-proxy";
 import { FluentBit, fluentBitRoleName } from "../constructs/logging/fluent-bit";
 import { LogDomain } from "../constructs/logging/log-domain";
-import { OpenSearchSnapshotCronJob, SNAPSHOT_REPOSITORY, snapshotJobRoleName } from "../constructs/logging/snapshot-cronjob";
+import { OPENSEARCH_SNAPSHOTS_NAME, OpenSearchSnapshotCronJob, SNAPSHOT_REPOSITORY, snapshotJobRoleName } from "../constructs/logging/snapshot-cronjob";
 import { LogSnapshotRepository } from "../constructs/logging/snapshot-repository";
 import { Grafana } from "../constructs/monitoring/grafana";
 import { globalRuleGroups, renderRuleFile } from "../constructs/monitoring/alerting";
@@ -218,7 +218,12 @@ export class PostInstallStack extends PlatformStack {
       metricsStore: metrics,
       retention: env.monitoring.retention,
       rules: renderRuleFile(
-        globalRuleGroups({ cncCluster: clusterName, storeDiscoveryCronJob: STORE_DISCOVERY_NAME, provisionerNamespace: PROVISIONER_NAMESPACE }),
+        globalRuleGroups({
+          cncCluster: clusterName,
+          storeDiscoveryCronJob: STORE_DISCOVERY_NAME,
+          provisionerNamespace: PROVISIONER_NAMESPACE,
+          opensearchSnapshots: env.logging.snapshots.enabled ? { cronJob: OPENSEARCH_SNAPSHOTS_NAME, schedule: env.logging.snapshots.schedule } : undefined,
+        }),
         env.alerts.runbookBaseUrl ?? `${env.deployRunner.repositoryUrl}/blob/main/docs/runbooks.md`,
       ),
       dependsOn: [prometheus.addon],

@@ -53,6 +53,19 @@ export interface GlobalRulesOptions {
   storeDiscoveryCronJob: string;
   /** Namespace of the provisioner. */
   provisionerNamespace: string;
+  /** The OpenSearch snapshot CronJob (its last success is watched) and its cron schedule; absent when snapshots are off. */
+  opensearchSnapshots?: { cronJob: string; schedule: string };
+}
+
+/**
+ * How long after its last success a CronJob on this five-field schedule is overdue: a day and two
+ * hours when it runs daily (or more often), eight days when it is weekly, 32 when monthly.
+ */
+export function overdueAfterSeconds(schedule: string): number {
+  const [, , dayOfMonth, month, dayOfWeek] = schedule.trim().split(/\s+/);
+  if (dayOfMonth !== "*" || month !== "*") return 32 * 86_400;
+  if (dayOfWeek !== "*") return 8 * 86_400;
+  return 26 * 3600;
 }
 
 export function globalRuleGroups(o: GlobalRulesOptions): RuleGroup[] {
@@ -211,6 +224,20 @@ export function globalRuleGroups(o: GlobalRulesOptions): RuleGroup[] {
           summary: "Store discovery has not succeeded for 30 minutes",
           description: "New or removed workload clusters are not reflected in the Thanos query. Read the CronJob's last job log; it also posts its failures to this channel.",
         },
+        ...(o.opensearchSnapshots
+          ? [
+              {
+                alert: "OpenSearchSnapshotsNotSucceeding",
+                expr: `time() - max by (cluster) (kube_cronjob_status_last_successful_time{cronjob="${o.opensearchSnapshots.cronJob}"}) > ${overdueAfterSeconds(o.opensearchSnapshots.schedule)}`,
+                for: "30m",
+                severity: "warning" as const,
+                scope: "platform" as const,
+                summary: "The log domain's manual snapshot has not succeeded on schedule",
+                description:
+                  "The newest manual snapshot of the logs is older than its schedule allows, and old ones are not pruned. Read the opensearch-snapshots CronJob's last job log in the logging namespace (it posts its own failures to this channel; a job that never started does not); README \"Log snapshots\".",
+              },
+            ]
+          : []),
         {
           alert: "AlertmanagerNotificationsFailing",
           expr: "sum by (cluster, integration) (rate(alertmanager_notifications_failed_total[5m])) > 0",

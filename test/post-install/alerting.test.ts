@@ -6,11 +6,11 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { load } from "js-yaml";
-import { alertmanagerConfig, globalRuleGroups, REPLACED_DEFAULT_ALERTS, renderRuleFile, type AlertRule } from "../../constructs/monitoring/alerting";
+import { alertmanagerConfig, globalRuleGroups, overdueAfterSeconds, REPLACED_DEFAULT_ALERTS, renderRuleFile, type AlertRule } from "../../constructs/monitoring/alerting";
 import { aggregationGroupings, alertmanagerProblems, promqlErrors, receiversFor, ruleProblems } from "../../scripts/verify/alert-checks";
 import { resourcesOf, synthShipped } from "../support/synth";
 
-const groups = globalRuleGroups({ cncCluster: "prod-cnc", storeDiscoveryCronJob: "thanos-store-discovery", provisionerNamespace: "provisioner" });
+const groups = globalRuleGroups({ cncCluster: "prod-cnc", storeDiscoveryCronJob: "thanos-store-discovery", provisionerNamespace: "provisioner", opensearchSnapshots: { cronJob: "opensearch-snapshots", schedule: "30 2 * * *" } });
 const rules = groups.flatMap((g) => g.rules);
 const valuesOf = (stack: any, name: string): any => load(resourcesOf(stack, "helm_release").find((r) => r.name === name).values[0]);
 const rule = (over: Partial<AlertRule>): AlertRule => ({ ...rules[0], ...over });
@@ -25,7 +25,7 @@ describe("the global alert rules", () => {
     expect(new Set(names).size).toBe(names.length);
     expect(new Set(rules.map((r) => r.scope))).toEqual(new Set(["cluster", "installation", "platform"]));
     expect(new Set(rules.map((r) => r.severity))).toEqual(new Set(["critical", "warning", "{{ $labels.severity }}"]));
-    for (const expected of ["ClusterNodeNotReady", "ClusterPodCrashLooping", "ClusterVolumeFillingUp", "ClusterNodeCPUHigh", "ClusterNodeMemoryHigh", "InstallationDown", "InstallationServerErrors", "InstallationDatabaseConnectionsHigh", "ThanosComponentDown", "StoreDiscoveryNotReporting"]) {
+    for (const expected of ["ClusterNodeNotReady", "ClusterPodCrashLooping", "ClusterVolumeFillingUp", "ClusterNodeCPUHigh", "ClusterNodeMemoryHigh", "InstallationDown", "InstallationServerErrors", "InstallationDatabaseConnectionsHigh", "ThanosComponentDown", "StoreDiscoveryNotReporting", "OpenSearchSnapshotsNotSucceeding"]) {
       expect(names).toContain(expected);
     }
   });
@@ -78,6 +78,13 @@ describe("the global alert rules", () => {
       { source_labels: ["__name__"], regex: "(.+)", target_label: "__name__", replacement: "federate:$1" },
     ]);
     for (const r of rules) expect(r.expr).not.toMatch(/federate:/);
+  });
+
+  it("watch the log snapshots' last success against their schedule, only where snapshots are on", () => {
+    expect(rules.find((r) => r.alert === "OpenSearchSnapshotsNotSucceeding")!.expr).toBe('time() - max by (cluster) (kube_cronjob_status_last_successful_time{cronjob="opensearch-snapshots"}) > 93600');
+    expect([overdueAfterSeconds("30 2 * * *"), overdueAfterSeconds("0 */6 * * *"), overdueAfterSeconds("15 4 * * 0"), overdueAfterSeconds("0 3 1 * *")]).toEqual([93600, 93600, 8 * 86400, 32 * 86400]);
+    const off = globalRuleGroups({ cncCluster: "prod-cnc", storeDiscoveryCronJob: "thanos-store-discovery", provisionerNamespace: "provisioner" });
+    expect(off.flatMap((g) => g.rules).some((r) => r.alert === "OpenSearchSnapshotsNotSucceeding")).toBe(false);
   });
 
   it("are what the Thanos ruler loads, with runbook links into the repository", () => {
