@@ -44,7 +44,7 @@ import { clusterAdminRoleArns, cncClusterName, planRunnerRoleArn, provisionerAcc
 import { HttpProvisionerApi, clientCredentialsToken, registerWorkloads } from "./lib/registration";
 import { CNC_APPS, type Environment } from "../config/schema";
 import { PROBES_KEY } from "../constructs/dns-registration/function";
-import { EMULATOR_ROUND_TRIP_GAPS, emulatorHoldReason, lostCreations } from "./lib/emulator-support";
+import { EMULATOR_ROUND_TRIP_GAPS, emulatorHoldReason, lostCreations, securityGroupRuleId } from "./lib/emulator-support";
 import { emulatorEnv, ensureEmulator, runningEmulator, stopEmulator, type Emulator } from "./lib/emulator";
 import { synthesize, type SynthesizedStack } from "./lib/synth";
 import { REPO_ROOT, ToolError, checkTerraform, findProviderMirror, mapLimit, terraform, writeCliConfig } from "./lib/terraform";
@@ -249,6 +249,8 @@ interface Context {
   cliConfig?: string;
   tfEnv: NodeJS.ProcessEnv;
   emulator?: Emulator;
+  /** SDK client options for the emulator (region, endpoint, test credentials). */
+  emulatorAws?: { region: string; endpoint: string; credentials: { accessKeyId: string; secretAccessKey: string } };
 }
 
 /**
@@ -488,8 +490,10 @@ async function applyStackLogged(ctx: Context, stack: SynthesizedStack, log: (lin
   // apply runs once more, saying so. Any other failure, and any failure on AWS, stops here.
   const lost = ctx.emulated && apply.code !== 0 && !apply.timedOut ? lostCreations(apply.stderr) : [];
   if (lost.length) {
-    for (const { address, id } of lost) {
-      log(`${tag}emulator: ${address} (${id}) was created but its response was lost (AlreadyExists on the SDK's retry); importing it and applying again`);
+    for (const { address, id: named } of lost) {
+      const id = named ?? (await securityGroupRuleId(new EC2Client(ctx.emulatorAws!), join(dir, "cdk.tf.json"), stateFile(ctx.env, stack.name), address));
+      if (!id) throw new ToolError(`Applying ${stack.name} failed: the emulator says ${address} already exists, but no rule matching it was found to adopt:\n${explainFailure(apply.stderr, ctx.emulated)}`);
+      log(`${tag}emulator: ${address} (${id}) was created but its response was lost (${named ? "AlreadyExists" : "InvalidPermission.Duplicate"} on the SDK's retry); importing it and applying again`);
       const imported = await terraform(["import", "-input=false", "-no-color", address, id], dir, cli ?? "", ctx.tfEnv);
       if (imported.code !== 0) throw new ToolError(`Applying ${stack.name} failed, and adopting ${address} (${id}) failed too:\n${imported.stderr.slice(-1500)}`);
     }
@@ -903,6 +907,7 @@ async function main(): Promise<void> {
     ctx.emulator = before ?? (await ensureEmulator(env.name));
     ctx.tfEnv = emulatorEnv(ctx.emulator, env.region);
     const local = { region: env.region, endpoint: ctx.emulator.endpoint, credentials: { accessKeyId: "testing", secretAccessKey: "testing" } };
+    ctx.emulatorAws = local;
     ctx.secrets = new SecretsManagerClient(local);
     ctx.iam = new IAMClient(local);
     ctx.eks = new EKSClient(local);

@@ -3,6 +3,8 @@
  * rehearsal's output; nothing is skipped silently. Measured with the hashicorp/aws 5.100.0
  * provider against moto 5.2.1 on 2026-11-22 (apply, second plan and destroy of each type).
  */
+import { DescribeSecurityGroupRulesCommand, type DescribeSecurityGroupRulesCommandOutput } from "@aws-sdk/client-ec2";
+import { existsSync, readFileSync } from "node:fs";
 
 /** Resource types of providers that need a live Kubernetes API server. */
 export const KUBERNETES_PROVIDERS = new Set(["kubernetes", "helm"]);
@@ -76,16 +78,72 @@ export const EMULATOR_ROUND_TRIP_GAPS: Record<string, string[]> = {
 /**
  * The failures of an apply that are all "already exists" on create, with the id to import each by
  * (the provider names it in parentheses: `creating KMS Alias (alias/x): ... AlreadyExistsException`).
- * Empty when any failure is of another kind.
+ * A security-group rule's lost creation answers `InvalidPermission.Duplicate` and names no id
+ * (the rule's id is only in the lost response): it comes back without `id`, to be looked up with
+ * {@link securityGroupRuleId}. Empty when any failure is of another kind.
  */
-export function lostCreations(stderr: string): { address: string; id: string }[] {
+export function lostCreations(stderr: string): { address: string; id?: string }[] {
   const blocks = stderr.split(/\n(?=Error: )/).filter((b) => /Error: /.test(b));
-  const out: { address: string; id: string }[] = [];
+  const out: { address: string; id?: string }[] = [];
   for (const block of blocks) {
-    const error = /Error: creating [^(\n]*\(([^)\n]+)\)[^\n]*(AlreadyExists|already exists)/.exec(block);
     const address = /with ([\w.-]+\.[\w-]+),/.exec(block)?.[1];
-    if (!error || !address) return [];
-    out.push({ address, id: error[1] });
+    if (!address) return [];
+    const error = /Error: creating [^(\n]*\(([^)\n]+)\)[^\n]*(AlreadyExists|already exists)/.exec(block);
+    if (error) {
+      out.push({ address, id: error[1] });
+      continue;
+    }
+    if (/InvalidPermission\.Duplicate/.test(block) && /^aws_vpc_security_group_(ingress|egress)_rule\./.test(address)) {
+      out.push({ address });
+      continue;
+    }
+    return [];
   }
   return out;
+}
+
+/** The slice of EC2 that {@link securityGroupRuleId} uses (the SDK's EC2Client satisfies it). */
+export interface RuleLookup {
+  send(command: DescribeSecurityGroupRulesCommand): Promise<DescribeSecurityGroupRulesCommandOutput>;
+}
+
+/**
+ * The id (sgr-...) of the rule a stack declares at `address`, read back from EC2: the rule's group
+ * and referenced group are resolved from the stack's state (`${aws_security_group.x.id}`), and the
+ * group's rules are matched on direction, protocol, ports and peer. Undefined when none matches.
+ */
+export async function securityGroupRuleId(ec2: RuleLookup, configFile: string, stateFile: string, address: string): Promise<string | undefined> {
+  const [type, name] = address.split(".");
+  const config = JSON.parse(readFileSync(configFile, "utf8")) as { resource?: Record<string, Record<string, Record<string, unknown>>> };
+  const rule = config.resource?.[type]?.[name];
+  if (!rule) return undefined;
+  const state = existsSync(stateFile)
+    ? (JSON.parse(readFileSync(stateFile, "utf8")) as { resources?: { mode: string; type: string; name: string; instances: { attributes: Record<string, unknown> }[] }[] })
+    : {};
+  const resolve = (value: unknown): string | undefined => {
+    if (typeof value !== "string") return undefined;
+    const ref = /^\$\{(\w+)\.([\w-]+)\.(\w+)\}$/.exec(value);
+    if (!ref) return value;
+    const found = state.resources?.find((r) => r.mode === "managed" && r.type === ref[1] && r.name === ref[2]);
+    const attr = found?.instances[0]?.attributes[ref[3]];
+    return typeof attr === "string" ? attr : undefined;
+  };
+  const groupId = resolve(rule.security_group_id);
+  if (!groupId) return undefined;
+  const egress = type === "aws_vpc_security_group_egress_rule";
+  const protocol = String(rule.ip_protocol);
+  const wanted = { cidr4: resolve(rule.cidr_ipv4), cidr6: resolve(rule.cidr_ipv6), peer: resolve(rule.referenced_security_group_id), prefixList: resolve(rule.prefix_list_id) };
+  const answer = await ec2.send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: "group-id", Values: [groupId] }] }));
+  const match = (answer.SecurityGroupRules ?? []).find(
+    (r) =>
+      r.IsEgress === egress &&
+      (r.IpProtocol === protocol || (protocol === "-1" && r.IpProtocol === "-1")) &&
+      (protocol === "-1" || (r.FromPort === Number(rule.from_port) && r.ToPort === Number(rule.to_port))) &&
+      r.CidrIpv4 === wanted.cidr4 &&
+      r.CidrIpv6 === wanted.cidr6 &&
+      r.PrefixListId === wanted.prefixList &&
+      // moto reports the referenced group as "<account>/sg-...".
+      (wanted.peer === undefined ? !r.ReferencedGroupInfo?.GroupId : (r.ReferencedGroupInfo?.GroupId ?? "").split("/").pop() === wanted.peer),
+  );
+  return match?.SecurityGroupRuleId;
 }
