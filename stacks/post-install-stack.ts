@@ -370,6 +370,7 @@ export class PostInstallStack extends PlatformStack {
       backupRetentionDays: env.provisioner.backupRetentionDays,
       production: !throwaway,
       multiAz: !throwaway && env.provisioner.multiAz,
+      databaseRestores: env.provisioner.restores,
       stateStoreBucketName: bucketName(env, "kops-state"),
       utilitiesGitUrl: env.provisioner.utilitiesGitUrl,
       utilitiesGitPath: env.provisioner.utilitiesGitPath,
