@@ -344,6 +344,7 @@ async function restoreDb(ctx: Context, restore: Restore, root: string): Promise<
   await restoreInstance(ctx.rds!, restore, { log: (l) => say(`  ${l}`), pollMs: ctx.emulated ? 1_000 : 30_000 });
   const before = recordRestore(root, env, restore);
   const file = relative(REPO_ROOT, join(root, env.name, RESTORES_FILE));
+  let managed: () => Promise<boolean> = async () => false;
   try {
     const [reloaded] = loadEnvironments({ only: env.name, root });
     const postInstall = synthesizeEnvironments([reloaded], join(REPO_ROOT, "cdktf.out")).find((s) => s.name === `${env.name}-post-install`)!;
@@ -352,9 +353,21 @@ async function restoreDb(ctx: Context, restore: Restore, root: string): Promise<
     // For this one plan: the restored instance is imported, so the plan shows it and nothing is created.
     (postInstall.json as Record<string, unknown>).import = [{ to: `aws_db_instance.${address}`, id: restore.identifier }];
     writeFileSync(join(postInstall.dir, "cdk.tf.json"), JSON.stringify(postInstall.json, null, 2));
+    // Whether an apply that failed half-way already took the restored instance into the state.
+    managed = async () => {
+      const dir = ctx.emulated ? join(REPO_ROOT, "cdktf.out", "rehearsal", postInstall.name) : postInstall.dir;
+      const listed = await terraform(["state", "list", "-no-color"], dir, ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv);
+      return listed.stdout.split("\n").includes(`aws_db_instance.${address}`);
+    };
     const report = await applyStack({ ...ctx, env: reloaded }, postInstall);
     table([report]);
   } catch (err) {
+    if (await managed()) {
+      throw new ToolError(
+        `${(err as Error).message}\nThe switch to ${restore.identifier} was applied in part (it is in the post-install state), so ${file} keeps the restore: ` +
+          `fix the cause above and run make post-install ENVIRONMENT=${env.name} to finish it.`,
+      );
+    }
     undoRecord(root, env.name, before, (f) => rmSync(f, { force: true }));
     throw new ToolError(
       `${(err as Error).message}\nThe provisioner still uses ${restore.source}; ${file} is as it was. The restored instance ${restore.identifier} exists, unused: ` +

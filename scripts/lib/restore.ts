@@ -123,6 +123,7 @@ export async function restoreInstance(rds: RDSClient, restore: Restore, opts: { 
         MultiAZ: source.MultiAZ,
         PubliclyAccessible: false,
         StorageType: source.StorageType,
+        MaxAllocatedStorage: source.MaxAllocatedStorage,
         CopyTagsToSnapshot: source.CopyTagsToSnapshot,
         DeletionProtection: source.DeletionProtection,
         EnableIAMDatabaseAuthentication: source.IAMDatabaseAuthenticationEnabled,
