@@ -258,6 +258,8 @@ export class PostInstallStack extends PlatformStack {
       after: [ns.monitoring, ...oidcSecrets, lbc.addon.release, storage.storageClass],
     });
 
+    operator.serviceMonitor([prometheus.addon.release]);
+
     const thanos = new Thanos(this, "thanos", {
       version: env.versions.thanos,
       imageTag: THANOS_IMAGE_TAG,

@@ -75,12 +75,39 @@ export class ExternalSecretsOperator extends Construct {
         serviceAccount: { name: ESO_SERVICE_ACCOUNT },
         rbac: { serviceAccountTokenCreate: false },
         resources: resources("20m", "64Mi", "256Mi"),
+        // The controller's metrics (externalsecret_status_condition, sync errors) for Prometheus:
+        // a Service here, the ServiceMonitor after the Prometheus operator (serviceMonitor()).
+        metrics: { service: { enabled: true } },
         webhook: { resources: resources("10m", "32Mi", "128Mi") },
         certController: { resources: resources("10m", "64Mi", "256Mi") },
       },
       userValues: props.userValues,
       after: props.after,
     });
+  }
+
+  /**
+   * The ServiceMonitor of the controller's metrics Service, applied through Helm once the
+   * Prometheus operator's release (`after`) has installed its CRD: the operator itself is
+   * installed before the Prometheus operator, whose Alertmanager reads the Secrets it writes.
+   */
+  serviceMonitor(after: ITerraformDependable[]): Release {
+    return new ManifestsRelease(this, "service-monitor", {
+      releaseName: "external-secrets-monitoring",
+      namespace: this.namespace,
+      manifests: [
+        {
+          apiVersion: "monitoring.coreos.com/v1",
+          kind: "ServiceMonitor",
+          metadata: { name: ESO_RELEASE, namespace: this.namespace },
+          spec: {
+            selector: { matchLabels: { "app.kubernetes.io/name": ESO_RELEASE, "app.kubernetes.io/instance": ESO_RELEASE } },
+            endpoints: [{ port: "metrics", interval: "60s" }],
+          },
+        },
+      ],
+      dependsOn: [this.addon.release, ...after],
+    }).release;
   }
 }
 

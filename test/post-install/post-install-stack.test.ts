@@ -20,6 +20,7 @@ describe("the post-install stack (prod)", () => {
     const local = releases(stack).filter((r) => String(r.chart).startsWith("assets/"));
     expect(local.map((r) => `${r.namespace}/${r.name}`).sort()).toEqual([
       "dashboard/external-secrets-objects",
+      "external-secrets/external-secrets-monitoring",
       "kube-system/aws-load-balancer-controller-crds",
       "logging/external-secrets-objects",
       "monitoring/external-secrets-objects",

@@ -158,6 +158,9 @@ describe("secrets out of Terraform state", () => {
     wants("kps", "monitoring");
     wants("grafana", "monitoring");
     wants("headlamp", "dashboard");
+    // Its ServiceMonitor waits for the Prometheus operator (its CRD), which waits for the secrets.
+    const [kpsId] = all.find(([, r]) => r.name === "kps")!;
+    expect(all.find(([, r]) => r.name === "external-secrets-monitoring")![1].depends_on).toEqual(expect.arrayContaining([`helm_release.${esoId}`, `helm_release.${kpsId}`]));
     // The operator's namespace runs restricted.
     const ns = resourcesOf(stack, "kubernetes_namespace_v1").map((n) => first(n.metadata)).find((m) => m.name === "external-secrets");
     expect(ns.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");

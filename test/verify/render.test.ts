@@ -39,8 +39,9 @@ describe("render with Helm", () => {
   it("renders every helm_release of prod, each into objects", () => {
     const declared = stacks.reduce((n, s) => n + Object.keys(s.json.resource?.helm_release ?? {}).length, 0);
     // 21 chart releases, 5 -crds releases (the load balancer controller in 3 stacks, the Mattermost
-    // operator in 2) and 3 releases of ExternalSecrets (monitoring, logging, dashboard).
-    expect(declared).toBe(29);
+    // operator in 2), 3 releases of ExternalSecrets (monitoring, logging, dashboard) and the
+    // operator's ServiceMonitor.
+    expect(declared).toBe(30);
     expect(releases).toHaveLength(declared);
     for (const r of releases) expect(r.objects.length).toBeGreaterThan(0);
     // The in-repo chart renders the custom resources it is given.
@@ -62,6 +63,14 @@ describe("render with Helm", () => {
     expect(checkObject(es, "1.34")).toEqual([]);
     expect(notSchemaChecked(es)).toMatch(/generates its CRDs when the chart is packaged/);
     expect(checkObject({ ...es, kind: "ClusterExternalSecret" }, "1.34")[0].message).toMatch(/no CRD for it in the pinned chart sources/);
+  });
+
+  it("scrapes the External Secrets Operator's controller, and only it, for ExternalSecretNotSynced", () => {
+    const monitor = release("prod-post-install", "external-secrets-monitoring").objects.find((o) => o.kind === "ServiceMonitor")!;
+    const services = release("prod-post-install", "external-secrets").objects.filter((o) => o.kind === "Service") as any[];
+    const selected = services.filter((svc) => Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => svc.metadata.labels?.[k] === v));
+    expect(selected.map((svc) => svc.metadata.name)).toEqual(["external-secrets-metrics"]);
+    expect(selected[0].spec.ports.map((p: any) => p.name)).toContain(monitor.spec.endpoints[0].port);
   });
 
   it("renders at the stack's cluster minor", () => {
