@@ -78,7 +78,9 @@ export class ExternalSecretsOperator extends Construct {
         // The controller's metrics (externalsecret_status_condition, sync errors) for Prometheus:
         // a Service here, the ServiceMonitor after the Prometheus operator (serviceMonitor()).
         metrics: { service: { enabled: true } },
-        webhook: { resources: resources("10m", "32Mi", "128Mi") },
+        // The API server calls the webhook at the pod's port: the node security group admits the
+        // control plane on 443 and 10250 only (constructs/eks/cluster.ts), so it stays on 10250.
+        webhook: { port: 10250, resources: resources("10m", "32Mi", "128Mi") },
         certController: { resources: resources("10m", "64Mi", "256Mi") },
       },
       userValues: props.userValues,

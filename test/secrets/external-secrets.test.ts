@@ -173,6 +173,8 @@ describe("secrets out of Terraform state", () => {
     expect(values.rbac.serviceAccountTokenCreate).toBe(false);
     expect(values).toMatchObject({ processClusterStore: false, processClusterExternalSecret: false, processPushSecret: false, processClusterPushSecret: false });
     for (const c of [values, values.webhook, values.certController]) expect(c.resources.requests).toEqual({ cpu: expect.any(String), memory: expect.any(String) });
+    // A port the node security group admits from the control plane (443, 10250).
+    expect(values.webhook.port).toBe(10250);
     const roles = resourcesOf(stack, "kubernetes_role_v1").filter((r) => first(r.metadata).name === "external-secrets-token");
     expect(roles.map((r) => first(r.metadata).namespace).sort()).toEqual(["dashboard", "logging", "monitoring"]);
     for (const r of roles) expect(asList(r.rule)).toEqual([{ api_groups: [""], resources: ["serviceaccounts/token"], resource_names: [SECRETS_READER_SERVICE_ACCOUNT], verbs: ["create"] }]);
