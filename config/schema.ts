@@ -610,6 +610,16 @@ export const environmentSchema = z
       .object({
         /** {"user": "...", "password": "..."} for the Grafana admin. */
         grafanaAdmin: secretName,
+        /**
+         * How often the External Secrets Operator reads each secret again into its Kubernetes
+         * Secret (a Go duration: "1h", "15m"); a value changed in Secrets Manager reaches the
+         * Secret within this interval. Default 1h.
+         */
+        refreshInterval: z
+          .string()
+          .regex(/^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/, { error: (iss) => `expected a duration such as "1h" or "15m", got ${JSON.stringify(iss.input)}` })
+          .refine((v) => v !== "0s" && !/^0+(ms|s|m|h)$/.test(v), { error: "a refresh interval of 0 syncs once and never again; give a duration such as \"1h\"" })
+          .default("1h"),
       })
       .strict(),
     provisioner,
