@@ -13,14 +13,14 @@ PLAN_STACK := $(if $(filter command line environment environment override,$(orig
 AUTO_APPROVE ?=
 # No call to HashiCorp's version-check service from cdktf or terraform (offline runs stay quiet).
 CHECKPOINT_DISABLE := 1
-export ENVIRONMENT AUTO_APPROVE CONFIRM CHECKPOINT_DISABLE PLAN_DIR TO WORKLOAD
+export ENVIRONMENT AUTO_APPROVE CONFIRM CHECKPOINT_DISABLE PLAN_DIR TO WORKLOAD PROVISIONER_URL TIME
 
 NODE_BIN := node_modules/.bin
 TSX := $(NODE_BIN)/tsx
 DEPLOY := $(TSX) scripts/deploy.ts
 
 .DEFAULT_GOAL := help
-.PHONY: help install bundle synth render validate upgrade upgrade-check test diff plan apply-plan drift bootstrap cluster post-install route53 workloads register-workloads all destroy local-down clean bench
+.PHONY: help install bundle synth render validate upgrade upgrade-check test diff plan apply-plan drift bootstrap cluster post-install route53 workloads register-workloads restore-db decommission all destroy local-down clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -81,6 +81,12 @@ workloads: bundle ## every workload cluster of ENVIRONMENT (AWS phase, then -app
 
 register-workloads: $(TSX) ## store each workload's kubeconfig in Secrets Manager and import it into the provisioner (idempotent; DRY_RUN=1 prints only)
 	$(DEPLOY) register all
+
+restore-db: bundle ## restore the provisioner's database of ENVIRONMENT to TIME=<RFC3339> as a new instance and switch the provisioner to it (a reviewed post-install plan; writes environments/<env>/database-restores.json: commit it)
+	$(DEPLOY) restore-db
+
+decommission: bundle ## remove workload WORKLOAD of ENVIRONMENT: refused while installations run on it; else unregister it, delete its kubeconfig secret, destroy -apps then its AWS phase, check its DNS names are gone (real: CONFIRM=<env>-<workload>)
+	$(DEPLOY) decommission $(WORKLOAD)
 
 all: bundle ## bundle, then bootstrap, cluster, post-install, each workload (AWS phase, then apps), route53, in order (full output in .state/<env>/logs/; VERBOSE=1 prints it)
 	$(DEPLOY) apply all

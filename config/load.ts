@@ -13,6 +13,8 @@ import { environmentSchema, type Environment } from "./schema";
 import { checkIdentities } from "./identity";
 
 export const ENVIRONMENT_FILE = "environment.ts";
+/** Beside the environment file: the provisioner database's restores, written by `make restore-db`. */
+export const RESTORES_FILE = "database-restores.json";
 export const DEFAULT_ENVIRONMENTS_DIR = join(REPO_ROOT, "environments");
 
 /** A user-facing configuration problem: the message says which file, which field and what to do. */
@@ -180,6 +182,17 @@ export function loadEnvironment(name: string, root = DEFAULT_ENVIRONMENTS_DIR): 
   const raw = (evaluateEnvironmentFile(file) as { default?: unknown }).default;
   if (raw === undefined) {
     throw new EnvironmentError(`${display(file)} has no default export; end it with \`export default environment;\` (see environments/prod).`);
+  }
+  const restores = join(root, name, RESTORES_FILE);
+  if (existsSync(restores) && raw && typeof raw === "object") {
+    let parsed: { provisioner?: unknown };
+    try {
+      parsed = JSON.parse(readFileSync(restores, "utf8")) as { provisioner?: unknown };
+    } catch (err) {
+      throw new EnvironmentError(`${display(restores)} is not valid JSON (${(err as Error).message}); make restore-db writes it: take it from git as it was.`);
+    }
+    const input = raw as { provisioner?: Record<string, unknown> };
+    return parseEnvironment(name, { ...input, provisioner: { ...input.provisioner, restores: parsed.provisioner ?? [] } }, file);
   }
   return parseEnvironment(name, raw, file);
 }

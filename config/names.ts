@@ -99,4 +99,6 @@ export const NAMESPACES = {
   ingress: "ingress",
   provisioner: "provisioner",
   dashboard: "dashboard",
+  /** The External Secrets Operator (constructs/secrets/external-secrets.ts). */
+  externalSecrets: "external-secrets",
 } as const;

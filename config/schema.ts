@@ -414,6 +414,23 @@ const provisioner = z
     backupRetentionDays: z.number().int().min(1).max(35).default(14),
     /** A standby in a second zone (RDS Multi-AZ). On by default; a staging environment may turn it off to halve the database's cost. The emulator never gets one. */
     multiAz: z.boolean().default(true),
+    /**
+     * Point-in-time restores of the provisioner's database, oldest first, written by `make
+     * restore-db` into environments/<env>/database-restores.json (not edited by hand). The last one
+     * is the instance in use; each earlier instance was let go by Terraform (kept running, unmanaged).
+     */
+    restores: z
+      .array(
+        z.object({
+          /** The restore point, RFC 3339 (UTC). */
+          time: z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/, { error: "expected an RFC 3339 time in UTC, such as 2026-12-05T09:30:00Z" }),
+          /** The new instance's identifier. */
+          identifier: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, { error: "expected an RDS instance identifier" }),
+          /** The instance it was restored from. */
+          source: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, { error: "expected an RDS instance identifier" }),
+        }),
+      )
+      .default([]),
     /** Git URL of the utility Helm values the provisioner applies to workload clusters (the server refuses to start without it). */
     utilitiesGitUrl: z.string().url({ error: "expected the https URL of the utilities Helm values repository" }),
     /** Path of the utilities repository on that host, e.g. /gitops/gitops.git (`--utilities-git-path`; required at start). */
@@ -494,6 +511,13 @@ const workload = z
     /** Optional per-cluster services. */
     redis: z.boolean().default(false),
     /** The node type of the Redis replication group (two nodes, automatic failover) when `redis` is on. */
+    /**
+     * This workload's own data protection (see the environment's `dataProtection`): prevent_destroy
+     * on what holds data, and deletion protection on its database and monitoring load balancer.
+     * Default: the environment's. `make decommission` lifts it for the one workload it removes
+     * (after CONFIRM=<cluster> and the approval), so nobody has to edit it by hand.
+     */
+    dataProtection: z.boolean().optional(),
     /** The workload's node AMI release (see cluster.nodeAmiRelease); default: the C&C's when both run the same minor, else "latest". */
     nodeAmiRelease: z
       .string()
@@ -604,6 +628,16 @@ export const environmentSchema = z
       .object({
         /** {"user": "...", "password": "..."} for the Grafana admin. */
         grafanaAdmin: secretName,
+        /**
+         * How often the External Secrets Operator reads each secret again into its Kubernetes
+         * Secret (a Go duration: "1h", "15m"); a value changed in Secrets Manager reaches the
+         * Secret within this interval. Default 1h.
+         */
+        refreshInterval: z
+          .string()
+          .regex(/^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/, { error: (iss) => `expected a duration such as "1h" or "15m", got ${JSON.stringify(iss.input)}` })
+          .refine((v) => v !== "0s" && !/^0+(ms|s|m|h)$/.test(v), { error: "a refresh interval of 0 syncs once and never again; give a duration such as \"1h\"" })
+          .default("1h"),
       })
       .strict(),
     provisioner,

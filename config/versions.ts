@@ -64,6 +64,8 @@ export const HELM_CHARTS = {
     chart: "mattermost-operator",
     versions: ["1.0.5"],
   },
+  /** External Secrets Operator: Secrets Manager values reach Kubernetes Secrets in-cluster, never through Terraform state. */
+  "external-secrets": { repository: "https://charts.external-secrets.io", chart: "external-secrets", versions: ["2.9.0"] },
 } as const;
 export type HelmApp = keyof typeof HELM_CHARTS;
 
@@ -76,6 +78,8 @@ export const CHART_CRD_GROUPS: Partial<Record<HelmApp, readonly string[]>> = {
   "kube-prometheus-stack": ["monitoring.coreos.com"],
   "aws-load-balancer-controller": ["aga.k8s.aws", "elbv2.k8s.aws", "gateway.k8s.aws"],
   "mattermost-operator": ["installation.mattermost.com", "mattermost.com"],
+  // Its CRDs are templates of the packaged chart (installCRDs), not crds/: TEMPLATED_CRD_CHARTS.
+  "external-secrets": ["external-secrets.io", "generators.external-secrets.io"],
 };
 
 /**
@@ -86,6 +90,18 @@ export const CHART_CRD_GROUPS: Partial<Record<HelmApp, readonly string[]>> = {
  * server-side before every install and upgrade.
  */
 export const VENDORED_CRD_CHARTS = ["aws-load-balancer-controller", "mattermost-operator"] as const satisfies readonly HelmApp[];
+
+/**
+ * Charts whose CRDs are ordinary templates of the packaged chart (external-secrets: `installCRDs`,
+ * default true), so every `helm upgrade` of the chart upgrades them and Helm applies them before
+ * the chart's other objects (CustomResourceDefinition comes first in Helm's install order). They
+ * need no `-crds` release; the add-on annotates them helm.sh/resource-policy: keep so that
+ * uninstalling the release never deletes a CRD (and every custom resource of its kind).
+ * ESO's chart source at the tag holds no CRD files (they are generated when the chart is
+ * packaged), so there is nothing to vendor byte for byte: see scripts/verify/charts.ts for where
+ * their schemas come from offline.
+ */
+export const TEMPLATED_CRD_CHARTS = ["external-secrets"] as const satisfies readonly HelmApp[];
 
 /**
  * Container images are deployed as `repository:tag@sha256:…` once their digest is recorded in

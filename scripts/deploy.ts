@@ -9,6 +9,8 @@
  *   tsx scripts/deploy.ts upgrade [<workload>]   ordered minor upgrade: control plane, add-ons, node groups, the rest, the Kubernetes phase
  *   tsx scripts/deploy.ts drift  [all]             plans every stack; non-zero exit when any plan is not empty
  *   tsx scripts/deploy.ts register [all|<workload>]   workload clusters -> the provisioner (DRY_RUN=1: print only)
+ *   tsx scripts/deploy.ts restore-db                 TIME=<RFC3339>: the provisioner's database restored to a point in time, the provisioner switched
+ *   tsx scripts/deploy.ts decommission <workload>    unregister, delete its kubeconfig secret, destroy its two stacks (PROVISIONER_URL: the API to use)
  *   tsx scripts/deploy.ts local-down
  *
  * Environment: ENVIRONMENT (default local), AUTO_APPROVE=1 (no prompts), KEEP_EMULATOR=1 (leave a
@@ -39,14 +41,16 @@ import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSyn
 import { join, relative } from "node:path";
 import { createInterface } from "node:readline";
 import { MissingBundleError } from "../constructs/bundle";
-import { EnvironmentError, loadEnvironments } from "../config/load";
+import { DEFAULT_ENVIRONMENTS_DIR, EnvironmentError, RESTORES_FILE, loadEnvironments } from "../config/load";
+import { nextRestore, parseRestoreTime, recordRestore, restoreInstance, restoreWindowProblem, undoRecord, type Restore } from "./lib/restore";
 import { clusterAdminRoleArns, cncClusterName, planRunnerRoleArn, provisionerAccountAlias, workloadClusterName, workloadKubeconfigSecretName } from "../config/names";
 import { HttpProvisionerApi, clientCredentialsToken, registerWorkloads } from "./lib/registration";
 import { CNC_APPS, type Environment } from "../config/schema";
 import { PROBES_KEY } from "../constructs/dns-registration/function";
 import { EMULATOR_ROUND_TRIP_GAPS, emulatorHoldReason, lostCreations, securityGroupRuleId } from "./lib/emulator-support";
 import { emulatorEnv, ensureEmulator, runningEmulator, stopEmulator, type Emulator } from "./lib/emulator";
-import { synthesize, type SynthesizedStack } from "./lib/synth";
+import { synthesize, synthesizeEnvironments, type SynthesizedStack } from "./lib/synth";
+import { declaredRecordNames, deleteKubeconfig, provisionerHold, remainingRecords, unregister, type DecommissionTarget } from "./lib/decommission";
 import { REPO_ROOT, ToolError, checkTerraform, findProviderMirror, mapLimit, terraform, writeCliConfig } from "./lib/terraform";
 import { deploySequence, destroySequence } from "./lib/sequence";
 import { checkQuotas, quotaMessage } from "./lib/quotas";
@@ -246,6 +250,7 @@ interface Context {
   eks?: EKSClient;
   elb?: ElasticLoadBalancingV2Client;
   route53?: Route53Client;
+  rds?: RDSClient;
   cliConfig?: string;
   tfEnv: NodeJS.ProcessEnv;
   emulator?: Emulator;
@@ -313,6 +318,94 @@ async function preflight(ctx: Context, stack: SynthesizedStack, log: (line: stri
 function dataHolderName(type: string, body: Record<string, any>): string {
   const name = body.bucket ?? body.identifier ?? body.domain_name ?? body.name ?? body.tags?.Name ?? body.description;
   return `${type} ${name ?? "(unnamed)"}`;
+}
+
+/**
+ * `make restore-db ENVIRONMENT=<env> TIME=<RFC3339>`: checks the time against the database's
+ * restore window; restores it as a new instance (RestoreDBInstanceToPointInTime, waited for until
+ * available: nothing in use changes); records the restore in environments/<env>/database-restores.json;
+ * then applies post-install with the new instance imported: its plan (shown and approved on a real
+ * account) imports it, moves the provisioner's DB_ENDPOINT and DB_SECRET_ARN to it, and lets the
+ * old instance go without destroying it. When the switch is not applied, the file is put back.
+ */
+async function restoreDb(ctx: Context, restore: Restore, root: string): Promise<void> {
+  const env = ctx.env;
+  const problem = await restoreWindowProblem(ctx.rds!, restore.source, restore.time);
+  if (problem) throw new ToolError(`The provisioner database of ${env.name} cannot be restored to ${restore.time}: ${problem}. Nothing was changed.`);
+  say(
+    `\nRestoring the provisioner database of ${env.name} to ${restore.time}:\n  1. new instance ${restore.identifier}, restored from ${restore.source} (nothing in use changes)\n` +
+      `  2. the post-install plan imports it and moves the provisioner's DB_ENDPOINT and DB_SECRET_ARN to it (its pods restart with the new values)\n` +
+      `  3. ${restore.source} stays running, no longer managed, until you delete it (docs/recovery.md)`,
+  );
+  if (!(await confirm(`Restore ${restore.source} to ${restore.time} as ${restore.identifier}?`))) {
+    say("Nothing was changed.");
+    return;
+  }
+  await restoreInstance(ctx.rds!, restore, { log: (l) => say(`  ${l}`), pollMs: ctx.emulated ? 1_000 : 30_000 });
+  const before = recordRestore(root, env, restore);
+  const file = relative(REPO_ROOT, join(root, env.name, RESTORES_FILE));
+  let managed: () => Promise<boolean> = async () => false;
+  try {
+    const [reloaded] = loadEnvironments({ only: env.name, root });
+    const postInstall = synthesizeEnvironments([reloaded], join(REPO_ROOT, "cdktf.out")).find((s) => s.name === `${env.name}-post-install`)!;
+    const address = Object.keys(postInstall.json.resource?.aws_db_instance ?? {}).find((n) => n.endsWith(`_restore${reloaded.provisioner.restores.length}`));
+    if (!address) throw new ToolError(`The post-install stack of ${env.name} declares no restored instance; this is a bug in constructs/data/postgres.ts.`);
+    // For this one plan: the restored instance is imported, so the plan shows it and nothing is created.
+    (postInstall.json as Record<string, unknown>).import = [{ to: `aws_db_instance.${address}`, id: restore.identifier }];
+    writeFileSync(join(postInstall.dir, "cdk.tf.json"), JSON.stringify(postInstall.json, null, 2));
+    // Whether an apply that failed half-way already took the restored instance into the state.
+    managed = async () => {
+      const dir = ctx.emulated ? join(REPO_ROOT, "cdktf.out", "rehearsal", postInstall.name) : postInstall.dir;
+      const listed = await terraform(["state", "list", "-no-color"], dir, ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv);
+      return listed.stdout.split("\n").includes(`aws_db_instance.${address}`);
+    };
+    const report = await applyStack({ ...ctx, env: reloaded }, postInstall);
+    table([report]);
+  } catch (err) {
+    if (await managed()) {
+      throw new ToolError(
+        `${(err as Error).message}\nThe switch to ${restore.identifier} was applied in part (it is in the post-install state), so ${file} keeps the restore: ` +
+          `fix the cause above and run make post-install ENVIRONMENT=${env.name} to finish it.`,
+      );
+    }
+    undoRecord(root, env.name, before, (f) => rmSync(f, { force: true }));
+    throw new ToolError(
+      `${(err as Error).message}\nThe provisioner still uses ${restore.source}; ${file} is as it was. The restored instance ${restore.identifier} exists, unused: ` +
+        `run make restore-db again with TIME=${restore.time} to switch to it (it is not restored again), or delete it.`,
+    );
+  }
+  say(
+    `\nThe provisioner now uses ${restore.identifier}, restored to ${restore.time}. Commit ${file} (every later plan needs it). ` +
+      `${restore.source} still runs, unmanaged: compare, then delete it by hand (docs/recovery.md "Provisioner database").`,
+  );
+}
+
+/**
+ * Before any AWS call: the workload is declared (its stacks are synthesized to destroy them) and
+ * declares no installations, and on a real account CONFIRM names its cluster.
+ */
+function decommissionGuard(env: Environment, name: string): void {
+  const workload = env.workloads.find((w) => w.name === name);
+  if (!name || name === "all" || !workload) {
+    throw new ToolError(
+      `make decommission needs WORKLOAD=<name> of a workload environments/${env.name} declares (${env.workloads.map((w) => w.name).join(", ") || "it declares none"}); got ${name && name !== "all" ? `"${name}"` : "none"}. ` +
+        `A workload already removed from the file: put it back as it was, decommission it, then remove it. Nothing was changed.`,
+    );
+  }
+  if (workload.installations.length) {
+    throw new ToolError(
+      `Workload ${name} of ${env.name} declares ${workload.installations.length} installation(s) (${workload.installations.map((i) => i.name).join(", ")}), whose DNS names route53 publishes: ` +
+        `move them to another workload in environments/${env.name}/environment.ts (and with the provisioner), apply route53, then decommission. Nothing was changed.`,
+    );
+  }
+  if (env.target === "emulator") return;
+  const cluster = workloadClusterName(env, name);
+  if (process.env.CONFIRM !== cluster) {
+    throw new ToolError(
+      `Decommissioning ${cluster} destroys ${env.name}-workload-${name}-apps and ${env.name}-workload-${name}: its database (after a final snapshot), its file store and cache, its EFS and its cluster. ` +
+        `It needs CONFIRM=${cluster} as well as the approval (make decommission ENVIRONMENT=${env.name} WORKLOAD=${name} CONFIRM=${cluster}). Nothing was changed.`,
+    );
+  }
 }
 
 /**
@@ -386,6 +479,108 @@ async function fillRehearsalSecrets(ctx: Context, stacks: SynthesizedStack[]): P
   if (empty.length) say(`\nrehearsal: put a placeholder value into ${empty.length} empty secret(s), as an operator would (aws secretsmanager put-secret-value): ${empty.map((e) => e.name).join(", ")}`);
 }
 
+/** Destroys one stack (its output into .state/<env>/logs/<stack>.destroy.log); one line when done. */
+async function destroyStack(ctx: Context, stack: SynthesizedStack, reports: StackReport[]): Promise<void> {
+  const { env, emulated } = ctx;
+  const started = Date.now();
+  const inState = resourcesInState(stateFile(env, stack.name));
+  if (emulated && inState === 0) {
+    reports.push({ stack: stack.name, applied: 0, heldBack: 0, seconds: 0, note: "nothing in state" });
+    return;
+  }
+  const { dir } = prepare(stack, emulated);
+  const log = new StepLog(env, `${stack.name}.destroy`);
+  try {
+    log.line(`\n==> ${stack.name}: terraform destroy`);
+    await terraform(["init", "-input=false", "-no-color"], dir, ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv);
+    const res = await terraform(["destroy", "-input=false", "-no-color", "-auto-approve", "-parallelism=20"], dir, ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv, (l) => l.trim() && log.line(`[${stack.name}] ${l}`));
+    if (res.code !== 0) {
+      log.line(res.stderr);
+      throw new ToolError(`Destroying ${stack.name} failed:\n${explainFailure(res.stderr, emulated)}`);
+    }
+    const left = resourcesInState(stateFile(env, stack.name));
+    if (left > 0) throw new ToolError(`${stack.name} still has ${left} resources in state after destroy.`);
+  } catch (err) {
+    say(`  ${stack.name.padEnd(32)} FAILED  (${log.shown})`);
+    throw log.failed(err);
+  }
+  const seconds = (Date.now() - started) / 1000;
+  say(`  ${stack.name.padEnd(32)} destroyed ${inState}, ${seconds.toFixed(0)} s  (${log.shown})`);
+  reports.push({ stack: stack.name, applied: -inState, heldBack: 0, seconds });
+}
+
+/**
+ * The provisioner's API: PROVISIONER_URL when set (a port-forward, or the rehearsal's stand-in),
+ * else https://provisioner.<private domain> on a real account, with a client-credentials token
+ * when not on the emulator. Undefined on the emulator without PROVISIONER_URL.
+ */
+async function provisionerApi(ctx: Context): Promise<HttpProvisionerApi | undefined> {
+  const env = ctx.env;
+  const override = process.env.PROVISIONER_URL?.trim();
+  if (ctx.emulated) return override ? new HttpProvisionerApi(override.replace(/\/$/, "")) : undefined;
+  const auth = env.provisioner.apiAuth;
+  const client = await ctx.secrets!.send(new GetSecretValueCommand({ SecretId: auth.clientSecretName })).then(
+    (v) => JSON.parse(v.SecretString ?? "{}") as { clientId: string; clientSecret: string },
+    (err: Error) => {
+      throw new ToolError(`The provisioner API client secret ${auth.clientSecretName} could not be read (${err.name}); fill it with {"clientId": "...", "clientSecret": "..."} and run the command again.`);
+    },
+  );
+  let token: string | undefined;
+  return new HttpProvisionerApi(
+    (override || `https://provisioner.${env.dns.privateDomain}`).replace(/\/$/, ""),
+    async () => (token ??= await clientCredentialsToken((auth.tokenEndpoint ?? env.auth.oidc?.tokenEndpoint)!, client, auth.scope ?? `${auth.audience}/.default`)),
+  );
+}
+
+/**
+ * `make decommission ENVIRONMENT=<env> WORKLOAD=<name>`: refuses while the provisioner reports
+ * installations on the cluster (or the environment declares some), else unregisters it, deletes
+ * its kubeconfig secret, lifts its data protection (a reviewed apply on a real account: deletion
+ * protection off; RDS still takes its final snapshot), destroys `-apps` then the AWS phase, and
+ * checks that none of its DNS names is left. Then the workload is removed from the environment file.
+ */
+async function decommission(ctx: Context, stacks: SynthesizedStack[], workloadName: string): Promise<void> {
+  const env = ctx.env;
+  const target: DecommissionTarget = { environment: env.name, workload: workloadName, clusterName: workloadClusterName(env, workloadName), secretName: workloadKubeconfigSecretName(env, workloadName) };
+  const mine = [`${env.name}-workload-${workloadName}-apps`, `${env.name}-workload-${workloadName}`].map((n) => stacks.find((s) => s.name === n)!);
+  say(`\nDecommissioning workload cluster ${target.clusterName} of ${env.name}:\n  1. provisioner: refuse while installations run on it, else delete the cluster\n  2. kubeconfig secret ${target.secretName}: delete\n  3. destroy ${mine.map((s) => s.name).join(", then ")}\n  4. check that its DNS names are gone`);
+
+  const api = await provisionerApi(ctx);
+  let registered: Awaited<ReturnType<typeof provisionerHold>>;
+  if (api) {
+    registered = await provisionerHold(api, target);
+    say(registered ? `  provisioner: ${target.clusterName} is cluster ${registered.ID}, with no installations` : `  provisioner: ${target.clusterName} is not registered`);
+  } else {
+    say(`  provisioner: none on the emulator (set PROVISIONER_URL to a stand-in, as scripts/rehearse-decommission.sh does); skipped`);
+  }
+  if (!(await confirm(`This unregisters ${target.clusterName} and destroys ${mine.map((s) => s.name).join(" and ")} in ${env.name}.`))) {
+    say("Nothing was changed.");
+    return;
+  }
+  if (api && registered) await unregister(api, registered, { log: (l) => say(`  ${l}`) });
+  const secret = await deleteKubeconfig(ctx.secrets!, target.secretName);
+  say(`  kubeconfig secret ${target.secretName}: ${secret}`);
+
+  const reports: StackReport[] = [];
+  // A real account: the stack's database and load balancer refuse deletion until an apply turns
+  // their protection off (this synthesis has it lifted), shown and approved like every apply.
+  if (!ctx.emulated && env.dataProtection) {
+    say(`\nLifting the data protection of ${mine[1].name} (deletion protection off; the database still leaves a final snapshot):`);
+    reports.push(await applyStack(ctx, mine[1]));
+  }
+  for (const stack of mine) await destroyStack(ctx, stack, reports);
+
+  const names = [...new Set(mine.flatMap((s) => declaredRecordNames(s.json)))];
+  const left = await remainingRecords(ctx.route53!, names);
+  if (left.length) throw new ToolError(`${target.clusterName}'s stacks are destroyed but ${left.length} of its DNS records remain:\n${left.map((l) => `  - ${l}`).join("\n")}\nDelete them by hand; store discovery and the DNS-registration Lambda drop a name only once its record is gone.`);
+  table(reports.map((r) => ({ ...r, applied: Math.abs(r.applied) })), "destroyed");
+  say(
+    `\n${target.clusterName} is decommissioned: unregistered, its kubeconfig secret deleted, its stacks destroyed, and none of its ${names.length} DNS name(s) (${names.join(", ")}) left, ` +
+      `so store discovery and the DNS-registration Lambda drop it on their next run (one cluster's removal passes their guard; the last one's, which empties the list, needs one run with ALLOW_MASS_REMOVAL=true). ` +
+      `Now remove workload "${workloadName}" from environments/${env.name}/environment.ts; make validate warns about state left for stacks the environment no longer declares.`,
+  );
+}
+
 /**
  * `make register-workloads` (and the last step of `make workloads` / `make all`): each workload
  * cluster's kubeconfig into Secrets Manager, and an import into the provisioner unless it knows
@@ -395,20 +590,10 @@ async function registerStep(ctx: Context, only?: string): Promise<void> {
   const env = ctx.env;
   const workloads = env.workloads.filter((w) => !only || w.name === only);
   if (!workloads.length || !ctx.eks || !ctx.secrets) return;
-  const dryRun = ctx.emulated || process.env.DRY_RUN === "1";
-  say(`\n==> register workload clusters with the provisioner${dryRun ? " (dry run: nothing is written or imported)" : ""}`);
-  let api: HttpProvisionerApi | undefined;
-  if (!ctx.emulated) {
-    const auth = env.provisioner.apiAuth;
-    const client = await ctx.secrets.send(new GetSecretValueCommand({ SecretId: auth.clientSecretName })).then(
-      (v) => JSON.parse(v.SecretString ?? "{}") as { clientId: string; clientSecret: string },
-      (err: Error) => {
-        throw new ToolError(`The provisioner API client secret ${auth.clientSecretName} could not be read (${err.name}); fill it with {"clientId": "...", "clientSecret": "..."} and run make register-workloads again.`);
-      },
-    );
-    let token: string | undefined;
-    api = new HttpProvisionerApi(`https://provisioner.${env.dns.privateDomain}`, async () => (token ??= await clientCredentialsToken((auth.tokenEndpoint ?? env.auth.oidc?.tokenEndpoint)!, client, auth.scope ?? `${auth.audience}/.default`)));
-  }
+  const api = await provisionerApi(ctx);
+  // The emulator registers for real only against a stand-in of the provisioner (PROVISIONER_URL).
+  const dryRun = process.env.DRY_RUN === "1" || (ctx.emulated && !api);
+  say(`\n==> register workload clusters with the provisioner${dryRun ? " (dry run: nothing is written or imported)" : api && ctx.emulated ? ` (the stand-in at ${process.env.PROVISIONER_URL})` : ""}`);
   await registerWorkloads({
     eks: ctx.eks,
     secrets: ctx.secrets,
@@ -854,8 +1039,8 @@ async function main(): Promise<void> {
     say(stopped ? `Stopped the local AWS emulator of ${envName}.` : `No local AWS emulator of ${envName} is running.`);
     return;
   }
-  if (!["apply", "destroy", "diff", "plan", "apply-plan", "drift", "upgrade", "register"].includes(command)) {
-    throw new ToolError(`Unknown command "${command}": use apply, destroy, diff, plan, apply-plan, drift, upgrade, register or local-down.`);
+  if (!["apply", "destroy", "diff", "plan", "apply-plan", "drift", "upgrade", "register", "decommission", "restore-db"].includes(command)) {
+    throw new ToolError(`Unknown command "${command}": use apply, destroy, diff, plan, apply-plan, drift, upgrade, register, decommission, restore-db or local-down.`);
   }
 
   // ENVIRONMENTS_DIR points the driver (like the app) at another folder of environments.
@@ -864,7 +1049,16 @@ async function main(): Promise<void> {
   const emulated = env.target === "emulator";
   // Before anything else: an apply on a real account shows each stack's plan and asks, so it needs a
   // terminal, or AUTO_APPROVE=1 (then the plan is still shown, saved and applied exactly).
-  if (!emulated && ["apply", "apply-plan", "destroy", "upgrade"].includes(command)) refuseWithoutTerminal(env, command, target);
+  if (!emulated && ["apply", "apply-plan", "destroy", "upgrade", "decommission", "restore-db"].includes(command)) refuseWithoutTerminal(env, command, target);
+  // A malformed, future or already used TIME is refused before any AWS call.
+  const restore = command === "restore-db" ? nextRestore(env, parseRestoreTime(process.env.TIME)) : undefined;
+  if (command === "decommission") {
+    decommissionGuard(env, target);
+    if (emulated && !(await runningEmulator(env.name))) {
+      say(`No local AWS emulator of ${env.name} is running, so workload ${target} does not exist there: run \`KEEP_EMULATOR=1 make all ENVIRONMENT=${env.name}\` first.`);
+      return;
+    }
+  }
   if (emulated && command === "upgrade") {
     throw new ToolError(
       `make upgrade runs against a real account: the local AWS emulator (moto) implements neither EKS UpdateClusterVersion nor UpdateNodegroupVersion nor add-ons, so an upgrade cannot be rehearsed on ${env.name}. ` +
@@ -872,7 +1066,7 @@ async function main(): Promise<void> {
     );
   }
   if (command === "destroy" && !emulated) destroyGuard(env, target);
-  if (emulated && ["diff", "plan", "apply-plan", "drift"].includes(command)) await refuseDiffWithoutKeptEmulator(env, target, command);
+  if (emulated && ["diff", "plan", "apply-plan", "drift", "restore-db"].includes(command)) await refuseDiffWithoutKeptEmulator(env, target, command);
   if (emulated && command === "destroy" && !(await runningEmulator(env.name))) {
     // Nothing to plan or synthesize: the emulator that held the resources is gone.
     const dir = join(REPO_ROOT, ".state", env.name);
@@ -895,11 +1089,16 @@ async function main(): Promise<void> {
     ctx.eks = new EKSClient({ region: env.region });
     ctx.elb = new ElasticLoadBalancingV2Client({ region: env.region });
     ctx.route53 = new Route53Client({ region: env.region });
+    ctx.rds = new RDSClient({ region: env.region });
   }
   say(`environment ${env.name} (${env.target}, ${env.region}), terraform ${version}`);
 
-  const stacks = synthesize({ outdir: join(REPO_ROOT, "cdktf.out"), only: env.name, root });
-  const selected = command === "register" || command === "upgrade" ? [] : selectStacks(env, stacks, target);
+  // Decommissioning synthesizes the environment with that one workload's data protection lifted.
+  const stacks =
+    command === "decommission"
+      ? synthesizeEnvironments([{ ...env, workloads: env.workloads.map((w) => (w.name === target ? { ...w, dataProtection: false } : w)) }], join(REPO_ROOT, "cdktf.out"))
+      : synthesize({ outdir: join(REPO_ROOT, "cdktf.out"), only: env.name, root });
+  const selected = ["register", "upgrade", "decommission", "restore-db"].includes(command) ? [] : selectStacks(env, stacks, target);
 
   if (emulated) {
     const before = await runningEmulator(env.name);
@@ -908,6 +1107,7 @@ async function main(): Promise<void> {
     ctx.tfEnv = emulatorEnv(ctx.emulator, env.region);
     const local = { region: env.region, endpoint: ctx.emulator.endpoint, credentials: { accessKeyId: "testing", secretAccessKey: "testing" } };
     ctx.emulatorAws = local;
+    ctx.rds = new RDSClient(local);
     ctx.secrets = new SecretsManagerClient(local);
     ctx.iam = new IAMClient(local);
     ctx.eks = new EKSClient(local);
@@ -923,6 +1123,14 @@ async function main(): Promise<void> {
     }
     if (command === "upgrade") {
       await upgrade(ctx, stacks, target === "all" ? undefined : target);
+      return;
+    }
+    if (command === "decommission") {
+      await decommission(ctx, stacks, target);
+      return;
+    }
+    if (command === "restore-db") {
+      await restoreDb(ctx, restore!, root ?? DEFAULT_ENVIRONMENTS_DIR);
       return;
     }
     if (command === "plan" || command === "apply-plan" || command === "drift") {
@@ -952,33 +1160,7 @@ async function main(): Promise<void> {
         say("Nothing was destroyed.");
         return;
       }
-      const destroyOne = async (stack: SynthesizedStack) => {
-        const started = Date.now();
-        const inState = resourcesInState(stateFile(env, stack.name));
-        if (emulated && inState === 0) {
-          reports.push({ stack: stack.name, applied: 0, heldBack: 0, seconds: 0, note: "nothing in state" });
-          return;
-        }
-        const { dir } = prepare(stack, emulated);
-        const log = new StepLog(env, `${stack.name}.destroy`);
-        try {
-          log.line(`\n==> ${stack.name}: terraform destroy`);
-          await terraform(["init", "-input=false", "-no-color"], dir, ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv);
-          const res = await terraform(["destroy", "-input=false", "-no-color", "-auto-approve", "-parallelism=20"], dir, ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv, (l) => l.trim() && log.line(`[${stack.name}] ${l}`));
-          if (res.code !== 0) {
-            log.line(res.stderr);
-            throw new ToolError(`Destroying ${stack.name} failed:\n${explainFailure(res.stderr, emulated)}`);
-          }
-          const left = resourcesInState(stateFile(env, stack.name));
-          if (left > 0) throw new ToolError(`${stack.name} still has ${left} resources in state after destroy.`);
-        } catch (err) {
-          say(`  ${stack.name.padEnd(32)} FAILED  (${log.shown})`);
-          throw log.failed(err);
-        }
-        const seconds = (Date.now() - started) / 1000;
-        say(`  ${stack.name.padEnd(32)} destroyed ${inState}, ${seconds.toFixed(0)} s  (${log.shown})`);
-        reports.push({ stack: stack.name, applied: -inState, heldBack: 0, seconds });
-      };
+      const destroyOne = (stack: SynthesizedStack) => destroyStack(ctx, stack, reports);
       const { first: route53, chains: workloads, last: layers } = destroySequence(env.name, selected);
       for (const stack of route53) await destroyOne(stack);
       await mapLimit(workloads, emulated ? 1 : 2, async (chain) => {

@@ -23,6 +23,41 @@ import { prune, providerOf } from "./lib/tf-json";
 import { HelmUnavailableError } from "./verify/helm";
 import { verifyKubernetes } from "./verify/kubernetes";
 import { RenderError } from "./verify/render";
+import { S3Client } from "@aws-sdk/client-s3";
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { stateBucketName } from "../config/names";
+import { REPO_ROOT } from "./lib/terraform";
+import { localStateStore, orphanStates, orphanWarning, s3StateStore, type StateStore } from "./lib/orphans";
+
+/** Whether AWS credentials are configured here at all (no network probe when they are not). */
+function credentialsConfigured(): boolean {
+  const e = process.env;
+  return Boolean(e.AWS_ACCESS_KEY_ID || e.AWS_PROFILE || e.AWS_WEB_IDENTITY_TOKEN_FILE || e.AWS_CONTAINER_CREDENTIALS_FULL_URI || e.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI || existsSync(join(homedir(), ".aws", "credentials")));
+}
+
+/**
+ * Warns (never fails) about state of stacks an environment no longer declares: the emulator's on
+ * disk, a real environment's in its state bucket when credentials are configured here.
+ */
+async function orphans(stacks: SynthesizedStack[]): Promise<void> {
+  for (const env of [...new Map(stacks.map((s) => [s.env.name, s.env])).values()]) {
+    const declared = stacks.filter((s) => s.env.name === env.name).map((s) => s.name);
+    let store: StateStore;
+    if (env.target === "emulator") store = localStateStore(join(REPO_ROOT, ".state", env.name), `.state/${env.name}/`);
+    else if (credentialsConfigured()) store = s3StateStore(new S3Client({ region: env.region, maxAttempts: 2 }), stateBucketName(env), env.name);
+    else {
+      console.log(`note orphan state of ${env.name}: not checked (no AWS credentials here to list s3://${stateBucketName(env)}/${env.name}/)`);
+      continue;
+    }
+    try {
+      const found = await orphanStates(store, declared);
+      console.log(found.length ? orphanWarning(env.name, store.where, found) : `ok   orphan state of ${env.name}: none in ${store.where}`);
+    } catch (err) {
+      console.log(`note orphan state of ${env.name}: ${store.where} could not be listed (${(err as Error).name}: ${(err as Error).message}); not checked`);
+    }
+  }
+}
 
 /** The Kubernetes half: every helm_release rendered with Helm, schema- and policy-checked; returns the number of findings. */
 async function kubernetes(stacks: SynthesizedStack[]): Promise<number> {
@@ -75,8 +110,9 @@ async function main(): Promise<number> {
   if (process.env.SKIP_TERRAFORM_VALIDATE === "1") {
     const work = mkdtempSync(join(tmpdir(), "cnc-order-"));
     try {
-      const stacks = synthesize({ outdir: join(work, "cdktf.out"), only: process.env.ENVIRONMENT?.trim() || undefined });
+      const stacks = synthesize({ outdir: join(work, "cdktf.out"), only: process.env.ENVIRONMENT?.trim() || undefined, root: process.env.ENVIRONMENTS_DIR || undefined });
       const found = deployOrder(stacks) + policy(stacks) + (await kubernetes(stacks));
+      await orphans(stacks);
       console.log("terraform validate: SKIPPED because SKIP_TERRAFORM_VALIDATE=1 (nothing was schema-checked; the deploy-order and policy checks above ran).");
       return found ? 1 : 0;
     } finally {
@@ -93,8 +129,9 @@ async function main(): Promise<number> {
   const work = mkdtempSync(join(tmpdir(), "cnc-validate-"));
   let failures = 0;
   try {
-    const stacks = synthesize({ outdir: join(work, "cdktf.out"), only: process.env.ENVIRONMENT?.trim() || undefined });
+    const stacks = synthesize({ outdir: join(work, "cdktf.out"), only: process.env.ENVIRONMENT?.trim() || undefined, root: process.env.ENVIRONMENTS_DIR || undefined });
     const orderFindings = deployOrder(stacks) + policy(stacks) + (await kubernetes(stacks));
+    await orphans(stacks);
     // One root with every stack as a child module: one init and one provider schema load for the
     // whole set (per-stack roots cost ~3 s each); diagnostics are mapped back by file name.
     const root = join(work, "check");

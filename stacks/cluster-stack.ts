@@ -173,13 +173,9 @@ export class ClusterStack extends PlatformStack {
  */
 export function planRunnerStatements(env: Environment): PolicyStatement[] {
   const { region, accountId } = env;
-  const secrets = [
-    env.alerts.webhookSecretName,
-    ...(env.alerts.pager ? [env.alerts.pager.secretName] : []),
-    env.secrets.grafanaAdmin,
-    ...(env.auth.enabled && env.auth.oidc?.clientSecretName ? [env.auth.oidc.clientSecretName] : []),
-    ...env.workloads.filter((w) => w.redis).map((w) => redisAuthSecretName(env, w.name)),
-  ];
+  // Only the AWS-phase reads remain (each workload's Redis AUTH token): the apps' secrets reach
+  // the clusters through the External Secrets Operator, never through a plan.
+  const secrets = env.workloads.filter((w) => w.redis).map((w) => redisAuthSecretName(env, w.name));
   return [
     { Sid: "StateLocks", Effect: "Allow", Action: ["s3:PutObject", "s3:DeleteObject"], Resource: `arn:aws:s3:::${stateBucketName(env)}/${env.name}/*.tflock` },
     {
@@ -189,8 +185,12 @@ export function planRunnerStatements(env: Environment): PolicyStatement[] {
       Resource: `arn:aws:kms:${region}:${accountId}:key/*`,
       Condition: { "ForAnyValue:StringEquals": { "kms:ResourceAliases": `alias/${env.name}-terraform-state` } },
     },
-    { Sid: "SecretsThePlansRead", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: secrets.map((n) => `arn:aws:secretsmanager:${region}:${accountId}:secret:${n}-*`) },
-    decryptSecretsStatement({ region, accountId, keyAlias: secretsKeyAlias(env) }),
+    ...(secrets.length
+      ? [
+          { Sid: "SecretsThePlansRead", Effect: "Allow" as const, Action: ["secretsmanager:GetSecretValue"], Resource: secrets.map((n) => `arn:aws:secretsmanager:${region}:${accountId}:secret:${n}-*`) },
+          decryptSecretsStatement({ region, accountId, keyAlias: secretsKeyAlias(env) }),
+        ]
+      : []),
     { Sid: "OpenSearchMappings", Effect: "Allow", Action: ["sts:AssumeRole"], Resource: `arn:aws:iam::${accountId}:role/${env.name}-logs-opensearch-admin` },
   ];
 }

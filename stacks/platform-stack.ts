@@ -22,6 +22,8 @@ export interface PlatformStackProps {
   readonly env: Environment;
   /** Keep this stack's state on local disk even for target "aws" (bootstrap only). */
   readonly localState?: boolean;
+  /** prevent_destroy on what holds data (real accounts); default: the environment's `dataProtection`. */
+  readonly dataProtection?: boolean;
 }
 
 export abstract class PlatformStack extends TerraformStack {
@@ -48,7 +50,7 @@ export abstract class PlatformStack extends TerraformStack {
 
     this.aws = new AwsProvider(this, "aws", this.providerConfig(env.region, id));
     // No plan of a real environment deletes or replaces what holds data (README "Deleting an environment").
-    if (env.target === "aws" && env.dataProtection) Aspects.of(this).add(new PreventDataDestruction());
+    if (env.target === "aws" && (props.dataProtection ?? env.dataProtection)) Aspects.of(this).add(new PreventDataDestruction());
   }
 
   /**

@@ -1,11 +1,10 @@
-import { DataAwsSecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-secret-version";
 import { DataAwsSecurityGroup } from "@cdktf/provider-aws/lib/data-aws-security-group";
 import { DataAwsSnsTopic } from "@cdktf/provider-aws/lib/data-aws-sns-topic";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
 import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
-import { Fn, TerraformOutput } from "cdktf";
+import { TerraformOutput, type ITerraformDependable } from "cdktf";
 import type { Construct } from "constructs";
 import {
   LOAD_BALANCER_TAG,
@@ -35,18 +34,19 @@ import { ClusterConnection } from "../constructs/eks/cluster-connection";
 import { Gp3StorageClass } from "../constructs/eks/storage-class";
 import { PlatformBackupPlan } from "../constructs/data/backup-plan";
 import { HelmAddon } from "../constructs/helm/addon";
-import { AppIngress } from "../constructs/ingress/app-ingress";
+import { AppIngress, OIDC_SECRET, OIDC_SECRET_KEYS } from "../constructs/ingress/app-ingress";
 import { LoadBalancerController, READINESS_GATE_LABELS } from "../constructs/ingress/load-balancer-controller";
 import { DashboardsProxy, dashboardsRoleName } from "../constructs/logging/dashboards-proxy";
 import { FluentBit, fluentBitRoleName } from "../constructs/logging/fluent-bit";
 import { LogDomain } from "../constructs/logging/log-domain";
 import { OPENSEARCH_SNAPSHOTS_NAME, OpenSearchSnapshotCronJob, SNAPSHOT_REPOSITORY, snapshotJobRoleName } from "../constructs/logging/snapshot-cronjob";
 import { LogSnapshotRepository } from "../constructs/logging/snapshot-repository";
-import { Grafana } from "../constructs/monitoring/grafana";
+import { GRAFANA_ADMIN_SECRET, Grafana } from "../constructs/monitoring/grafana";
 import { globalRuleGroups, renderRuleFile } from "../constructs/monitoring/alerting";
 import { MetricsStore } from "../constructs/monitoring/metrics-store";
 import { UptimeProbes } from "../constructs/monitoring/uptime";
-import { OBJSTORE_KEY, OBJSTORE_SECRET, PrometheusStack } from "../constructs/monitoring/prometheus-stack";
+import { ALERTMANAGER_PAGER_SECRET, ALERTMANAGER_WEBHOOK_SECRET, OBJSTORE_KEY, OBJSTORE_SECRET, PrometheusStack } from "../constructs/monitoring/prometheus-stack";
+import { ExternalSecretsOperator, NamespaceSecrets, type SyncedSecret } from "../constructs/secrets/external-secrets";
 import { STORE_ENDPOINTS_CONFIGMAP, STORE_ENDPOINTS_KEY, THANOS_QUERY_DEPLOYMENT, THANOS_QUERY_SERVICE, Thanos } from "../constructs/monitoring/thanos";
 import { PlatformKey } from "../constructs/security/kms-key";
 import { PlatformStack } from "./platform-stack";
@@ -59,8 +59,34 @@ export const THANOS_IMAGE_TAG = "v0.42.4";
  * Kubernetes providers onto the cluster of layer 1 (found by name): monitoring (Prometheus
  * operator, Alertmanager, Thanos, Grafana), logging (OpenSearch + fluent-bit), ingress with TLS
  * and login, the cluster dashboard, metrics-server and the store-discovery CronJob.
- * Secrets come from Secrets Manager at deploy time; none is a literal here.
+ * Secret values never pass through Terraform: the External Secrets Operator copies them from
+ * Secrets Manager into the Kubernetes Secrets the apps read (syncedSecrets below).
  */
+export type SecretNamespace = "monitoring" | "logging" | "dashboard";
+
+/**
+ * The Kubernetes Secrets of the C&C apps, per namespace, and the Secrets Manager values each is
+ * made of (the External Secrets Operator keeps them equal, every secrets.refreshInterval):
+ * Alertmanager's webhook URL and pager key, Grafana's admin, and the OIDC client the load
+ * balancer reads in the namespace of every Ingress with login.
+ */
+export function syncedSecrets(env: Environment): Record<SecretNamespace, SyncedSecret[]> {
+  const oidc: SyncedSecret[] =
+    env.auth.enabled && env.auth.oidc?.clientSecretName
+      ? [{ name: OIDC_SECRET, data: Object.fromEntries(Object.entries(OIDC_SECRET_KEYS).map(([key, property]) => [key, { secretName: env.auth.oidc!.clientSecretName!, property }])) }]
+      : [];
+  return {
+    monitoring: [
+      { name: ALERTMANAGER_WEBHOOK_SECRET.name, data: { [ALERTMANAGER_WEBHOOK_SECRET.key]: { secretName: env.alerts.webhookSecretName } } },
+      ...(env.alerts.pager ? [{ name: ALERTMANAGER_PAGER_SECRET.name, data: { [ALERTMANAGER_PAGER_SECRET.key]: { secretName: env.alerts.pager.secretName } } }] : []),
+      { name: GRAFANA_ADMIN_SECRET, data: { user: { secretName: env.secrets.grafanaAdmin, property: "user" }, password: { secretName: env.secrets.grafanaAdmin, property: "password" } } },
+      ...oidc,
+    ],
+    logging: oidc,
+    dashboard: oidc,
+  };
+}
+
 export class PostInstallStack extends PlatformStack {
   readonly addons: HelmAddon[];
   readonly connection: ClusterConnection;
@@ -92,26 +118,51 @@ export class PostInstallStack extends PlatformStack {
     const hostsOf = (app: CncApp) => (env.dns.publicApps.includes(app) ? [`${app}.${env.dns.publicDomain}`, host(app)] : [host(app)]);
 
     const ns = Object.fromEntries(
-      (["monitoring", "logging", "dashboard"] as const).map((key) => [
+      (["monitoring", "logging", "dashboard", "externalSecrets"] as const).map((key) => [
         key,
-        new NamespaceV1(this, `ns-${key}`, {
+        new NamespaceV1(this, `ns-${key === "externalSecrets" ? NAMESPACES.externalSecrets : key}`, {
           metadata: {
             name: NAMESPACES[key],
-            // node-exporter and fluent-bit need host access; the dashboard runs restricted.
-            labels: { "pod-security.kubernetes.io/enforce": key === "dashboard" ? "restricted" : "privileged", "platform/managed-by": "cdktf", ...READINESS_GATE_LABELS },
+            // node-exporter and fluent-bit need host access; the dashboard and the secrets operator run restricted.
+            labels: {
+              "pod-security.kubernetes.io/enforce": key === "dashboard" || key === "externalSecrets" ? "restricted" : "privileged",
+              "platform/managed-by": "cdktf",
+              ...(key === "externalSecrets" ? {} : READINESS_GATE_LABELS),
+            },
           },
           dependsOn: conn.adminAccess,
         }),
       ]),
-    ) as Record<"monitoring" | "logging" | "dashboard", NamespaceV1>;
+    ) as Record<"monitoring" | "logging" | "dashboard" | "externalSecrets", NamespaceV1>;
 
     // Every volume asks for this class; EKS itself ships only gp2.
     const storage = new Gp3StorageClass(this, "storage", { after: conn.adminAccess });
 
-    const secret = (id: string, name: string) => new DataAwsSecretsmanagerSecretVersion(this, id, { secretId: name }).secretString;
-    const webhookUrl = secret("alerts-webhook", env.alerts.webhookSecretName);
-    const grafanaAdmin = Fn.jsondecode(secret("grafana-admin", env.secrets.grafanaAdmin));
-    const oidcClient = env.auth.enabled ? Fn.jsondecode(secret("oidc-client", env.auth.oidc!.clientSecretName!)) : undefined;
+    // Secrets: the operator in its own namespace, then per consuming namespace a reader role
+    // scoped to exactly its secrets, a SecretStore and the ExternalSecrets. The apps wait for them.
+    const operator = new ExternalSecretsOperator(this, "external-secrets", {
+      version: env.versions["external-secrets"],
+      namespace: NAMESPACES.externalSecrets,
+      after: [ns.externalSecrets],
+    });
+    const synced = {} as Record<SecretNamespace, ITerraformDependable[]>;
+    for (const [key, secrets] of Object.entries(syncedSecrets(env)) as [SecretNamespace, SyncedSecret[]][]) {
+      synced[key] = [];
+      if (secrets.length === 0) continue;
+      const sync = new NamespaceSecrets(this, `secrets-${key}`, {
+        operator,
+        namespace: NAMESPACES[key],
+        roleName: `${rolePrefix}-secrets-${NAMESPACES[key]}`,
+        oidc: conn.oidc,
+        region: env.region,
+        accountId: env.accountId,
+        secretsKeyAlias: secretsKeyAlias(env),
+        refreshInterval: env.secrets.refreshInterval,
+        secrets,
+        after: [ns[key]],
+      });
+      synced[key].push(sync.release);
+    }
 
     const privateZone = lookupPrivateZone(this, "private-zone", env);
     const publicZone = lookupPublicZone(this, "public-zone", env);
@@ -148,19 +199,20 @@ export class PostInstallStack extends PlatformStack {
       privateDomain: env.dns.privateDomain,
       publicDomain: env.dns.publicDomain,
       validationZone: publicZone,
-      oidc: oidcClient
+      oidc: env.auth.enabled
         ? {
             issuer: env.auth.oidc!.issuer!,
             authorizationEndpoint: env.auth.oidc!.authorizationEndpoint!,
             tokenEndpoint: env.auth.oidc!.tokenEndpoint!,
             userInfoEndpoint: env.auth.oidc!.userInfoEndpoint!,
-            clientId: Fn.lookup(oidcClient, "clientId", ""),
-            clientSecret: Fn.lookup(oidcClient, "clientSecret", ""),
           }
         : undefined,
-      after: Object.values(ns),
+      after: [ns.monitoring, ns.logging, ns.dashboard],
     });
-    const oidcSecrets = [this.ingress.oidcSecret(NAMESPACES.monitoring), this.ingress.oidcSecret(NAMESPACES.dashboard), this.ingress.oidcSecret(NAMESPACES.logging)].filter((s): s is SecretV1 => !!s);
+    // The OIDC Secret of each namespace with an Ingress (written by the operator) and the load
+    // balancer controller's permission to read it, before any app of that namespace.
+    const oidcReady = (key: SecretNamespace): ITerraformDependable[] => [...[this.ingress.oidcReader(NAMESPACES[key])].filter((r): r is NonNullable<typeof r> => !!r), ...synced[key]];
+    const oidcSecrets = [...oidcReady("monitoring"), ...oidcReady("dashboard"), ...oidcReady("logging")];
     const group = (app: CncApp): "public" | "internal" => (env.dns.publicApps.includes(app) ? "public" : "internal");
     // Target groups check a path that answers 200 (their "/" redirects, which ALB counts as unhealthy).
     const healthCheck = (path: string) => ({ "alb.ingress.kubernetes.io/healthcheck-path": path });
@@ -197,9 +249,8 @@ export class PostInstallStack extends PlatformStack {
       storageGiB: env.monitoring.prometheusStorageGiB,
       retention: env.monitoring.prometheusRetention,
       alertmanager: {
-        webhookUrl,
         storageGiB: env.monitoring.alertmanagerStorageGiB,
-        pager: env.alerts.pager ? { service: env.alerts.pager.service, key: secret("alerts-pager", env.alerts.pager.secretName) } : undefined,
+        pager: env.alerts.pager ? { service: env.alerts.pager.service } : undefined,
       },
       federation: { writerGroup: DNS_REGISTRATION_K8S_GROUP, probes: { key: PROBES_KEY, blackboxAddress: uptime.address } },
       userValues: {
@@ -208,6 +259,8 @@ export class PostInstallStack extends PlatformStack {
       },
       after: [ns.monitoring, ...oidcSecrets, lbc.addon.release, storage.storageClass],
     });
+
+    operator.serviceMonitor([prometheus.addon.release]);
 
     const thanos = new Thanos(this, "thanos", {
       version: env.versions.thanos,
@@ -256,8 +309,6 @@ export class PostInstallStack extends PlatformStack {
       version: env.versions.grafana,
       namespace: NAMESPACES.monitoring,
       thanosQueryUrl: `http://${THANOS_QUERY_SERVICE}.${NAMESPACES.monitoring}.svc:10902`,
-      adminUser: Fn.lookup(grafanaAdmin, "user", "admin"),
-      adminPassword: Fn.lookup(grafanaAdmin, "password", ""),
       hostnames: hostsOf("grafana"),
       ingress: this.ingress,
       group: group("grafana"),
@@ -343,7 +394,7 @@ export class PostInstallStack extends PlatformStack {
       queryDeployment: THANOS_QUERY_DEPLOYMENT,
       configMapName: STORE_ENDPOINTS_CONFIGMAP,
       configMapKey: STORE_ENDPOINTS_KEY,
-      webhookSecret: { name: "alertmanager-mattermost-webhook", key: "url" },
+      webhookSecret: ALERTMANAGER_WEBHOOK_SECRET,
       schedule: env.monitoring.storeDiscoverySchedule,
       after: [ns.monitoring, thanos.endpoints, prometheus.addon.release],
     });
@@ -408,6 +459,7 @@ export class PostInstallStack extends PlatformStack {
       backupRetentionDays: env.provisioner.backupRetentionDays,
       production: !throwaway,
       multiAz: !throwaway && env.provisioner.multiAz,
+      databaseRestores: env.provisioner.restores,
       stateStoreBucketName: bucketName(env, "kops-state"),
       utilitiesGitUrl: env.provisioner.utilitiesGitUrl,
       utilitiesGitPath: env.provisioner.utilitiesGitPath,

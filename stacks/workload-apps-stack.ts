@@ -43,7 +43,7 @@ export class WorkloadAppsStack extends PlatformStack {
   readonly workload: WorkloadConfig;
 
   constructor(scope: Construct, id: string, env: Environment, workload: WorkloadConfig) {
-    super(scope, id, { env });
+    super(scope, id, { env, dataProtection: workload.dataProtection });
     this.workload = workload;
     const name = workloadClusterName(env, workload.name);
 

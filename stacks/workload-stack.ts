@@ -37,7 +37,7 @@ export class WorkloadStack extends PlatformStack {
   readonly workload: WorkloadConfig;
 
   constructor(scope: Construct, id: string, env: Environment, workload: WorkloadConfig) {
-    super(scope, id, { env });
+    super(scope, id, { env, dataProtection: workload.dataProtection });
     this.workload = workload;
     const name = workloadClusterName(env, workload.name);
     const throwaway = env.target === "emulator";
@@ -111,7 +111,7 @@ export class WorkloadStack extends PlatformStack {
       zoneId: zone.zoneId,
       privateDomain: env.dns.privateDomain,
       // On by default; the emulator's environment is destroyed at the end of every rehearsal.
-      deletionProtection: !throwaway,
+      deletionProtection: !throwaway && workload.dataProtection !== false,
     });
 
     // Mattermost serving.
@@ -126,6 +126,7 @@ export class WorkloadStack extends PlatformStack {
       adminCidrs: env.cluster.adminCidrs,
       backupRetentionDays: workload.database.backupRetentionDays,
       production: !throwaway,
+      deletionProtection: !throwaway && workload.dataProtection !== false,
       multiAz: !throwaway && workload.database.multiAz,
       keyDeletionWindowDays: throwaway ? 7 : 30,
       // The emulator does not keep the monitoring interval; real accounts get OS metrics every minute.

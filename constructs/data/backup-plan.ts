@@ -22,7 +22,7 @@ export interface PlatformBackupPlanProps {
  * Daily backups by AWS Backup of what RDS's automated backups do not cover or keep long enough:
  * a vault encrypted with the platform's key, one plan (schedule and retention from the
  * environment), a role limited to AWS's managed backup and restore policies, and one selection
- * listing the resources by ARN. Restores: README "Recovery".
+ * listing the resources by ARN. Restores: docs/recovery.md.
  */
 export class PlatformBackupPlan extends Construct {
   readonly vault: BackupVault;

@@ -6,6 +6,7 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
+import { TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { SUPPORTED_POSTGRES_VERSIONS } from "../../config/versions";
 import { PlatformKey } from "../security/kms-key";
@@ -32,6 +33,8 @@ export interface PostgresDatabaseProps {
   readonly backupRetentionDays: number;
   /** Production: deletion protection on and a final snapshot. */
   readonly production: boolean;
+  /** Refuse DeleteDBInstance (a final snapshot is still taken in production). Default: `production`. */
+  readonly deletionProtection?: boolean;
   /** A standby in a second zone (Multi-AZ). Default: `production`. */
   readonly multiAz?: boolean;
   readonly keyDeletionWindowDays?: number;
@@ -42,6 +45,14 @@ export interface PostgresDatabaseProps {
   readonly monitoringIntervalSeconds?: number;
   /** SNS topic for the instance's storage and CPU alarms; undefined = no alarms. */
   readonly alarmTopicArn?: string;
+  /**
+   * Point-in-time restores, oldest first (`make restore-db`). The last is the instance in use: a
+   * new instance with its own identifier, at its own Terraform address, which `make restore-db`
+   * restores and then imports in the plan it shows; nothing is replaced. The instance each restore
+   * replaced is let go by Terraform (a `removed` block, destroy = false): it keeps running,
+   * unmanaged, until someone deletes it by hand (docs/recovery.md).
+   */
+  readonly restores?: readonly { identifier: string; source: string; time: string }[];
 }
 
 const MONITORING_INTERVALS = [0, 1, 5, 10, 15, 30, 60];
@@ -109,8 +120,16 @@ export class PostgresDatabase extends Construct {
     const monitoringPolicy =
       monitoringRole &&
       new IamRolePolicyAttachment(this, "monitoring-policy", { role: monitoringRole.name, policyArn: "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole" });
+    const restores = props.restores ?? [];
+    const current = restores.at(-1);
+    restores.forEach((r, i) => {
+      const expected = i === 0 ? props.identifier : restores[i - 1].identifier;
+      if (r.source !== expected) {
+        throw new Error(`PostgresDatabase ${props.identifier}: restore ${i + 1} (${r.identifier}) is from ${r.source}, but the instance in use before it was ${expected}; database-restores.json lists restores in order, each from the one before.`);
+      }
+    });
     this.instance = new DbInstance(this, "db", {
-      identifier: props.identifier,
+      identifier: current?.identifier ?? props.identifier,
       engine: "postgres",
       engineVersion: props.engineVersion,
       instanceClass: props.instanceClass,
@@ -130,7 +149,7 @@ export class PostgresDatabase extends Construct {
       multiAz: props.multiAz ?? props.production,
       backupRetentionPeriod: props.backupRetentionDays,
       copyTagsToSnapshot: true,
-      deletionProtection: props.production,
+      deletionProtection: props.deletionProtection ?? props.production,
       skipFinalSnapshot: !props.production,
       finalSnapshotIdentifier: props.production ? `${props.identifier}-final` : undefined,
       monitoringInterval,
@@ -151,7 +170,7 @@ export class PostgresDatabase extends Construct {
           alarmDescription: description,
           namespace: "AWS/RDS",
           metricName: metric,
-          dimensions: { DBInstanceIdentifier: props.identifier },
+          dimensions: { DBInstanceIdentifier: current?.identifier ?? props.identifier },
           statistic: metric === "FreeStorageSpace" ? "Minimum" : "Average",
           period: 300,
           evaluationPeriods: periods,
@@ -165,6 +184,15 @@ export class PostgresDatabase extends Construct {
       // Storage autoscaling grows the volume up to max_allocated_storage; alarm when even that runs short.
       alarm("free-storage", "FreeStorageSpace", "LessThanThreshold", Math.floor((props.allocatedStorageGiB ?? 50) * 1024 ** 3 * 0.1), 1, `${props.identifier}: less than 10% of the initial storage is free`);
       alarm("cpu", "CPUUtilization", "GreaterThanThreshold", 80, 3, `${props.identifier}: CPU above 80% for 15 minutes`);
+    }
+    if (restores.length) {
+      // Each restore's instance lives at its own address; the ones before it are forgotten, not destroyed.
+      const stack = TerraformStack.of(this);
+      const original = stack.getLogicalId(this.instance);
+      const address = (i: number) => (i < 0 ? original : `${original}_restore${i + 1}`);
+      this.instance.overrideLogicalId(address(restores.length - 1));
+      const removed = Array.from({ length: restores.length }, (_, i) => ({ from: `aws_db_instance.${address(i - 1)}`, lifecycle: { destroy: false } }));
+      stack.addOverride("removed", removed);
     }
     this.masterSecretArn = this.instance.masterUserSecret.get(0).secretArn;
     this.keyArn = key.arn;

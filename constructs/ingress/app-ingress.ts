@@ -4,7 +4,6 @@ import type { DataAwsRoute53Zone } from "@cdktf/provider-aws/lib/data-aws-route5
 import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
 import { RoleBindingV1 } from "@cdktf/provider-kubernetes/lib/role-binding-v1";
 import { RoleV1 } from "@cdktf/provider-kubernetes/lib/role-v1";
-import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { LOAD_BALANCER_TAG, loadBalancerId } from "../../config/names";
@@ -15,9 +14,6 @@ export interface OidcSettings {
   authorizationEndpoint: string;
   tokenEndpoint: string;
   userInfoEndpoint: string;
-  /** Client id and secret, read from Secrets Manager at deploy time. */
-  clientId: string;
-  clientSecret: string;
 }
 
 export interface AppIngressProps {
@@ -43,7 +39,13 @@ export type IngressGroup = "internal" | "public";
 
 /** TLS 1.2+ with forward secrecy; TLS 1.3 preferred. */
 export const ALB_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+/**
+ * The Kubernetes Secret the ALB reads the OIDC client from, in the namespace of each Ingress, with
+ * keys `clientID` and `clientSecret`. The External Secrets Operator writes it from the
+ * environment's `auth.oidc.clientSecretName` (constructs/secrets/external-secrets.ts).
+ */
 export const OIDC_SECRET = "alb-oidc-client";
+export const OIDC_SECRET_KEYS = { clientID: "clientId", clientSecret: "clientSecret" } as const;
 
 /**
  * How every C&C UI is published: wildcard certificates from ACM (validated by DNS), the shared
@@ -55,7 +57,7 @@ export class AppIngress extends Construct {
   readonly publicCertificateArn?: string;
   readonly authenticated: boolean;
   private readonly props: AppIngressProps;
-  private readonly secrets = new Map<string, SecretV1>();
+  private readonly readers = new Map<string, RoleBindingV1>();
 
   constructor(scope: Construct, id: string, props: AppIngressProps) {
     super(scope, id);
@@ -90,33 +92,30 @@ export class AppIngress extends Construct {
   }
 
   /**
-   * The Kubernetes Secret with the OIDC client, in the namespace of an Ingress (the ALB reads it
-   * there), and a Role that lets the load balancer controller read exactly that Secret: the
-   * controller's chart grants no secret access (clusterSecretsPermissions.allowAllSecrets is off,
-   * as its values recommend), so without it every ALB group with OIDC login fails to reconcile.
+   * A Role that lets the load balancer controller read exactly the OIDC Secret of a namespace
+   * (which the External Secrets Operator writes there): the controller's chart grants no secret
+   * access (clusterSecretsPermissions.allowAllSecrets is off, as its values recommend), so
+   * without it every ALB group with OIDC login fails to reconcile. Undefined when login is off.
    */
-  oidcSecret(namespace: string): SecretV1 | undefined {
+  oidcReader(namespace: string): RoleBindingV1 | undefined {
     if (!this.props.oidc) return undefined;
-    if (!this.secrets.has(namespace)) {
-      const secret = new SecretV1(this, `oidc-${namespace}`, {
-        metadata: { name: OIDC_SECRET, namespace },
-        data: { clientID: this.props.oidc.clientId, clientSecret: this.props.oidc.clientSecret },
-        dependsOn: this.props.after,
-      });
+    if (!this.readers.has(namespace)) {
       const role = new RoleV1(this, `oidc-${namespace}-reader`, {
         metadata: { name: "aws-load-balancer-controller-oidc", namespace },
         rule: [{ apiGroups: [""], resources: ["secrets"], resourceNames: [OIDC_SECRET], verbs: ["get", "list", "watch"] }],
         dependsOn: this.props.after,
       });
-      new RoleBindingV1(this, `oidc-${namespace}-reader-binding`, {
-        metadata: { name: "aws-load-balancer-controller-oidc", namespace },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
-        subject: [{ kind: "ServiceAccount", name: LBC_SERVICE_ACCOUNT, namespace: "kube-system" }],
-        dependsOn: this.props.after,
-      });
-      this.secrets.set(namespace, secret);
+      this.readers.set(
+        namespace,
+        new RoleBindingV1(this, `oidc-${namespace}-reader-binding`, {
+          metadata: { name: "aws-load-balancer-controller-oidc", namespace },
+          roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+          subject: [{ kind: "ServiceAccount", name: LBC_SERVICE_ACCOUNT, namespace: "kube-system" }],
+          dependsOn: this.props.after,
+        }),
+      );
     }
-    return this.secrets.get(namespace);
+    return this.readers.get(namespace);
   }
 
   /**

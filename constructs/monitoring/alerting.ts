@@ -248,6 +248,15 @@ export function globalRuleGroups(o: GlobalRulesOptions): RuleGroup[] {
           description: "Alerts are not reaching people on that channel. Check the webhook or pager key secret and the Alertmanager log.",
         },
         {
+          alert: "ExternalSecretNotSynced",
+          expr: 'max by (cluster, namespace, name) (externalsecret_status_condition{condition="Ready", status="False"}) == 1',
+          for: "30m",
+          severity: "warning",
+          scope: "platform",
+          summary: "ExternalSecret {{ $labels.namespace }}/{{ $labels.name }} has not synced for 30 minutes",
+          description: "Its Kubernetes Secret keeps its last value (or does not exist yet): a rotated secret has not arrived. Check the ExternalSecret's status, that the Secrets Manager secret has a value, and the namespace's IRSA role.",
+        },
+        {
           alert: "ProvisionerDown",
           expr: `max by (cluster) (up{namespace="${o.provisionerNamespace}"}) == 0`,
           for: "10m",

@@ -1,6 +1,5 @@
 import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
 import { RoleV1 } from "@cdktf/provider-kubernetes/lib/role-v1";
-import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { HelmAddon } from "../helm/addon";
@@ -8,6 +7,14 @@ import type { AppIngress, IngressGroup } from "../ingress/app-ingress";
 import { type ClusterOidc, IrsaRole } from "../eks/irsa-role";
 import { CLOUDWATCH_DATASOURCE, dashboards } from "./dashboards";
 
+
+/**
+ * The Kubernetes Secret with the admin's `user` and `password` (chart value admin.existingSecret),
+ * written by the External Secrets Operator from the environment's `secrets.grafanaAdmin`. Grafana
+ * reads it when its pod starts, and uses it only when it creates its database: a rotated password
+ * reaches the Secret within the refresh interval, but not the admin account (README "Secrets").
+ */
+export const GRAFANA_ADMIN_SECRET = "grafana-admin";
 
 /** The Role Grafana's dashboard sidecar runs with: ConfigMaps of its own namespace only. */
 export const GRAFANA_SIDECAR_ROLE = "grafana-dashboards-reader";
@@ -17,9 +24,6 @@ export interface GrafanaProps {
   readonly namespace: string;
   /** In-cluster URL of the central Thanos query (the only datasource). */
   readonly thanosQueryUrl: string;
-  /** Admin user and password, read from Secrets Manager at deploy time (never literals). */
-  readonly adminUser: string;
-  readonly adminPassword: string;
   /** Names it answers on; the first is its root URL (the public name when it is public). */
   readonly hostnames: string[];
   readonly ingress: AppIngress;
@@ -39,17 +43,12 @@ export interface GrafanaProps {
 const DASHBOARD_LABEL = "grafana_dashboard";
 const GRAFANA_SERVICE_ACCOUNT = "grafana";
 
-/** Grafana over the central Thanos query, dashboards as code, admin from Secrets Manager, behind the authenticated internal ingress. */
+/** Grafana over the central Thanos query, dashboards as code, admin from Secrets Manager (through the External Secrets Operator), behind the authenticated internal ingress. */
 export class Grafana extends Construct {
   readonly addon: HelmAddon;
 
   constructor(scope: Construct, id: string, props: GrafanaProps) {
     super(scope, id);
-    const admin = new SecretV1(this, "admin", {
-      metadata: { name: "grafana-admin", namespace: props.namespace },
-      data: { user: props.adminUser, password: props.adminPassword },
-      dependsOn: props.after,
-    });
     // Read-only CloudWatch access for the AWS dashboards (what Grafana's CloudWatch datasource
     // documents, plus Service Quotas for SERVICE_QUOTA() in metric math).
     const role = new IrsaRole(this, "role", {
@@ -90,7 +89,7 @@ export class Grafana extends Construct {
       values: {
         replicas: 1, // sqlite on a persistent volume: one writer
         serviceAccount: { create: true, name: GRAFANA_SERVICE_ACCOUNT, annotations: { "eks.amazonaws.com/role-arn": role.arn } },
-        admin: { existingSecret: "grafana-admin", userKey: "user", passwordKey: "password" },
+        admin: { existingSecret: GRAFANA_ADMIN_SECRET, userKey: "user", passwordKey: "password" },
         datasources: {
           "datasources.yaml": {
             apiVersion: 1,
@@ -121,7 +120,7 @@ export class Grafana extends Construct {
       },
       userValues: props.userValues,
       dependsOn: props.dependsOn,
-      after: [...(props.after ?? []), admin, sidecarRole, ...configMaps],
+      after: [...(props.after ?? []), sidecarRole, ...configMaps],
     });
   }
 }

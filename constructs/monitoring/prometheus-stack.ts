@@ -30,8 +30,16 @@ export const KSM_METRIC_LABELS: Record<string, string[]> = {
 export const OBJSTORE_KEY = "objstore.yml";
 export const FEDERATION_CONFIGMAP = "prometheus-federation-targets";
 export const FEDERATION_KEY = "federation-targets.json";
-const WEBHOOK_SECRET = "alertmanager-mattermost-webhook";
-const PAGER_SECRET = "alertmanager-pager-key";
+/**
+ * Kubernetes Secrets Alertmanager mounts (alertmanagerSpec.secrets) and reads its receivers'
+ * `url_file` / key file from: the Mattermost webhook URL (key `url`) and the pager key (key
+ * `key`). The External Secrets Operator writes them from Secrets Manager; the values never
+ * appear in Helm values or Terraform state.
+ */
+export const ALERTMANAGER_WEBHOOK_SECRET = { name: "alertmanager-mattermost-webhook", key: "url" } as const;
+export const ALERTMANAGER_PAGER_SECRET = { name: "alertmanager-pager-key", key: "key" } as const;
+const WEBHOOK_SECRET = ALERTMANAGER_WEBHOOK_SECRET.name;
+const PAGER_SECRET = ALERTMANAGER_PAGER_SECRET.name;
 
 export interface PrometheusStackProps {
   readonly version: string;
@@ -50,14 +58,14 @@ export interface PrometheusStackProps {
   readonly retention: string;
   readonly replicas?: number;
   /**
-   * Alertmanager (the C&C only): the Mattermost webhook URL comes from a Secrets Manager value
-   * at deploy time into a Kubernetes Secret mounted as a file; it never appears in values.
+   * Alertmanager (the C&C only): the Mattermost webhook URL is read from a file of the mounted
+   * Secret ALERTMANAGER_WEBHOOK_SECRET, which the caller has the External Secrets Operator write
+   * (and waits for, in `after`); it never appears in values.
    */
   readonly alertmanager?: {
-    webhookUrl: string;
     storageGiB: number;
-    /** Critical alerts also go to this pager; the key arrives like the webhook URL (a mounted Secret). */
-    pager?: { service: "pagerduty" | "opsgenie"; key: string };
+    /** Critical alerts also go to this pager; its key is read like the webhook URL (Secret ALERTMANAGER_PAGER_SECRET). */
+    pager?: { service: "pagerduty" | "opsgenie" };
   };
   /**
    * Federation of the workload clusters' Prometheus (the C&C only): the DNS-registration Lambda
@@ -211,16 +219,7 @@ export class PrometheusStack extends Construct {
     };
 
     if (props.alertmanager) {
-      const secret = new SecretV1(this, "webhook", {
-        metadata: { name: WEBHOOK_SECRET, namespace: ns },
-        data: { url: props.alertmanager.webhookUrl },
-        dependsOn: props.after,
-      });
-      after.push(secret);
       const pager = props.alertmanager.pager;
-      if (pager) {
-        after.push(new SecretV1(this, "pager", { metadata: { name: PAGER_SECRET, namespace: ns }, data: { key: pager.key }, dependsOn: props.after }));
-      }
       values.alertmanager = {
         enabled: true,
         podDisruptionBudget: { enabled: true, minAvailable: 1 },
@@ -233,8 +232,8 @@ export class PrometheusStack extends Construct {
           },
         },
         config: alertmanagerConfig({
-          webhookFile: `/etc/alertmanager/secrets/${WEBHOOK_SECRET}/url`,
-          pager: pager ? { service: pager.service, keyFile: `/etc/alertmanager/secrets/${PAGER_SECRET}/key` } : undefined,
+          webhookFile: `/etc/alertmanager/secrets/${WEBHOOK_SECRET}/${ALERTMANAGER_WEBHOOK_SECRET.key}`,
+          pager: pager ? { service: pager.service, keyFile: `/etc/alertmanager/secrets/${PAGER_SECRET}/${ALERTMANAGER_PAGER_SECRET.key}` } : undefined,
         }),
       };
     }

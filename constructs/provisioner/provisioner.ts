@@ -78,6 +78,8 @@ export interface ProvisionerProps {
   readonly production: boolean;
   /** A standby of its database in a second zone (Multi-AZ). Default: `production`. */
   readonly multiAz?: boolean;
+  /** Point-in-time restores of its database, oldest first (PostgresDatabase `restores`; `make restore-db`). */
+  readonly databaseRestores?: readonly { identifier: string; source: string; time: string }[];
   readonly stateStoreBucketName: string;
   readonly utilitiesGitUrl: string;
   /** `--utilities-git-path` (required at start). */
@@ -300,6 +302,7 @@ export class Provisioner extends Construct {
       backupRetentionDays: props.backupRetentionDays,
       production: props.production,
       multiAz: props.multiAz,
+      restores: props.databaseRestores,
       keyDeletionWindowDays: props.keyDeletionWindowDays,
       monitoringIntervalSeconds: props.databaseMonitoringIntervalSeconds,
       alarmTopicArn: props.alarmTopicArn,

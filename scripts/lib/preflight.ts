@@ -12,6 +12,7 @@ import { DescribeLoadBalancersCommand, DescribeTagsCommand, type ElasticLoadBala
 import { ListAccountAliasesCommand, type IAMClient } from "@aws-sdk/client-iam";
 import { ListHostedZonesByNameCommand, ListTagsForResourceCommand, type Route53Client } from "@aws-sdk/client-route-53";
 import { DescribeSecretCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { load } from "js-yaml";
 import { spawnSync } from "node:child_process";
 import { connect } from "node:net";
 import type { Environment } from "../../config/schema";
@@ -28,15 +29,40 @@ export function secretsReadBy(json: TfJson): string[] {
 }
 
 /**
- * Secrets a stack needs filled: what Terraform reads, plus what its pods read at start (the
- * provisioner's SSH key; declared installations' DSNs, copied in by the apps stack's sync Job).
+ * Names of the secrets the External Secrets Operator reads for a stack: the remote keys of the
+ * ExternalSecrets its Helm releases apply (constructs/secrets/external-secrets.ts).
+ */
+export function secretsSyncedBy(json: TfJson): string[] {
+  const out = new Set<string>();
+  for (const release of Object.values((json.resource?.helm_release ?? {}) as Record<string, { values?: string[] }>)) {
+    for (const text of release.values ?? []) {
+      if (!text.includes("ExternalSecret")) continue;
+      let doc: { manifests?: { kind?: string; spec?: { data?: { remoteRef?: { key?: string } }[] } }[] } | undefined;
+      try {
+        doc = load(text) as typeof doc;
+      } catch {
+        continue;
+      }
+      for (const m of doc?.manifests ?? []) {
+        if (m?.kind !== "ExternalSecret") continue;
+        for (const d of m.spec?.data ?? []) if (d.remoteRef?.key && !d.remoteRef.key.includes("${")) out.add(d.remoteRef.key);
+      }
+    }
+  }
+  return [...out].sort();
+}
+
+/**
+ * Secrets a stack needs filled: what Terraform reads, what the External Secrets Operator copies
+ * into the cluster for it, plus what its pods read at start (the provisioner's SSH key; declared
+ * installations' DSNs, copied in by the apps stack's sync Job).
  */
 export function secretsNeededBy(env: Environment, stackName: string, json: TfJson): string[] {
   const atStart = stackName === `${env.name}-post-install` ? [env.provisioner.sshPublicKeySecretName] : [];
   for (const w of env.workloads) {
     if (stackName === `${env.name}-workload-${w.name}-apps`) atStart.push(...w.installations.map((i) => installationDatabaseSecretName(env, w.name, i.name)));
   }
-  return [...new Set([...secretsReadBy(json), ...atStart])].sort();
+  return [...new Set([...secretsReadBy(json), ...secretsSyncedBy(json), ...atStart])].sort();
 }
 
 export interface SecretProblem {

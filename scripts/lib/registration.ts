@@ -42,9 +42,29 @@ export interface ClusterSummary {
   ProvisionerMetadataExternal?: { SecretName?: string } | null;
 }
 
+/** The fields of a ClusterInstallation (model/cluster_installation.go) decommissioning reads. */
+export interface ClusterInstallationSummary {
+  ID: string;
+  ClusterID: string;
+  InstallationID: string;
+  State?: string;
+  DeleteAt?: number;
+  IsActive?: boolean;
+}
+
 export interface ProvisionerApi {
   listClusters(): Promise<ClusterSummary[]>;
   importCluster(request: ImportClusterRequest): Promise<ClusterSummary>;
+}
+
+/** What `make decommission` needs besides registration (internal/api/cluster.go, cluster_installation.go). */
+export interface ProvisionerAdminApi extends ProvisionerApi {
+  /** GET /api/cluster/{id}; undefined when the provisioner answers 404. */
+  getCluster(id: string): Promise<ClusterSummary | undefined>;
+  /** GET /api/cluster_installations?cluster={id}: the cluster's installations that are not deleted. */
+  listClusterInstallations(clusterId: string): Promise<ClusterInstallationSummary[]>;
+  /** DELETE /api/cluster/{id}: 202, or 403 while installations remain. */
+  deleteCluster(id: string): Promise<void>;
 }
 
 /** A kubeconfig for one EKS cluster that authenticates by exec (`aws eks get-token`), no stored token. */
@@ -75,13 +95,13 @@ export function kubeconfigFor(c: { name: string; endpoint: string; certificateAu
 }
 
 /** The provisioner's REST API over HTTP(S), with a bearer token when it verifies JWTs. */
-export class HttpProvisionerApi implements ProvisionerApi {
+export class HttpProvisionerApi implements ProvisionerAdminApi {
   constructor(
     private readonly baseUrl: string,
     private readonly token?: () => Promise<string>,
   ) {}
 
-  private async call(method: string, path: string, body?: unknown): Promise<unknown> {
+  private async call(method: string, path: string, body?: unknown, opts: { allowNotFound?: boolean; forbidden?: string } = {}): Promise<unknown> {
     const headers: Record<string, string> = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (this.token) headers.Authorization = `Bearer ${await this.token()}`;
@@ -92,10 +112,12 @@ export class HttpProvisionerApi implements ProvisionerApi {
       throw new ToolError(`The provisioner API at ${this.baseUrl} did not answer ${method} ${path} (${(err as Error).message}); run this from the deploy runner or the VPN (README "Where deploys run"), with the post-install layer applied.`);
     }
     const text = await res.text();
+    if (res.status === 403 && opts.forbidden) throw new ToolError(opts.forbidden);
     if (res.status === 401 || res.status === 403) {
       throw new ToolError(`The provisioner API refused ${method} ${path} with ${res.status}: the token was not accepted. Check provisioner.apiAuth (audience, issuer) and the client in its secret.`);
     }
-    if (!res.ok) throw new ToolError(`The provisioner API answered ${res.status} to ${method} ${path}${text ? `: ${text.slice(0, 300)}` : ""}; see the provisioner's log (kubectl -n provisioner logs deploy/provisioner-server), then run make register-workloads again.`);
+    if (res.status === 404 && opts.allowNotFound) return undefined;
+    if (!res.ok) throw new ToolError(`The provisioner API answered ${res.status} to ${method} ${path}${text ? `: ${text.slice(0, 300)}` : ""}; see the provisioner's log (kubectl -n provisioner logs deploy/provisioner-server), then run the same make command again.`);
     return text ? JSON.parse(text) : undefined;
   }
 
@@ -110,6 +132,25 @@ export class HttpProvisionerApi implements ProvisionerApi {
 
   async importCluster(request: ImportClusterRequest): Promise<ClusterSummary> {
     return (await this.call("POST", "/api/clusters/import", request)) as ClusterSummary;
+  }
+
+  async getCluster(id: string): Promise<ClusterSummary | undefined> {
+    return (await this.call("GET", `/api/cluster/${encodeURIComponent(id)}`, undefined, { allowNotFound: true })) as ClusterSummary | undefined;
+  }
+
+  async listClusterInstallations(clusterId: string): Promise<ClusterInstallationSummary[]> {
+    const all: ClusterInstallationSummary[] = [];
+    for (let page = 0; ; page++) {
+      const batch = ((await this.call("GET", `/api/cluster_installations?cluster=${encodeURIComponent(clusterId)}&page=${page}&per_page=100`)) ?? []) as ClusterInstallationSummary[];
+      all.push(...batch);
+      if (batch.length < 100) return all.filter((ci) => !ci.DeleteAt);
+    }
+  }
+
+  async deleteCluster(id: string): Promise<void> {
+    await this.call("DELETE", `/api/cluster/${encodeURIComponent(id)}`, undefined, {
+      forbidden: `The provisioner refused to delete cluster ${id} (403): it still has installations (or its token lacks the right); list them with cloud cluster installation list --cluster ${id}.`,
+    });
   }
 }
 

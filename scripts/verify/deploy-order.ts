@@ -6,6 +6,9 @@
  * Rules (each has a failing fixture in test/verify/deploy-order.test.ts):
  *   crd-same-stack     a kubernetes_manifest of a group whose CRDs a Helm release of the same stack
  *                      installs (kubernetes_manifest needs the CRD at plan time)
+ *   crd-before-use     a Helm release of custom resources (the in-repo manifests chart) that does not
+ *                      (transitively) depend on the release of the same stack installing their CRDs
+ *                      (Helm would find no such kind when both install at once)
  *   provider-cluster   a kubernetes/helm provider configured from an aws_eks_cluster the same stack
  *                      creates (unknown at first plan, broken on replacement)
  *   static-token       a kubernetes/helm provider with a stored token instead of exec auth
@@ -27,7 +30,7 @@ import { items, referencesIn, type TfJson } from "../lib/tf-json";
 export interface OrderFinding {
   stack: string;
   address: string;
-  rule: "crd-same-stack" | "provider-cluster" | "static-token" | "namespace-order" | "storage-class" | "ambiguous-lookup" | "rds-minor-drift" | "cross-stack-reference";
+  rule: "crd-same-stack" | "crd-before-use" | "provider-cluster" | "static-token" | "namespace-order" | "storage-class" | "ambiguous-lookup" | "rds-minor-drift" | "cross-stack-reference";
   message: string;
 }
 
@@ -232,6 +235,21 @@ export function checkDeployOrder(stacks: StackJson[]): OrderFinding[] {
       const installer = crdGroupsHere.get(groupOf(apiVersion));
       if (installer) {
         add(name, address, "crd-same-stack", `plans a ${apiVersion} object whose CRD ${installer} installs in the same apply; kubernetes_manifest needs the CRD at plan time. Apply it through a Helm release (constructs/helm/manifests-release.ts) that depends on ${installer}.`);
+      }
+    }
+
+    // Custom resources applied by Helm (constructs/helm/manifests-release.ts) wait for their CRDs.
+    for (const [address, item] of all) {
+      if (item.type !== "helm_release" || item.kind !== "resource") continue;
+      for (const values of helmValues(item.body)) {
+        const manifests = (values as { manifests?: unknown })?.manifests;
+        if (!Array.isArray(manifests)) continue;
+        for (const m of manifests as { apiVersion?: string; kind?: string; metadata?: { name?: string } }[]) {
+          const installer = crdGroupsHere.get(groupOf(String(m?.apiVersion ?? "")));
+          if (installer && installer !== address && !dependsOn(address).has(installer)) {
+            add(name, address, "crd-before-use", `applies ${m.apiVersion} ${m.kind} ${m.metadata?.name ?? ""} but does not wait for ${installer}, which installs its CRD: in one apply both install at once and Helm finds no such kind. Add ${installer} to its depends_on.`);
+          }
+        }
       }
     }
 

@@ -41,11 +41,15 @@ export const KUBE_RULES = [
  * Controllers that must read Secrets in every namespace (by app label or name of the ClusterRole):
  * the Prometheus operator (scrape and Alertmanager secrets of any namespace), kube-state-metrics
  * (Secret metadata metrics), cert-manager, and the Mattermost operator (each installation's
- * database and filestore Secrets live in that installation's own namespace).
+ * database and filestore Secrets live in that installation's own namespace), and the External
+ * Secrets Operator (it writes the Secret of each ExternalSecret in that ExternalSecret's namespace;
+ * what it may read from AWS is limited per namespace by each SecretStore's IRSA role) with its
+ * cert-controller (external-secrets 2.9.0 gives it get/list/watch on every Secret to watch the
+ * webhook's certificate Secret; the alternative, cert-manager, is not part of this platform).
  */
 export const CLUSTER_SECRET_READERS = [
   "kube-prometheus-stack-operator", "kube-prometheus-stack-prometheus-operator", "prometheus-operator",
-  "kube-state-metrics", "cert-manager", "mattermost-operator",
+  "kube-state-metrics", "cert-manager", "mattermost-operator", "external-secrets", "external-secrets-cert-controller",
 ];
 /**
  * Health checks whose answer no pod here shows (the backend proxies to a managed service), each

@@ -7,6 +7,7 @@ import type { SynthesizedStack } from "../lib/synth";
 import { checkKubePolicy, formatKubeFindings, KUBE_RULES, type ObjectRef } from "./kube-policy";
 import { terraformObjects } from "./objects";
 import { clusterMinor, renderStacks, type KubeStack, type RenderedRelease } from "./render";
+import { notSchemaChecked } from "./charts";
 import { checkObject } from "./schema";
 
 export interface KubeReport {
@@ -38,8 +39,11 @@ export async function verifyKubernetes(synthesized: SynthesizedStack[], options:
   t = Date.now();
   const objects = allObjects(stacks, releases);
   const schemaFindings: string[] = [];
+  const unchecked = new Map<string, number>();
   for (const o of objects) {
     for (const f of checkObject(o.object, o.minor)) schemaFindings.push(`${o.stack} ${o.source}: ${f.object}: ${f.field}: ${f.message}`);
+    const why = notSchemaChecked(o.object);
+    if (why) unchecked.set(`${o.object.apiVersion} ${o.object.kind} (${why})`, (unchecked.get(`${o.object.apiVersion} ${o.object.kind} (${why})`) ?? 0) + 1);
   }
   const schema = (Date.now() - t) / 1000;
   t = Date.now();
@@ -52,6 +56,7 @@ export async function verifyKubernetes(synthesized: SynthesizedStack[], options:
     const bad = schemaFindings.filter((f) => f.startsWith(`${s.name} `)).length + policy.filter((f) => f.stack === s.name).length;
     log(`${bad ? "FAIL" : "ok  "} ${s.name} (Kubernetes ${s.minor}): ${mine.length} releases rendered, ${count} objects schema- and policy-checked, ${bad} finding(s)`);
   }
+  for (const [what, n] of unchecked) log(`     not schema-checked: ${n} object(s) ${what}`);
   if (schemaFindings.length) log(`schema findings (fix the values or the resource; each names stack, release, object and field):\n  ${schemaFindings.join("\n  ")}`);
   if (policyFindings.length) log(`Kubernetes policy findings:\n  ${policyFindings.join("\n  ")}`);
   log(

@@ -360,6 +360,9 @@ export const POLICY_RULES: readonly PolicyRule[] = [
   { id: "CKV2_AWS_18", title: "Ensure that Elastic File System (Amazon EFS) file systems are added in the backup plans of AWS Backup", types: ["aws_efs_file_system"],
     check: (r, ctx) => fail(!ctx.ofType("aws_backup_selection").some((sel) =>
       (Array.isArray(sel.attrs.resources) ? sel.attrs.resources : []).some((arn) => typeof arn === "string" && arn.includes(`\${${r.type}.${r.name}.`))), "no aws_backup_selection lists this file system") },
+  // --- Secrets Manager
+  { id: "CKV2_AWS_57", title: "Ensure Secrets Manager secrets should have automatic rotation enabled", types: ["aws_secretsmanager_secret"],
+    check: (r, ctx) => fail(!ctx.ofType("aws_secretsmanager_secret_rotation").some((rot) => typeof rot.attrs.secret_id === "string" && rot.attrs.secret_id.includes(`\${${r.type}.${r.name}.`)), "no aws_secretsmanager_secret_rotation rotates this secret") },
   // --- AWS Backup
   { id: "CKV_AWS_166", title: "Ensure Backup Vault is encrypted at rest using KMS CMK", types: ["aws_backup_vault"],
     check: (r) => fail(!isSet(r.attrs.kms_key_arn), "kms_key_arn is not set") },

@@ -23,6 +23,7 @@ import {
   secretsMessage,
   secretsNeededBy,
   secretsReadBy,
+  secretsSyncedBy,
   loadBalancerLookups,
   loadBalancersMessage,
   waitForLoadBalancers,
@@ -46,7 +47,9 @@ describe("preflight: secrets a layer reads", () => {
 
   it("lists the operator secrets each stack reads, not ids made at apply time", () => {
     const { json } = synthShipped("prod");
-    expect(secretsReadBy(json["prod-post-install"])).toEqual(["prod/cnc/grafana-admin", "prod/cnc/mattermost-alerts-webhook", "prod/cnc/oidc-client", "prod/cnc/pagerduty-routing-key"]);
+    // The C&C apps' secrets are no longer read by Terraform: the External Secrets Operator reads them in the cluster.
+    expect(secretsReadBy(json["prod-post-install"])).toEqual([]);
+    expect(secretsSyncedBy(json["prod-post-install"])).toEqual(["prod/cnc/grafana-admin", "prod/cnc/mattermost-alerts-webhook", "prod/cnc/oidc-client", "prod/cnc/pagerduty-routing-key"]);
     expect(secretsReadBy(json["prod-workload-alpha"])).toEqual(["prod/alpha/redis-auth-token"]);
     expect(secretsReadBy(json["prod-route53"])).toEqual([]);
   });
@@ -54,7 +57,13 @@ describe("preflight: secrets a layer reads", () => {
   it("adds what pods read at start: the provisioner's SSH key, and each declared installation's DSN", () => {
     const env = environment("prod", (e: any) => (e.workloads[0].installations = [{ name: "acme", dns: "acme.cloud.example.com", size: "1000users", version: "10.11.2" }]));
     const { json } = synthShipped("prod");
-    expect(secretsNeededBy(env, "prod-post-install", json["prod-post-install"])).toContain("prod/cnc/provisioner-ssh-public-key");
+    expect(secretsNeededBy(env, "prod-post-install", json["prod-post-install"])).toEqual([
+      "prod/cnc/grafana-admin",
+      "prod/cnc/mattermost-alerts-webhook",
+      "prod/cnc/oidc-client",
+      "prod/cnc/pagerduty-routing-key",
+      "prod/cnc/provisioner-ssh-public-key",
+    ]);
     expect(secretsNeededBy(env, "prod-workload-alpha-apps", json["prod-workload-alpha-apps"])).toEqual(["prod/alpha/installations/acme/database"]);
     expect(secretsNeededBy(env, "prod-workload-beta-apps", json["prod-workload-beta-apps"])).toEqual([]);
   });

@@ -37,7 +37,7 @@ describe("every Helm value we set exists in the pinned chart's own values.yaml",
 
   it("covers every add-on of the post-install stack", () => {
     expect(addons.map((a) => a.app).sort()).toEqual(
-      ["aws-load-balancer-controller", "fluent-bit", "grafana", "headlamp", "kube-prometheus-stack", "metrics-server", "thanos"].sort(),
+      ["aws-load-balancer-controller", "external-secrets", "fluent-bit", "grafana", "headlamp", "kube-prometheus-stack", "metrics-server", "thanos"].sort(),
     );
   });
 

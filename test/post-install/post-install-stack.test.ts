@@ -18,8 +18,15 @@ describe("the post-install stack (prod)", () => {
   it("pins every chart to the version table and its repository", () => {
     // The in-repo manifests chart (custom resources) ships as an asset of the stack.
     const local = releases(stack).filter((r) => String(r.chart).startsWith("assets/"));
-    expect(local.map((r) => r.name).sort()).toEqual(["aws-load-balancer-controller-crds", "provisioner-monitoring"]);
-    expect(releases(stack).filter((r) => !local.includes(r))).toHaveLength(7);
+    expect(local.map((r) => `${r.namespace}/${r.name}`).sort()).toEqual([
+      "dashboard/external-secrets-objects",
+      "external-secrets/external-secrets-monitoring",
+      "kube-system/aws-load-balancer-controller-crds",
+      "logging/external-secrets-objects",
+      "monitoring/external-secrets-objects",
+      "provisioner/provisioner-monitoring",
+    ]);
+    expect(releases(stack).filter((r) => !local.includes(r))).toHaveLength(8);
     for (const r of releases(stack).filter((r) => !local.includes(r))) {
       const pinned = Object.values(HELM_CHARTS).find((c) => c.chart === r.chart)!;
       expect(pinned).toBeDefined();
@@ -54,8 +61,16 @@ describe("the post-install stack (prod)", () => {
     expect(receiver.slack_configs[0].api_url_file).toBe("/etc/alertmanager/secrets/alertmanager-mattermost-webhook/url");
     expect(receiver.slack_configs[0].api_url).toBeUndefined();
     expect(am.alertmanagerSpec.secrets).toEqual(["alertmanager-mattermost-webhook", "alertmanager-pager-key"]);
-    const secret = resourcesOf(stack, "kubernetes_secret_v1").find((s) => s.metadata.name === "alertmanager-mattermost-webhook");
-    expect(secret.data.url).toMatch(/^\$\{data\.aws_secretsmanager_secret_version\.[^.]+\.secret_string\}$/);
+    // Both Secrets are written in the cluster by the External Secrets Operator, not by Terraform.
+    expect(resourcesOf(stack, "kubernetes_secret_v1").map((s) => s.metadata.name)).not.toContain("alertmanager-mattermost-webhook");
+    const objects: any = load(releases(stack).find((r) => r.name === "external-secrets-objects" && r.namespace === "monitoring").values[0]);
+    const synced = Object.fromEntries(objects.manifests.filter((m: any) => m.kind === "ExternalSecret").map((m: any) => [m.spec.target.name, m.spec.data]));
+    expect(synced["alertmanager-mattermost-webhook"]).toEqual([{ secretKey: "url", remoteRef: { key: "prod/cnc/mattermost-alerts-webhook" } }]);
+    expect(synced["alertmanager-pager-key"]).toEqual([{ secretKey: "key", remoteRef: { key: "prod/cnc/pagerduty-routing-key" } }]);
+    // Alertmanager waits for them.
+    const kps = Object.entries<any>(stack.resource.helm_release).find(([, r]) => r.name === "kps")![1];
+    const objectsId = Object.entries<any>(stack.resource.helm_release).find(([, r]) => r.name === "external-secrets-objects" && r.namespace === "monitoring")![0];
+    expect(kps.depends_on).toContain(`helm_release.${objectsId}`);
   });
 
   it("has no secret literal anywhere in any synthesized stack", () => {

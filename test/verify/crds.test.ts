@@ -6,7 +6,7 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { loadAll } from "js-yaml";
-import { CHART_CRD_GROUPS, HELM_CHARTS, VENDORED_CRD_CHARTS } from "../../config/versions";
+import { CHART_CRD_GROUPS, HELM_CHARTS, TEMPLATED_CRD_CHARTS, VENDORED_CRD_CHARTS } from "../../config/versions";
 import { CRD_CHARTS_DIR } from "../../constructs/helm/addon";
 import { pinnedChartDir } from "../../scripts/verify/charts";
 import { crdFilesOf } from "../../scripts/vendor-crds";
@@ -19,8 +19,19 @@ jest.setTimeout(120_000);
 const releases = (stack: any) => Object.entries<any>(stack.resource?.helm_release ?? {});
 
 describe("CRDs of pinned charts", () => {
-  it("every chart that ships CRDs is covered: vendored into a -crds release, or kube-prometheus-stack's own upgrade job", () => {
-    expect([...VENDORED_CRD_CHARTS, "kube-prometheus-stack"].sort()).toEqual(Object.keys(CHART_CRD_GROUPS).sort());
+  it("every chart that ships CRDs is covered: vendored into a -crds release, kube-prometheus-stack's own upgrade job, or CRDs that are chart templates", () => {
+    expect([...VENDORED_CRD_CHARTS, ...TEMPLATED_CRD_CHARTS, "kube-prometheus-stack"].sort()).toEqual(Object.keys(CHART_CRD_GROUPS).sort());
+  });
+
+  it("external-secrets installs its CRDs as chart templates on every install and upgrade, and keeps them on uninstall", () => {
+    const { json } = synthShipped("prod");
+    const [, eso] = releases(json["prod-post-install"]).find(([, r]) => r.chart === "external-secrets")!;
+    expect(eso.skip_crds).toBeUndefined();
+    const values = loadAll(eso.values[0])[0] as any;
+    expect(values.installCRDs).toBe(true);
+    expect(values.crds.annotations).toEqual({ "helm.sh/resource-policy": "keep" });
+    // No -crds release: nothing to vendor (the source has no CRD files) and nothing to add.
+    expect(releases(json["prod-post-install"]).some(([, r]) => r.name === "external-secrets-crds")).toBe(false);
   });
 
   it("the vendored copies are byte for byte the pinned charts' crds/ (npm run vendor-crds)", () => {

@@ -46,6 +46,21 @@ describe("the deploy-order check", () => {
     expect(found[0].message).toMatch(/helm_release\.kps installs in the same apply; kubernetes_manifest needs the CRD at plan time/);
   });
 
+  it("crd-before-use: custom resources applied by Helm before the release that installs their CRDs", () => {
+    const json = base();
+    const objects = "manifests:\n- apiVersion: external-secrets.io/v1\n  kind: SecretStore\n  metadata:\n    name: aws-secrets-manager\n    namespace: monitoring\n";
+    json.resource.helm_release = {
+      eso: { chart: "external-secrets", namespace: "monitoring", values: [], depends_on: ["kubernetes_namespace_v1.mon"] },
+      objects: { chart: "${path.module}/assets/manifests", namespace: "monitoring", values: [objects], depends_on: ["kubernetes_namespace_v1.mon"] },
+    };
+    const found = run({ name: "t-post-install", json });
+    expect(rules(found)).toEqual(["crd-before-use helm_release.objects"]);
+    expect(found[0].message).toMatch(/SecretStore aws-secrets-manager but does not wait for helm_release\.eso, which installs its CRD/);
+    // Mended: waiting for the operator's release, directly or through another resource.
+    json.resource.helm_release.objects.depends_on.push("helm_release.eso");
+    expect(run({ name: "t-post-install", json })).toEqual([]);
+  });
+
   it("provider-cluster: providers configured from a cluster the same stack creates", () => {
     const json: any = base();
     json.resource.aws_eks_cluster = { own: { name: "w" } };
@@ -141,6 +156,14 @@ describe("the deploy-order check", () => {
 });
 
 describe("the CRD table the check relies on", () => {
+  it("lists for external-secrets, whose CRDs are generated at packaging, exactly the groups its controller's ClusterRole serves", () => {
+    // The chart source holds no CRD files (config/versions.ts TEMPLATED_CRD_CHARTS); the groups
+    // its controller is granted are the groups of the kinds it reconciles.
+    const rbac = readFileSync(join(__dirname, "..", "..", "..", "shared", "charts", "external-secrets", HELM_CHARTS["external-secrets"].versions[0], "chart", "templates", "rbac.yaml"), "utf8");
+    const groups = new Set([...rbac.matchAll(/^\s+- "([\w.-]*external-secrets\.io)"$/gm)].map((m) => m[1]));
+    expect([...groups].sort()).toEqual([...(CHART_CRD_GROUPS["external-secrets"] ?? [])].sort());
+  });
+
   it("lists exactly the API groups each pinned chart's crds/ define", () => {
     const charts = join(__dirname, "..", "..", "..", "shared", "charts");
     const crdDirs: Partial<Record<HelmApp, string>> = {

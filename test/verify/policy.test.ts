@@ -151,6 +151,8 @@ const FAILING: Record<string, PolicyResource[]> = {
   // A selection of something else does not cover the file system.
   CKV2_AWS_18: [res("aws_efs_file_system", { encrypted: true }), res("aws_backup_selection", { resources: ["${aws_db_instance.db.arn}"] }, "sel")],
   CKV_AWS_166: [res("aws_backup_vault", { name: "v" })],
+  // A rotation of another secret does not rotate this one.
+  CKV2_AWS_57: [res("aws_secretsmanager_secret", { name: "s" }), res("aws_secretsmanager_secret_rotation", { secret_id: "${aws_secretsmanager_secret.other.id}" }, "rot")],
   CKV_AWS_60: [res("aws_iam_role", { assume_role_policy: doc([{ Effect: "Allow", Principal: { AWS: "*" }, Action: "sts:AssumeRole" }]) })],
   CKV_AWS_61: [res("aws_iam_role", { assume_role_policy: doc([{ Effect: "Allow", Principal: { AWS: "arn:aws:iam::123456789012:root" }, Action: "sts:AssumeRole" }]) })],
   CKV_AWS_62: [res("aws_iam_role_policy", { policy: doc([{ Effect: "Allow", Action: "*", Resource: "*" }]) })],
