@@ -39,7 +39,7 @@ import { LoadBalancerController, READINESS_GATE_LABELS } from "../constructs/ing
 import { DashboardsProxy, dashboardsRoleName } from "../constructs/logging/dashboards-proxy";
 import { FluentBit, fluentBitRoleName } from "../constructs/logging/fluent-bit";
 import { LogDomain } from "../constructs/logging/log-domain";
-import { OPENSEARCH_SNAPSHOTS_NAME, OpenSearchSnapshotCronJob, SNAPSHOT_REPOSITORY, snapshotJobRoleName } from "../constructs/logging/snapshot-cronjob";
+import { OPENSEARCH_SNAPSHOTS_NAME, OpenSearchSnapshotCronJob, SNAPSHOT_ALERTS_HOOK_SECRET, SNAPSHOT_REPOSITORY, snapshotJobRoleName } from "../constructs/logging/snapshot-cronjob";
 import { LogSnapshotRepository } from "../constructs/logging/snapshot-repository";
 import { GRAFANA_ADMIN_SECRET, Grafana } from "../constructs/monitoring/grafana";
 import { globalRuleGroups, renderRuleFile } from "../constructs/monitoring/alerting";
@@ -67,8 +67,9 @@ export type SecretNamespace = "monitoring" | "logging" | "dashboard";
 /**
  * The Kubernetes Secrets of the C&C apps, per namespace, and the Secrets Manager values each is
  * made of (the External Secrets Operator keeps them equal, every secrets.refreshInterval):
- * Alertmanager's webhook URL and pager key, Grafana's admin, and the OIDC client the load
- * balancer reads in the namespace of every Ingress with login.
+ * Alertmanager's webhook URL and pager key, Grafana's admin, the same webhook URL for the log
+ * snapshot CronJob (logging, where snapshots are on), and the OIDC client the load balancer reads
+ * in the namespace of every Ingress with login.
  */
 export function syncedSecrets(env: Environment): Record<SecretNamespace, SyncedSecret[]> {
   const oidc: SyncedSecret[] =
@@ -82,7 +83,10 @@ export function syncedSecrets(env: Environment): Record<SecretNamespace, SyncedS
       { name: GRAFANA_ADMIN_SECRET, data: { user: { secretName: env.secrets.grafanaAdmin, property: "user" }, password: { secretName: env.secrets.grafanaAdmin, property: "password" } } },
       ...oidc,
     ],
-    logging: oidc,
+    logging: [
+      ...(env.logging.snapshots.enabled ? [{ name: SNAPSHOT_ALERTS_HOOK_SECRET.name, data: { [SNAPSHOT_ALERTS_HOOK_SECRET.key]: { secretName: env.alerts.webhookSecretName } } }] : []),
+      ...oidc,
+    ],
     dashboard: oidc,
   };
 }
@@ -424,8 +428,9 @@ export class PostInstallStack extends PlatformStack {
         serviceRoleArn: snapshotRepository.serviceRoleArn,
         retentionDays: env.logging.snapshots.retentionDays,
         schedule: env.logging.snapshots.schedule,
-        alertsWebhookUrl: webhookUrl,
-        after: [ns.logging],
+        webhookSecret: SNAPSHOT_ALERTS_HOOK_SECRET,
+        // After the logging namespace's ExternalSecrets, which include the webhook's.
+        after: [ns.logging, ...synced.logging],
       });
     }
 

@@ -1,6 +1,5 @@
 import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
 import { CronJobV1 } from "@cdktf/provider-kubernetes/lib/cron-job-v1";
-import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import { AssetType, Fn, TerraformAsset, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
@@ -17,6 +16,12 @@ export const OPENSEARCH_SNAPSHOTS_NAME = "opensearch-snapshots";
 export const SNAPSHOT_REPOSITORY = "log-snapshots";
 /** IAM role name of the snapshot CronJob (the log domain maps it to `manage_snapshots`). */
 export const snapshotJobRoleName = (rolePrefix: string) => `${rolePrefix}-opensearch-snapshots`;
+/**
+ * The Kubernetes Secret (in the CronJob's namespace) holding the alerts webhook URL. The caller
+ * has the External Secrets Operator write it from Secrets Manager (stacks/post-install-stack.ts
+ * syncedSecrets), so the URL never passes through Terraform.
+ */
+export const SNAPSHOT_ALERTS_HOOK_SECRET = { name: `${OPENSEARCH_SNAPSHOTS_NAME}-alerts-hook`, key: "url" } as const;
 
 /** Where the alerts webhook Secret is mounted (CKV_K8S_35: secrets as files). */
 const HOOK_DIR = "/etc/opensearch-snapshots";
@@ -42,11 +47,16 @@ export interface OpenSearchSnapshotCronJobProps {
   readonly schedule?: string;
   /** Index patterns the snapshots hold; default the fluent-bit indices. */
   readonly indices?: string;
-  /** Mattermost incoming webhook URL for failures; kept in a Secret of this namespace, mounted as a file. */
-  readonly alertsWebhookUrl: string;
+  /**
+   * The Secret of this namespace (and its key) holding the Mattermost incoming webhook URL for
+   * failures, mounted as a file; written by the External Secrets Operator, not by this construct.
+   * Default SNAPSHOT_ALERTS_HOOK_SECRET.
+   */
+  readonly webhookSecret?: { name: string; key: string };
   /** How long one run waits for its snapshot to finish (seconds); the Job's deadline is this plus a margin. Default 2700. */
   readonly waitSeconds?: number;
   readonly bundlePath?: string;
+  /** The namespace and the release that applies the webhook's ExternalSecret. */
   readonly after?: ITerraformDependable[];
 }
 
@@ -99,11 +109,7 @@ export class OpenSearchSnapshotCronJob extends Construct {
       automountServiceAccountToken: false,
       dependsOn: props.after,
     });
-    const hook = new SecretV1(this, "alerts-hook", {
-      metadata: { name: `${OPENSEARCH_SNAPSHOTS_NAME}-alerts-hook`, namespace: ns },
-      data: { url: props.alertsWebhookUrl },
-      dependsOn: props.after,
-    });
+    const hook = props.webhookSecret ?? SNAPSHOT_ALERTS_HOOK_SECRET;
 
     const asset = new TerraformAsset(this, "bundle", { path: bundle, type: AssetType.FILE });
     const code = new ConfigMapV1(this, "code", {
@@ -179,7 +185,7 @@ export class OpenSearchSnapshotCronJob extends Construct {
                 volume: [
                   { name: "code", configMap: { name: code.metadata.name } },
                   { name: "work", emptyDir: { sizeLimit: "64Mi" } },
-                  { name: "alerts-hook", secret: { secretName: hook.metadata.name, items: [{ key: "url", path: HOOK_FILE }], defaultMode: "0440" } },
+                  { name: "alerts-hook", secret: { secretName: hook.name, items: [{ key: hook.key, path: HOOK_FILE }], defaultMode: "0440" } },
                 ],
               },
             },

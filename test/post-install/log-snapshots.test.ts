@@ -2,6 +2,7 @@
  * Manual snapshots of the log domain: the bucket, the role OpenSearch assumes, the CronJob and its
  * IRSA role, the domain's mapping of that role, and what the emulator's rehearsal applies of them.
  */
+import { load } from "js-yaml";
 import { emulatorHoldReason } from "../../scripts/lib/emulator-support";
 import { prune } from "../../scripts/lib/tf-json";
 import { podSpecOf, pssViolations } from "../../scripts/verify/kube-policy";
@@ -15,6 +16,11 @@ const entryOf = (stack: any, type: string, match: (r: any) => boolean): [string,
   return found as [string, any];
 };
 const cronJob = (stack: any) => resourcesOf(stack, "kubernetes_cron_job_v1").find((c) => c.metadata.name === "opensearch-snapshots");
+/** The ExternalSecrets and SecretStores of one namespace, from the stack's manifests releases, with the release's id. */
+const secretObjectsOf = (stack: any, namespace: string) =>
+  Object.entries<any>(stack.resource?.helm_release ?? {})
+    .filter(([, r]) => r.name === "external-secrets-objects" && r.namespace === namespace)
+    .flatMap(([id, r]) => (((load(r.values?.[0] ?? "") as any)?.manifests ?? []) as any[]).map((object) => ({ release: id, object })));
 const envOf = (cron: any) => Object.fromEntries(cron.spec.job_template.spec.template.spec.container[0].env.map((e: any) => [e.name, e.value ?? e.value_from]));
 
 describe("log snapshots (prod)", () => {
@@ -89,7 +95,7 @@ describe("log snapshots (prod)", () => {
     expect(sa.metadata).toMatchObject({ namespace: "logging", annotations: { "eks.amazonaws.com/role-arn": `\${aws_iam_role.${roleId}.arn}` } });
   });
 
-  it("run the CronJob daily, one at a time, under restricted Pod Security, with requests, no API token and the webhook as a file", () => {
+  it("run the CronJob daily, one at a time, under restricted Pod Security, with requests, no API token and the webhook as a file written by the External Secrets Operator", () => {
     const cron = cronJob(stack);
     expect(cron.metadata.namespace).toBe("logging");
     expect(cron.spec).toMatchObject({ schedule: "30 2 * * *", concurrency_policy: "Forbid" });
@@ -117,13 +123,23 @@ describe("log snapshots (prod)", () => {
     const mount = c.volume_mount.find((m: any) => env.MATTERMOST_ALERTS_HOOK_FILE.startsWith(`${m.mount_path}/`));
     expect(mount.read_only).toBe(true);
     expect(pod.volume.find((v: any) => v.name === mount.name).secret).toMatchObject({
-      secret_name: expect.stringMatching(/^\$\{kubernetes_secret_v1\.opensearch-snapshots_alerts-hook_[^.]+\.metadata\[0\]\.name\}$/),
+      secret_name: "opensearch-snapshots-alerts-hook",
       items: [{ key: "url", path: env.MATTERMOST_ALERTS_HOOK_FILE.slice(mount.mount_path.length + 1) }],
       default_mode: "0440",
     });
-    const secret = resourcesOf(stack, "kubernetes_secret_v1").find((s) => s.metadata.name === "opensearch-snapshots-alerts-hook");
-    expect(secret.metadata.namespace).toBe("logging");
-    expect(secret.data.url).toMatch(/^\$\{data\.aws_secretsmanager_secret_version\.[^.]+\.secret_string\}$/);
+    // Terraform never holds the URL: no Secret of it here, the operator writes it from Secrets Manager.
+    expect(resourcesOf(stack, "kubernetes_secret_v1").some((s) => s.metadata.name === "opensearch-snapshots-alerts-hook")).toBe(false);
+    const logging = secretObjectsOf(stack, "logging");
+    const hook = logging.find((o) => o.object.kind === "ExternalSecret" && o.object.metadata.name === "opensearch-snapshots-alerts-hook")!;
+    expect(hook.object.spec).toMatchObject({
+      secretStoreRef: { kind: "SecretStore", name: "aws-secrets-manager" },
+      target: { name: "opensearch-snapshots-alerts-hook" },
+      data: [{ secretKey: "url", remoteRef: { key: "prod/cnc/mattermost-alerts-webhook" } }],
+    });
+    expect(logging.some((o) => o.object.kind === "SecretStore" && o.object.metadata.name === "aws-secrets-manager")).toBe(true);
+    // The job's ServiceAccount (and so the CronJob, which names it) waits for those objects.
+    const sa = resourcesOf(stack, "kubernetes_service_account_v1").find((s) => s.metadata.name === "opensearch-snapshots");
+    expect(sa.depends_on).toContain(`helm_release.${hook.release}`);
     // The logging namespace enforces only "privileged" (fluent-bit reads the host); this pod meets "restricted" anyway.
     const ns = resourcesOf(stack, "kubernetes_namespace_v1").find((n) => n.metadata.name === "logging");
     expect(ns.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("privileged");
@@ -145,9 +161,23 @@ describe("log snapshots in other environments", () => {
     expect(envOf(cronJob(stack)).SNAPSHOT_RETENTION_DAYS).toBe("90");
   });
 
+  it("give the logging namespace its own SecretStore and reader role for the webhook when login is off (no OIDC Secret there)", () => {
+    const apiAuth = (e: any) => ({ ...e.provisioner.apiAuth, issuer: "https://idp.example.com", tokenEndpoint: "https://idp.example.com/oauth2/token" });
+    const env = environment("prod", (e: any) => Object.assign(e, { auth: { enabled: false }, dns: { ...e.dns, publicApps: [] }, provisioner: { ...e.provisioner, apiAuth: apiAuth(e) } }));
+    const stack = synthEnvironment(env).json["prod-post-install"];
+    const logging = secretObjectsOf(stack, "logging").map((o) => `${o.object.kind}/${o.object.metadata.name}`);
+    expect(logging.sort()).toEqual(["ExternalSecret/opensearch-snapshots-alerts-hook", "SecretStore/aws-secrets-manager"]);
+    const [roleId] = entryOf(stack, "aws_iam_role", (r) => r.name === "prod-cnc-secrets-logging");
+    const statements = resourcesOf(stack, "aws_iam_role_policy")
+      .filter((p) => p.role === `\${aws_iam_role.${roleId}.id}` || p.role === `\${aws_iam_role.${roleId}.name}`)
+      .flatMap((p) => parsePolicy(p.policy).Statement);
+    expect(statements.find((st: any) => st.Sid === "ReadNamedSecrets").Resource).toEqual(["arn:aws:secretsmanager:us-east-1:111111111111:secret:prod/cnc/mattermost-alerts-webhook-??????"]);
+  });
+
   it("leave nothing behind when turned off", () => {
     const stack = synthEnvironment(environment("prod", (raw: any) => (raw.logging.snapshots = { enabled: false }))).json["prod-post-install"];
     expect(cronJob(stack)).toBeUndefined();
+    expect(secretObjectsOf(stack, "logging").some((o) => o.object.metadata.name === "opensearch-snapshots-alerts-hook")).toBe(false);
     expect(resourcesOf(stack, "aws_s3_bucket").some((b) => b.bucket === BUCKET)).toBe(false);
     expect(resourcesOf(stack, "aws_iam_role").some((r) => /snapshot/.test(r.name))).toBe(false);
     expect(resourcesOf(stack, "opensearch_roles_mapping").some((m) => m.role_name === "manage_snapshots")).toBe(false);
