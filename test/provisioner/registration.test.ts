@@ -156,7 +156,7 @@ describe("registering workload clusters with the provisioner", () => {
   it("fails with what to do when the API errors, keeping the stored kubeconfig", async () => {
     stand.clusters = [];
     stand.failImport = 1;
-    await expect(run()).rejects.toThrow(/The provisioner API answered 500 to POST \/api\/clusters\/import; see the provisioner's log .* then run make register-workloads again/);
+    await expect(run()).rejects.toThrow(/The provisioner API answered 500 to POST \/api\/clusters\/import; see the provisioner's log .* then run the same make command again/);
     expect((await sm.send(new GetSecretValueCommand({ SecretId: clusters[0].secretName }))).SecretString).toMatch(/t-alpha/);
     // The next run finishes the job.
     const results = await run();
