@@ -108,6 +108,12 @@ describe("a restore of the provisioner's database", () => {
       expect(lines.at(-1)).toMatch(/^local-provisioner-r1 is available/);
       const { DBInstances: all = [] } = await rds.send(new DescribeDBInstancesCommand({}));
       expect(all.map((d) => d.DBInstanceIdentifier).sort()).toEqual(["local-provisioner", "local-provisioner-r1", "no-backups"]);
+      // As on AWS (and unlike plain moto, see scripts/lib/moto-server.py): the restored instance is
+      // standalone, and each instance has its own resource id, which the provider finds it by.
+      const restored = all.find((d) => d.DBInstanceIdentifier === "local-provisioner-r1")!;
+      expect(restored.ReadReplicaSourceDBInstanceIdentifier).toBeUndefined();
+      expect(new Set(all.map((d) => d.DbiResourceId)).size).toBe(3);
+      for (const d of all) expect(d.DbiResourceId).toMatch(/^db-[A-Z0-9]{26}$/);
       lines.length = 0;
       await restoreInstance(rds, restore, { log: (l) => lines.push(l), pollMs: 10 });
       expect(lines[0]).toMatch(/local-provisioner-r1 exists already \(an earlier run restored it\)/);

@@ -1,9 +1,10 @@
 /**
  * Starts moto (the local AWS API emulator) on a free 127.0.0.1 port for a test file, and stops
- * it afterwards. A missing moto_server is a failure, not a skip: .ci/run installs it.
+ * it afterwards, as the emulator does (scripts/lib/emulator.ts motoLaunch). A missing moto is a failure, not a skip: .ci/run installs it.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
+import { motoLaunch } from "../../scripts/lib/emulator";
 
 export interface Moto {
   endpoint: string;
@@ -27,7 +28,8 @@ export function freePort(): Promise<number> {
 
 export async function startMoto(): Promise<Moto> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.env.MOTO_SERVER || "moto_server", ["-H", "127.0.0.1", "-p", String(port)], {
+  const launch = motoLaunch();
+  const child: ChildProcess = spawn(launch.command, [...launch.args, "-H", "127.0.0.1", "-p", String(port)], {
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, MOTO_IAM_LOAD_MANAGED_POLICIES: "true" },
   });
