@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadEnvironment } from "../../config/load";
 import { nextRestore, parseRestoreTime, recordRestore, restoreInstance, restoreWindowProblem, undoRecord } from "../../scripts/lib/restore";
-import { clientOptions, startMoto, type Moto } from "../support/moto";
+import { useMoto } from "../support/moto";
 import { environment, resourcesOf, synthEnvironment, synthShipped } from "../support/synth";
 
 const restored = { identifier: "local-provisioner-r20261205093000", source: "local-provisioner", time: "2026-12-05T09:30:00Z" };
@@ -80,14 +80,10 @@ describe("a restore of the provisioner's database", () => {
   });
 
   describe("against the emulator's RDS (moto)", () => {
-    let moto: Moto;
-    beforeAll(async () => {
-      moto = await startMoto();
-    }, 60_000);
-    afterAll(() => moto?.stop());
+    const aws = useMoto({ rds: RDSClient });
 
     it("checks the source exists, keeps backups, and that TIME lies in its window", async () => {
-      const rds = new RDSClient(clientOptions(moto));
+      const { rds } = aws;
       const now = Date.now();
       const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
       expect(await restoreWindowProblem(rds, "local-provisioner", iso(now - 60_000))).toMatch(/does not exist \(is the post-install layer applied\?\)/);
@@ -118,7 +114,6 @@ describe("a restore of the provisioner's database", () => {
       await restoreInstance(rds, restore, { log: (l) => lines.push(l), pollMs: 10 });
       expect(lines[0]).toMatch(/local-provisioner-r1 exists already \(an earlier run restored it\)/);
       await expect(restoreInstance(rds, { ...restore, identifier: "x-r2", source: "gone" }, { log: () => undefined })).rejects.toThrow(/The database in use, gone, does not exist; nothing was restored/);
-      rds.destroy();
     });
   });
 });

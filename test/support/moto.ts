@@ -71,3 +71,33 @@ export async function startMoto(): Promise<Moto> {
 export function clientOptions(moto: Moto) {
   return { endpoint: moto.endpoint, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } };
 }
+
+type ClientOptions = ReturnType<typeof clientOptions>;
+type ClientClass = new (options: ClientOptions) => { destroy(): void };
+
+/**
+ * moto for the enclosing describe block (or file): started before its tests, with one SDK client
+ * per entry of `clients` made against it, and stopped after them, clients destroyed first.
+ *
+ *   const aws = useMoto({ ec2: EC2Client });
+ *   it("...", async () => { await aws.ec2.send(...); aws.moto.endpoint; });
+ */
+export function useMoto<T extends Record<string, ClientClass>>(clients: T = {} as T): { readonly moto: Moto } & { readonly [K in keyof T]: InstanceType<T[K]> } {
+  let moto: Moto | undefined;
+  const made: Record<string, { destroy(): void }> = {};
+  beforeAll(async () => {
+    moto = await startMoto();
+    for (const [name, Client] of Object.entries(clients)) made[name] = new Client(clientOptions(moto));
+  }, 60_000);
+  afterAll(async () => {
+    for (const client of Object.values(made)) client.destroy();
+    await moto?.stop();
+  });
+  const started = <V>(value: V | undefined): V => {
+    if (value === undefined) throw new Error("moto is not started yet: use useMoto()'s clients inside tests or a later beforeAll");
+    return value;
+  };
+  const fixture = { get moto() { return started(moto); } };
+  for (const name of Object.keys(clients)) Object.defineProperty(fixture, name, { get: () => started(made[name]) });
+  return fixture as { readonly moto: Moto } & { readonly [K in keyof T]: InstanceType<T[K]> };
+}
