@@ -12,8 +12,13 @@ RDS in two ways that make a point-in-time restore (make restore-db) impossible t
    the new instance's replica source, so the restored instance claims to be a read replica of
    the old one (AWS: a restored instance is a standalone instance). Here the restore no longer
    passes that parameter on.
+3. ModifyDBInstance with ManageMasterUserPassword=true makes a new master-user secret (a new
+   ARN) even when the instance manages its password already; AWS keeps the secret it has. The
+   provider sends that flag after an import (it is not returned by the API, so an imported
+   instance's state lacks it), and every resource that names the secret then sees it change
+   mid-apply. Here an instance that has a managed secret keeps it.
 
-Each correction applies only while moto still shows the fault; nothing else is changed.
+Nothing else is changed; each correction does nothing once moto behaves like AWS.
 """
 import random
 import string
@@ -43,7 +48,17 @@ def _standalone_restore(restore):
     return wrapped
 
 
+def _keep_managed_secret(update):
+    def wrapped(self, *args, **kwargs):
+        if kwargs.get("manage_master_user_password") is True and getattr(self, "master_user_secret", None) is not None:
+            kwargs["manage_master_user_password"] = None
+        return update(self, *args, **kwargs)
+
+    return wrapped
+
+
 rds.DBInstance.__init__ = _own_resource_id(rds.DBInstance.__init__)
+rds.DBInstance.update = _keep_managed_secret(rds.DBInstance.update)
 rds.RDSBackend.restore_db_instance_to_point_in_time = _standalone_restore(
     rds.RDSBackend.restore_db_instance_to_point_in_time
 )

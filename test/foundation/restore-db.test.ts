@@ -3,7 +3,7 @@
  * one is let go without being destroyed, the provisioner's endpoint and secret follow the new one;
  * the time is checked against the source's restore window (moto), before anything is written.
  */
-import { CreateDBInstanceCommand, DescribeDBInstancesCommand, RDSClient } from "@aws-sdk/client-rds";
+import { CreateDBInstanceCommand, DescribeDBInstancesCommand, ModifyDBInstanceCommand, RDSClient } from "@aws-sdk/client-rds";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -110,6 +110,13 @@ describe("a restore of the provisioner's database", () => {
       expect(restored.ReadReplicaSourceDBInstanceIdentifier).toBeUndefined();
       expect(new Set(all.map((d) => d.DbiResourceId)).size).toBe(3);
       for (const d of all) expect(d.DbiResourceId).toMatch(/^db-[A-Z0-9]{26}$/);
+      // The provider sends ManageMasterUserPassword=true when it first updates an imported instance;
+      // as on AWS, the instance keeps its secret (the provisioner's policy names its ARN).
+      const secretArn = restored.MasterUserSecret?.SecretArn;
+      expect(secretArn).toMatch(/^arn:aws:secretsmanager:.*:secret:rds!db-/);
+      await rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: "local-provisioner-r1", ManageMasterUserPassword: true, ApplyImmediately: true }));
+      const [after] = (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: "local-provisioner-r1" }))).DBInstances ?? [];
+      expect(after.MasterUserSecret?.SecretArn).toBe(secretArn);
       lines.length = 0;
       await restoreInstance(rds, restore, { log: (l) => lines.push(l), pollMs: 10 });
       expect(lines[0]).toMatch(/local-provisioner-r1 exists already \(an earlier run restored it\)/);
