@@ -18,12 +18,17 @@ RDS in two ways that make a point-in-time restore (make restore-db) impossible t
    instance's state lacks it), and every resource that names the secret then sees it change
    mid-apply. Here an instance that has a managed secret keeps it.
 
+And one of EKS: every cluster gets the same OIDC issuer (drawn once when moto starts), so a
+second cluster's IAM OIDC provider collides with the first's. Here each cluster gets its own,
+of the shape AWS uses (https://oidc.eks.<region>.amazonaws.com/id/<32 hex digits>).
+
 Nothing else is changed; each correction does nothing once moto behaves like AWS.
 """
 import random
 import string
 import sys
 
+from moto.eks import models as eks
 from moto.rds import models as rds
 from moto.server import main
 
@@ -57,7 +62,17 @@ def _keep_managed_secret(update):
     return wrapped
 
 
+def _own_issuer(init):
+    def wrapped(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        issuer = self.identity["oidc"]["issuer"]
+        self.identity = {"oidc": {"issuer": issuer.rsplit("/", 1)[0] + "/" + "".join(random.choice("0123456789ABCDEF") for _ in range(32))}}
+
+    return wrapped
+
+
 rds.DBInstance.__init__ = _own_resource_id(rds.DBInstance.__init__)
+eks.Cluster.__init__ = _own_issuer(eks.Cluster.__init__)
 rds.DBInstance.update = _keep_managed_secret(rds.DBInstance.update)
 rds.RDSBackend.restore_db_instance_to_point_in_time = _standalone_restore(
     rds.RDSBackend.restore_db_instance_to_point_in_time
