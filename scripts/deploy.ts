@@ -448,13 +448,16 @@ function destroyGuard(env: Environment, target: string): void {
 async function quotaPreflight(env: Environment, clusters: string[]): Promise<void> {
   const region = { region: env.region };
   let report: Awaited<ReturnType<typeof checkQuotas>>;
+  const clients = { ec2: new EC2Client(region), eks: new EKSClient(region), rds: new RDSClient(region), quotas: new ServiceQuotasClient(region) };
   try {
-    report = await checkQuotas(env, { ec2: new EC2Client(region), eks: new EKSClient(region), rds: new RDSClient(region), quotas: new ServiceQuotasClient(region) }, clusters);
+    report = await checkQuotas(env, clients, clusters);
   } catch (err) {
     throw new ToolError(
       `Could not compare ${env.name}'s needs with the account's quotas (${(err as Error).name}: ${(err as Error).message}). ` +
         "The caller needs servicequotas:GetServiceQuota and GetAWSDefaultServiceQuota, and read access to EC2, EKS and RDS; grant them (or assume a role that has them) and run the command again.",
     );
+  } finally {
+    for (const client of Object.values(clients)) client.destroy();
   }
   if (report.shortfalls.length) throw new ToolError(quotaMessage(env, report.shortfalls));
   say(
@@ -675,13 +678,15 @@ async function applyStackLogged(ctx: Context, stack: SynthesizedStack, log: (lin
   // apply runs once more, saying so. Any other failure, and any failure on AWS, stops here.
   const lost = ctx.emulated && apply.code !== 0 && !apply.timedOut ? lostCreations(apply.stderr) : [];
   if (lost.length) {
+    const ec2 = new EC2Client(ctx.emulatorAws!);
     for (const { address, id: named } of lost) {
-      const id = named ?? (await securityGroupRuleId(new EC2Client(ctx.emulatorAws!), join(dir, "cdk.tf.json"), stateFile(ctx.env, stack.name), address));
+      const id = named ?? (await securityGroupRuleId(ec2, join(dir, "cdk.tf.json"), stateFile(ctx.env, stack.name), address));
       if (!id) throw new ToolError(`Applying ${stack.name} failed: the emulator says ${address} already exists, but no rule matching it was found to adopt:\n${explainFailure(apply.stderr, ctx.emulated)}`);
       log(`${tag}emulator: ${address} (${id}) was created but its response was lost (${named ? "AlreadyExists" : "InvalidPermission.Duplicate"} on the SDK's retry); importing it and applying again`);
       const imported = await terraform(["import", "-input=false", "-no-color", address, id], dir, cli ?? "", ctx.tfEnv);
       if (imported.code !== 0) throw new ToolError(`Applying ${stack.name} failed, and adopting ${address} (${id}) failed too:\n${imported.stderr.slice(-1500)}`);
     }
+    ec2.destroy();
     apply = await runApply();
   }
   if (apply.timedOut) {

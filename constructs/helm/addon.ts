@@ -7,6 +7,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../config/paths";
 import { HELM_CHARTS, VENDORED_CRD_CHARTS, type HelmApp } from "../../config/versions";
+import { RELEASE_OPTIONS } from "./release-options";
 
 /** The in-repo CRD charts (`npm run vendor-crds` copies each pinned chart's crds/ into one). */
 export const CRD_CHARTS_DIR = join(REPO_ROOT, "constructs", "helm", "crds");
@@ -135,12 +136,7 @@ export class HelmAddon extends Construct {
         chart: crdChart.path,
         description: `crds of ${chart.chart} ${props.version}`,
         namespace: props.namespace,
-        createNamespace: false,
-        atomic: true,
-        cleanupOnFail: true,
-        wait: true,
-        timeout: 300,
-        maxHistory: 10,
+        ...RELEASE_OPTIONS,
         // Clusters installed before this release existed hold these CRDs from the chart's crds/
         // (no Helm owner): the first install adopts them instead of failing on "exists".
         takeOwnership: true,
@@ -154,12 +150,8 @@ export class HelmAddon extends Construct {
       chart: chart.chart,
       version: props.version,
       namespace: props.namespace,
-      createNamespace: false,
-      atomic: true,
-      cleanupOnFail: true,
-      wait: true,
+      ...RELEASE_OPTIONS,
       timeout: props.timeoutSeconds ?? 600,
-      maxHistory: 10,
       values: [dump(this.values, { lineWidth: -1, noRefs: true })],
       // Its CRDs come from the -crds release (upgraded with every bump), not from the chart's crds/.
       skipCrds: this.crdRelease ? true : undefined,

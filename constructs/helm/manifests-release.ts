@@ -4,6 +4,7 @@ import { Construct } from "constructs";
 import { dump } from "js-yaml";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../config/paths";
+import { RELEASE_OPTIONS } from "./release-options";
 
 /** The in-repo chart that renders `.Values.manifests` as they are (constructs/helm/manifests-chart). */
 export const MANIFESTS_CHART_DIR = join(REPO_ROOT, "constructs", "helm", "manifests-chart");
@@ -50,12 +51,7 @@ export class ManifestsRelease extends Construct {
       name: props.releaseName,
       chart: chart.path,
       namespace: props.namespace,
-      createNamespace: false,
-      atomic: true,
-      cleanupOnFail: true,
-      wait: true,
-      timeout: 300,
-      maxHistory: 10,
+      ...RELEASE_OPTIONS,
       values: [dump({ manifests: props.manifests }, { lineWidth: -1, noRefs: true })],
       dependsOn: props.dependsOn,
     });

@@ -72,10 +72,7 @@ export const EMULATOR_ROUND_TRIP_GAPS: Record<string, string[]> = {
   aws_acm_certificate: ["key_algorithm"],
   // moto stores DB parameter groups without their parameters (rds.force_ssl is never returned).
   aws_db_parameter_group: ["parameter"],
-  // ... and a point-in-time restore (make restore-db) drops MaxAllocatedStorage and reports its
-  // source as ReadReplicaSourceDBInstanceIdentifier; a modify would then hang, because moto gives
-  // every instance the same DbiResourceId, which the provider's update waiter looks it up by.
-  aws_db_instance: ["performance_insights_enabled", "performance_insights_kms_key_id", "performance_insights_retention_period", "max_allocated_storage", "replicate_source_db"],
+  aws_db_instance: ["performance_insights_enabled", "performance_insights_kms_key_id", "performance_insights_retention_period"],
 };
 
 /**

@@ -48,20 +48,40 @@ export async function runningEmulator(envName: string): Promise<Emulator | undef
   return (await answers(endpoint)) ? { endpoint, port: rec.port, pid: rec.pid, started: false } : undefined;
 }
 
+/**
+ * How moto is started: through scripts/lib/moto-server.py (moto_server with two RDS faults
+ * corrected, see that file), by a Python that can import moto: MOTO_PYTHON, else python3, else the
+ * interpreter named on moto_server's first line. MOTO_SERVER=<binary> runs that binary as it is.
+ */
+export function motoLaunch(): { command: string; args: string[] } {
+  if (process.env.MOTO_SERVER) return { command: process.env.MOTO_SERVER, args: [] };
+  const candidates = [process.env.MOTO_PYTHON, "python3"];
+  const which = spawnSync("sh", ["-c", "command -v moto_server"], { encoding: "utf8" });
+  if (which.status === 0) {
+    const first = readFileSync(which.stdout.trim(), "utf8").split("\n", 1)[0];
+    const shebang = /^#!\s*(\S*python[\d.]*)\s*$/.exec(first);
+    if (shebang) candidates.push(shebang[1]);
+  }
+  for (const python of candidates) {
+    if (python && spawnSync(python, ["-c", "import moto.server, moto.rds"], { stdio: "ignore" }).status === 0) {
+      return { command: python, args: [join(REPO_ROOT, "scripts", "lib", "moto-server.py")] };
+    }
+  }
+  throw new ToolError(
+    `The local AWS emulator is not installed: no Python here can import moto (tried ${candidates.filter(Boolean).join(", ")}). ` +
+      `Install moto with its server (pip install 'moto[server]', or apt-get install python3-moto), or name the Python that has it ` +
+      `in MOTO_PYTHON, and run the command again.`,
+  );
+}
+
 export async function ensureEmulator(envName: string): Promise<Emulator> {
   const running = await runningEmulator(envName);
   if (running) return running;
-  const binary = process.env.MOTO_SERVER || "moto_server";
-  if (spawnSync("sh", ["-c", `command -v ${binary}`]).status !== 0) {
-    throw new ToolError(
-      `The local AWS emulator is not installed ("${binary}" is not on PATH). Install moto with its server ` +
-        `(pip install 'moto[server]', or apt-get install python3-moto) and run the command again.`,
-    );
-  }
+  const launch = motoLaunch();
   const port = await freePort();
   mkdirSync(join(REPO_ROOT, ".state", envName), { recursive: true });
   const log = openSync(join(REPO_ROOT, ".state", envName, "emulator.log"), "a");
-  const child = spawn(binary, ["-H", "127.0.0.1", "-p", String(port)], {
+  const child = spawn(launch.command, [...launch.args, "-H", "127.0.0.1", "-p", String(port)], {
     detached: true,
     stdio: ["ignore", log, log],
     // Stacks attach AWS managed policies (AmazonEKSClusterPolicy, ...); moto only knows them when asked to.

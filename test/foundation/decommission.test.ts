@@ -12,7 +12,7 @@ import { declaredRecordNames, deleteKubeconfig, provisionerHold, remainingRecord
 import { startProvisionerStandIn, type ProvisionerStandIn } from "../../scripts/lib/provisioner-stand-in";
 import { HttpProvisionerApi } from "../../scripts/lib/registration";
 import { DATA_HOLDING_TYPES } from "../../constructs/security/data-protection";
-import { clientOptions, freePort, startMoto, type Moto } from "../support/moto";
+import { freePort, useMoto } from "../support/moto";
 import { environment, resourcesOf, synthEnvironment, synthShipped } from "../support/synth";
 
 const REPO = resolve(__dirname, "..", "..");
@@ -58,23 +58,18 @@ describe("decommissioning against the provisioner API stand-in", () => {
 });
 
 describe("decommissioning's AWS steps (moto)", () => {
-  let moto: Moto;
-  beforeAll(async () => {
-    moto = await startMoto();
-  }, 60_000);
-  afterAll(() => moto?.stop());
+  const aws = useMoto({ secrets: SecretsManagerClient, route53: Route53Client });
 
   it("deletes the kubeconfig secret without a recovery window, and says when there is none", async () => {
-    const secrets = new SecretsManagerClient(clientOptions(moto));
+    const { secrets } = aws;
     await secrets.send(new CreateSecretCommand({ Name: target.secretName, SecretString: "apiVersion: v1" }));
     expect(await deleteKubeconfig(secrets, target.secretName)).toBe("deleted");
     await expect(secrets.send(new DescribeSecretCommand({ SecretId: target.secretName }))).rejects.toThrow();
     expect(await deleteKubeconfig(secrets, target.secretName)).toBe("absent");
-    secrets.destroy();
   });
 
   it("reports each declared DNS name still in a zone, and none once they are gone", async () => {
-    const route53 = new Route53Client(clientOptions(moto));
+    const { route53 } = aws;
     const names = declaredRecordNames(synthShipped("local").json["local-workload-alpha"]);
     expect(names.sort()).toEqual(["alpha-grpc.internal.local.example.com", "alpha.prometheus.internal.local.example.com"]);
     const zone = (await route53.send(new CreateHostedZoneCommand({ Name: "internal.local.example.com", CallerReference: "decommission-test" }))).HostedZone!.Id!;
@@ -87,7 +82,6 @@ describe("decommissioning's AWS steps (moto)", () => {
     expect(await remainingRecords(route53, names)).toEqual(["alpha-grpc.internal.local.example.com (A, zone internal.local.example.com)"]);
     await change("DELETE", "alpha-grpc.internal.local.example.com");
     expect(await remainingRecords(route53, names)).toEqual([]);
-    route53.destroy();
   });
 });
 

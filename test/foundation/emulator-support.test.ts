@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { lostCreations, securityGroupRuleId } from "../../scripts/lib/emulator-support";
-import { clientOptions, startMoto, type Moto } from "../support/moto";
+import { useMoto } from "../support/moto";
 
 // What terraform printed when moto created an alias but the response was lost (a real CI run).
 const alreadyExists = `
@@ -48,18 +48,10 @@ describe("a creation whose response the emulator lost", () => {
 });
 
 describe("looking up a security-group rule to adopt (moto)", () => {
-  let moto: Moto;
-  let ec2: EC2Client;
-  beforeAll(async () => {
-    moto = await startMoto();
-    ec2 = new EC2Client(clientOptions(moto));
-  }, 60_000);
-  afterAll(async () => {
-    ec2?.destroy();
-    await moto?.stop();
-  });
+  const aws = useMoto({ ec2: EC2Client });
 
   it("finds the rule the stack declares by group, direction, protocol, ports and peer, and nothing else", async () => {
+    const { ec2 } = aws;
     const vpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: "10.9.0.0/16" }))).Vpc!.VpcId!;
     const group = (await ec2.send(new CreateSecurityGroupCommand({ GroupName: "runner", Description: "runner", VpcId: vpc }))).GroupId!;
     const peer = (await ec2.send(new CreateSecurityGroupCommand({ GroupName: "nodes", Description: "nodes", VpcId: vpc }))).GroupId!;

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { localStateStore, orphanStates, orphanWarning, s3StateStore } from "../../scripts/lib/orphans";
-import { clientOptions, startMoto, type Moto } from "../support/moto";
+import { clientOptions, useMoto } from "../support/moto";
 
 const state = (resources: number) =>
   JSON.stringify({ version: 4, resources: [{ mode: "data", type: "aws_vpc", name: "x", instances: [{}] }, { mode: "managed", type: "aws_vpc", name: "v", instances: Array.from({ length: resources }, () => ({})) }] });
@@ -30,14 +30,10 @@ describe("orphan state", () => {
   });
 
   describe("in a state bucket (moto)", () => {
-    let moto: Moto;
-    beforeAll(async () => {
-      moto = await startMoto();
-    }, 60_000);
-    afterAll(() => moto?.stop());
+    const aws = useMoto();
 
     it("is found by listing <env>/ and reading each state", async () => {
-      const s3 = new S3Client({ ...clientOptions(moto), forcePathStyle: true });
+      const s3 = new S3Client({ ...clientOptions(aws.moto), forcePathStyle: true });
       await s3.send(new CreateBucketCommand({ Bucket: "cloud-prod-tfstate-111111111111" }));
       const put = (key: string, body: string) => s3.send(new PutObjectCommand({ Bucket: "cloud-prod-tfstate-111111111111", Key: key, Body: body }));
       await put("prod/prod-cluster.tfstate", state(200));

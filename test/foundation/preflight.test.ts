@@ -32,18 +32,12 @@ import {
   versionStepProblem,
 } from "../../scripts/lib/preflight";
 import { provisionerAccountAlias } from "../../config/names";
-import { clientOptions, freePort, startMoto, type Moto } from "../support/moto";
+import { freePort, useMoto } from "../support/moto";
 import { CreateClusterCommand, EKSClient } from "@aws-sdk/client-eks";
 import { environment, rejection, resourcesOf, synthShipped } from "../support/synth";
 
 describe("preflight: secrets a layer reads", () => {
-  let moto: Moto;
-  let sm: SecretsManagerClient;
-  beforeAll(async () => {
-    moto = await startMoto();
-    sm = new SecretsManagerClient(clientOptions(moto));
-  });
-  afterAll(() => moto.stop());
+  const aws = useMoto({ sm: SecretsManagerClient });
 
   it("lists the operator secrets each stack reads, not ids made at apply time", () => {
     const { json } = synthShipped("prod");
@@ -71,16 +65,16 @@ describe("preflight: secrets a layer reads", () => {
   it("stops on an empty installation DSN before the apps stack would run its sync Job", async () => {
     const env = environment("prod", (e: any) => (e.workloads[0].installations = [{ name: "acme", dns: "acme.cloud.example.com", size: "1000users", version: "10.11.2" }]));
     const needed = secretsNeededBy(env, "prod-workload-alpha-apps", synthShipped("prod").json["prod-workload-alpha-apps"]);
-    await sm.send(new CreateSecretCommand({ Name: "prod/alpha/installations/acme/database" }));
-    const problems = await unfilledSecrets(sm, needed);
+    await aws.sm.send(new CreateSecretCommand({ Name: "prod/alpha/installations/acme/database" }));
+    const problems = await unfilledSecrets(aws.sm, needed);
     expect(problems).toEqual([{ name: "prod/alpha/installations/acme/database", problem: "empty" }]);
     expect(secretsMessage("prod-workload-alpha-apps", problems, "prod")).toMatch(/prod\/alpha\/installations\/acme\/database: has no value; fill it: aws secretsmanager put-secret-value/);
   });
 
   it("stops on an empty container and a missing secret, naming each with what to do, and passes once filled", async () => {
-    await sm.send(new CreateSecretCommand({ Name: "t/empty" }));
-    await sm.send(new CreateSecretCommand({ Name: "t/filled", SecretString: "{}" }));
-    const problems = await unfilledSecrets(sm, ["t/empty", "t/filled", "t/missing"]);
+    await aws.sm.send(new CreateSecretCommand({ Name: "t/empty" }));
+    await aws.sm.send(new CreateSecretCommand({ Name: "t/filled", SecretString: "{}" }));
+    const problems = await unfilledSecrets(aws.sm, ["t/empty", "t/filled", "t/missing"]);
     expect(problems).toEqual([
       { name: "t/empty", problem: "empty" },
       { name: "t/missing", problem: "missing" },
@@ -89,49 +83,41 @@ describe("preflight: secrets a layer reads", () => {
     expect(message).toMatch(/t-post-install reads 2 secret\(s\) that are not filled yet/);
     expect(message).toContain("aws secretsmanager put-secret-value --secret-id 't/empty' --secret-string file://value.json");
     expect(message).toContain("t/missing: does not exist; apply t-bootstrap first");
-    await sm.send(new PutSecretValueCommand({ SecretId: "t/empty", SecretString: "{}" }));
-    expect(await unfilledSecrets(sm, ["t/empty", "t/filled"])).toEqual([]);
+    await aws.sm.send(new PutSecretValueCommand({ SecretId: "t/empty", SecretString: "{}" }));
+    expect(await unfilledSecrets(aws.sm, ["t/empty", "t/filled"])).toEqual([]);
   });
 });
 
 describe("preflight: the provisioner's start-up prerequisites", () => {
-  let moto: Moto;
-  let iam: IAMClient;
-  let route53: Route53Client;
-  beforeAll(async () => {
-    moto = await startMoto();
-    iam = new IAMClient(clientOptions(moto));
-    route53 = new Route53Client(clientOptions(moto));
-  });
-  afterAll(() => moto.stop());
+  const aws = useMoto({ iam: IAMClient, route53: Route53Client });
 
   it("refuses a missing or different account alias in one sentence, and passes once it is set", async () => {
-    expect(await accountAliasProblem(iam, "mattermost-cloud-t", "t")).toMatch(/needs "mattermost-cloud-t", but the account's alias is not set: apply t-cluster \(it sets the alias\)/);
-    expect(await accountAliasConflict(iam, "mattermost-cloud-t")).toBeUndefined();
-    await iam.send(new CreateAccountAliasCommand({ AccountAlias: "someone-else" }));
-    expect(await accountAliasProblem(iam, "mattermost-cloud-t", "t")).toMatch(/the account's alias is "someone-else"/);
+    expect(await accountAliasProblem(aws.iam, "mattermost-cloud-t", "t")).toMatch(/needs "mattermost-cloud-t", but the account's alias is not set: apply t-cluster \(it sets the alias\)/);
+    expect(await accountAliasConflict(aws.iam, "mattermost-cloud-t")).toBeUndefined();
+    await aws.iam.send(new CreateAccountAliasCommand({ AccountAlias: "someone-else" }));
+    expect(await accountAliasProblem(aws.iam, "mattermost-cloud-t", "t")).toMatch(/the account's alias is "someone-else"/);
     // Before the cluster layer sets it: setting ours would silently replace someone's alias.
-    expect(await accountAliasConflict(iam, "mattermost-cloud-t")).toMatch(/already has the alias "someone-else", and setting the provisioner's "mattermost-cloud-t" would replace it/);
-    await iam.send(new DeleteAccountAliasCommand({ AccountAlias: "someone-else" }));
-    await iam.send(new CreateAccountAliasCommand({ AccountAlias: "mattermost-cloud-t" }));
-    expect(await accountAliasProblem(iam, "mattermost-cloud-t", "t")).toBeUndefined();
-    expect(await accountAliasConflict(iam, "mattermost-cloud-t")).toBeUndefined();
+    expect(await accountAliasConflict(aws.iam, "mattermost-cloud-t")).toMatch(/already has the alias "someone-else", and setting the provisioner's "mattermost-cloud-t" would replace it/);
+    await aws.iam.send(new DeleteAccountAliasCommand({ AccountAlias: "someone-else" }));
+    await aws.iam.send(new CreateAccountAliasCommand({ AccountAlias: "mattermost-cloud-t" }));
+    expect(await accountAliasProblem(aws.iam, "mattermost-cloud-t", "t")).toBeUndefined();
+    expect(await accountAliasConflict(aws.iam, "mattermost-cloud-t")).toBeUndefined();
   });
 
   it("finds the environment's zones and names each one lacking its MattermostCloudDNS tag, with the command", async () => {
     const env = environment("local");
-    for (const domain of [env.dns.privateDomain, env.dns.publicDomain!]) await route53.send(new CreateHostedZoneCommand({ Name: domain, CallerReference: domain }));
-    const zones = await environmentZones(route53, env);
+    for (const domain of [env.dns.privateDomain, env.dns.publicDomain!]) await aws.route53.send(new CreateHostedZoneCommand({ Name: domain, CallerReference: domain }));
+    const zones = await environmentZones(aws.route53, env);
     expect(zones.map((z) => [z.domain, z.value])).toEqual([[env.dns.privateDomain, "private"], [env.dns.publicDomain, "public"]]);
-    const problems = await zoneTagProblems(route53, zones);
+    const problems = await zoneTagProblems(aws.route53, zones);
     expect(problems).toHaveLength(2);
     expect(problems[0]).toMatch(new RegExp(`Zone internal\\.local\\.example\\.com \\(${zones[0].id}\\) lacks the tag MattermostCloudDNS=private .*aws route53 change-tags-for-resource --resource-type hostedzone --resource-id ${zones[0].id} --add-tags Key=MattermostCloudDNS,Value=private`));
     // A wrong value is as bad as none.
-    await route53.send(new ChangeTagsForResourceCommand({ ResourceType: "hostedzone", ResourceId: zones[0].id, AddTags: [{ Key: "MattermostCloudDNS", Value: "private" }] }));
-    await route53.send(new ChangeTagsForResourceCommand({ ResourceType: "hostedzone", ResourceId: zones[1].id, AddTags: [{ Key: "MattermostCloudDNS", Value: "private" }] }));
-    expect(await zoneTagProblems(route53, zones)).toEqual([expect.stringMatching(/local\.example\.com .* lacks the tag MattermostCloudDNS=public/)]);
-    await route53.send(new ChangeTagsForResourceCommand({ ResourceType: "hostedzone", ResourceId: zones[1].id, AddTags: [{ Key: "MattermostCloudDNS", Value: "public" }] }));
-    expect(await zoneTagProblems(route53, zones)).toEqual([]);
+    await aws.route53.send(new ChangeTagsForResourceCommand({ ResourceType: "hostedzone", ResourceId: zones[0].id, AddTags: [{ Key: "MattermostCloudDNS", Value: "private" }] }));
+    await aws.route53.send(new ChangeTagsForResourceCommand({ ResourceType: "hostedzone", ResourceId: zones[1].id, AddTags: [{ Key: "MattermostCloudDNS", Value: "private" }] }));
+    expect(await zoneTagProblems(aws.route53, zones)).toEqual([expect.stringMatching(/local\.example\.com .* lacks the tag MattermostCloudDNS=public/)]);
+    await aws.route53.send(new ChangeTagsForResourceCommand({ ResourceType: "hostedzone", ResourceId: zones[1].id, AddTags: [{ Key: "MattermostCloudDNS", Value: "public" }] }));
+    expect(await zoneTagProblems(aws.route53, zones)).toEqual([]);
   });
 
   it("derives the alias from the environment, and refuses one the provisioner could not parse", () => {
@@ -144,20 +130,16 @@ describe("preflight: the provisioner's start-up prerequisites", () => {
 });
 
 describe("preflight: the load balancers route53 names", () => {
-  let moto: Moto;
-  let elb: ElasticLoadBalancingV2Client;
+  const aws = useMoto({ elb: ElasticLoadBalancingV2Client, ec2: EC2Client });
   let subnets: string[];
   beforeAll(async () => {
-    moto = await startMoto();
-    elb = new ElasticLoadBalancingV2Client(clientOptions(moto));
-    const ec2 = new EC2Client(clientOptions(moto));
+    const { ec2 } = aws;
     const vpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: "10.9.0.0/16" }))).Vpc!.VpcId!;
     subnets = [];
     for (const [i, cidr] of ["10.9.1.0/24", "10.9.2.0/24"].entries()) {
       subnets.push((await ec2.send(new CreateSubnetCommand({ VpcId: vpc, CidrBlock: cidr, AvailabilityZone: `us-east-1${"ab"[i]}` }))).Subnet!.SubnetId!);
     }
   });
-  afterAll(() => moto.stop());
 
   it("reads each lookup's tags from the synthesized route53 stack", () => {
     const lookups = loadBalancerLookups(synthShipped("prod").json["prod-route53"]);
@@ -166,18 +148,18 @@ describe("preflight: the load balancers route53 names", () => {
 
   it("waits for a load balancer the controller has not made yet, then names what is still missing", async () => {
     const tags = { "elbv2.k8s.aws/cluster": "t-cnc", "platform/load-balancer": "t/t-cnc/alb-internal" };
-    const missing = await waitForLoadBalancers(elb, [{ address: "data.aws_lb.internal", tags }], { timeoutMs: 300, intervalMs: 100 });
+    const missing = await waitForLoadBalancers(aws.elb, [{ address: "data.aws_lb.internal", tags }], { timeoutMs: 300, intervalMs: 100 });
     expect(missing).toEqual(["data.aws_lb.internal: no load balancer tagged elbv2.k8s.aws/cluster=t-cnc, platform/load-balancer=t/t-cnc/alb-internal"]);
     expect(loadBalancersMessage("t-route53", missing)).toMatch(/kubectl -n kube-system logs deploy\/aws-load-balancer-controller/);
-    const make = (name: string) => elb.send(new CreateLoadBalancerCommand({ Name: name, Subnets: subnets, Scheme: "internal", Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }));
+    const make = (name: string) => aws.elb.send(new CreateLoadBalancerCommand({ Name: name, Subnets: subnets, Scheme: "internal", Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }));
     // It appears while the wait is on: the wait ends well before its limit.
     const started = Date.now();
     setTimeout(() => void make("internal-1"), 300);
-    expect(await waitForLoadBalancers(elb, [{ address: "data.aws_lb.internal", tags }], { timeoutMs: 20_000, intervalMs: 200 })).toEqual([]);
+    expect(await waitForLoadBalancers(aws.elb, [{ address: "data.aws_lb.internal", tags }], { timeoutMs: 20_000, intervalMs: 200 })).toEqual([]);
     expect(Date.now() - started).toBeLessThan(15_000);
     // Two with the same tags is as bad as none: the lookup would fail on "2 results".
     await make("internal-2");
-    expect(await waitForLoadBalancers(elb, [{ address: "data.aws_lb.internal", tags }], { timeoutMs: 0, intervalMs: 100 })).toEqual([
+    expect(await waitForLoadBalancers(aws.elb, [{ address: "data.aws_lb.internal", tags }], { timeoutMs: 0, intervalMs: 100 })).toEqual([
       "data.aws_lb.internal: 2 load balancers tagged elbv2.k8s.aws/cluster=t-cnc, platform/load-balancer=t/t-cnc/alb-internal",
     ]);
   });
@@ -241,25 +223,18 @@ describe("deployer identity in the environment", () => {
 });
 
 describe("preflight: one Kubernetes minor at a time, against the running cluster", () => {
-  let moto: Moto;
-  let eks: EKSClient;
+  const aws = useMoto({ eks: EKSClient });
   beforeAll(async () => {
-    moto = await startMoto();
-    eks = new EKSClient(clientOptions(moto));
-    await eks.send(new CreateClusterCommand({ name: "prod-cnc", version: "1.33", roleArn: "arn:aws:iam::123456789012:role/eks", resourcesVpcConfig: { subnetIds: ["subnet-1", "subnet-2"] } }));
-  });
-  afterAll(async () => {
-    eks?.destroy();
-    await moto?.stop();
+    await aws.eks.send(new CreateClusterCommand({ name: "prod-cnc", version: "1.33", roleArn: "arn:aws:iam::123456789012:role/eks", resourcesVpcConfig: { subnetIds: ["subnet-1", "subnet-2"] } }));
   });
 
   it("allows the same minor and the next, refuses a jump of two and a downgrade, and says nothing of a cluster still to create", async () => {
-    expect(await versionStepProblem(eks, "prod-cnc", "1.33")).toBeUndefined();
-    expect(await versionStepProblem(eks, "prod-cnc", "1.34")).toBeUndefined();
-    expect(await versionStepProblem(eks, "prod-cnc", "1.35")).toBe(
+    expect(await versionStepProblem(aws.eks, "prod-cnc", "1.33")).toBeUndefined();
+    expect(await versionStepProblem(aws.eks, "prod-cnc", "1.34")).toBeUndefined();
+    expect(await versionStepProblem(aws.eks, "prod-cnc", "1.35")).toBe(
       "cluster prod-cnc runs Kubernetes 1.33, and this apply would move it to 1.35: EKS upgrades one minor at a time. Set kubernetesVersion to 1.34, run make upgrade, then the next minor (docs/upgrades.md).",
     );
-    expect(await versionStepProblem(eks, "prod-cnc", "1.32")).toMatch(/would move it back to 1\.32: EKS cannot downgrade/);
-    expect(await versionStepProblem(eks, "prod-workload-new", "1.35")).toBeUndefined();
+    expect(await versionStepProblem(aws.eks, "prod-cnc", "1.32")).toMatch(/would move it back to 1\.32: EKS cannot downgrade/);
+    expect(await versionStepProblem(aws.eks, "prod-workload-new", "1.35")).toBeUndefined();
   });
 });

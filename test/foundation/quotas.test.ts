@@ -11,7 +11,7 @@ import { RDSClient } from "@aws-sdk/client-rds";
 import { ServiceQuotasClient } from "@aws-sdk/client-service-quotas";
 import { createServer, type Server } from "node:http";
 import { checkQuotas, QUOTAS, quotaMessage } from "../../scripts/lib/quotas";
-import { clientOptions, startMoto, type Moto } from "../support/moto";
+import { clientOptions, useMoto } from "../support/moto";
 import { environment } from "../support/synth";
 
 /** AWS's default values of the quotas checked (Service Quotas console, us-east-1). */
@@ -50,27 +50,14 @@ function serviceQuotasStandIn(applied: Record<string, number>): Promise<{ server
 }
 
 describe("the quota preflight", () => {
-  let moto: Moto;
-  let ec2: EC2Client;
-  let eks: EKSClient;
-  let rds: RDSClient;
-  beforeAll(async () => {
-    moto = await startMoto();
-    ec2 = new EC2Client(clientOptions(moto));
-    eks = new EKSClient(clientOptions(moto));
-    rds = new RDSClient(clientOptions(moto));
-  });
-  afterAll(async () => {
-    for (const client of [ec2, eks, rds]) client.destroy();
-    await moto.stop();
-  });
+  const aws = useMoto({ ec2: EC2Client, eks: EKSClient, rds: RDSClient });
 
   async function check(env: ReturnType<typeof environment>, applied: Record<string, number> = {}) {
     const sq = await serviceQuotasStandIn(applied);
     try {
-      const quotas = new ServiceQuotasClient({ ...clientOptions(moto), endpoint: sq.endpoint });
+      const quotas = new ServiceQuotasClient({ ...clientOptions(aws.moto), endpoint: sq.endpoint });
       try {
-        return { report: await checkQuotas(env, { ec2, eks, rds, quotas }), calls: sq.calls };
+        return { report: await checkQuotas(env, { ec2: aws.ec2, eks: aws.eks, rds: aws.rds, quotas }), calls: sq.calls };
       } finally {
         quotas.destroy();
       }
@@ -101,10 +88,10 @@ describe("the quota preflight", () => {
   it("passes when the account's applied quotas cover the environment, and counts what is already in use", async () => {
     const prod = environment("prod");
     // An address and a NAT gateway of something else in us-east-1a.
-    const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: "10.99.0.0/16" }));
-    const subnet = await ec2.send(new CreateSubnetCommand({ VpcId: vpc.Vpc!.VpcId, CidrBlock: "10.99.0.0/24", AvailabilityZone: "us-east-1a" }));
-    const eip = await ec2.send(new AllocateAddressCommand({ Domain: "vpc" }));
-    await ec2.send(new CreateNatGatewayCommand({ SubnetId: subnet.Subnet!.SubnetId, AllocationId: eip.AllocationId }));
+    const vpc = await aws.ec2.send(new CreateVpcCommand({ CidrBlock: "10.99.0.0/16" }));
+    const subnet = await aws.ec2.send(new CreateSubnetCommand({ VpcId: vpc.Vpc!.VpcId, CidrBlock: "10.99.0.0/24", AvailabilityZone: "us-east-1a" }));
+    const eip = await aws.ec2.send(new AllocateAddressCommand({ Domain: "vpc" }));
+    await aws.ec2.send(new CreateNatGatewayCommand({ SubnetId: subnet.Subnet!.SubnetId, AllocationId: eip.AllocationId }));
     const enough = { "ec2/L-0263D0A3": 10, "vpc/L-F678F1CE": 10, "ec2/L-1216C47A": 256 };
     const { report } = await check(prod, enough);
     expect(report.shortfalls).toEqual([]);
@@ -128,14 +115,14 @@ describe("the quota preflight", () => {
     const prod = environment("prod");
     const sq = await serviceQuotasStandIn({ "ec2/L-1216C47A": 256 });
     try {
-      const quotas = new ServiceQuotasClient({ ...clientOptions(moto), endpoint: sq.endpoint });
+      const quotas = new ServiceQuotasClient({ ...clientOptions(aws.moto), endpoint: sq.endpoint });
       // Only prod-beta's AWS phase: 3 addresses, not 9.
-      const beta = await checkQuotas(prod, { ec2, eks, rds, quotas }, ["prod-beta"]);
+      const beta = await checkQuotas(prod, { ec2: aws.ec2, eks: aws.eks, rds: aws.rds, quotas }, ["prod-beta"]);
       expect(beta.newClusters).toEqual(["prod-beta"]);
       expect(beta.checked.find((c) => c.quota.quotaCode === "L-0263D0A3")).toMatchObject({ needed: 3 });
       // prod-beta's first apply stopped after its VPC: the retry needs no VPC or address for it.
-      await ec2.send(new CreateVpcCommand({ CidrBlock: "10.21.0.0/16", TagSpecifications: [{ ResourceType: "vpc", Tags: [{ Key: "platform/network", Value: "prod-beta" }] }] }));
-      const retry = await checkQuotas(prod, { ec2, eks, rds, quotas }, ["prod-beta"]);
+      await aws.ec2.send(new CreateVpcCommand({ CidrBlock: "10.21.0.0/16", TagSpecifications: [{ ResourceType: "vpc", Tags: [{ Key: "platform/network", Value: "prod-beta" }] }] }));
+      const retry = await checkQuotas(prod, { ec2: aws.ec2, eks: aws.eks, rds: aws.rds, quotas }, ["prod-beta"]);
       expect(retry.newClusters).toEqual(["prod-beta"]);
       expect(retry.checked.find((c) => c.quota.quotaCode === "L-0263D0A3")).toBeUndefined();
       expect(retry.checked.find((c) => c.quota.quotaCode === "L-F678F1CE")).toBeUndefined();

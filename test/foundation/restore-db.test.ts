@@ -3,13 +3,13 @@
  * one is let go without being destroyed, the provisioner's endpoint and secret follow the new one;
  * the time is checked against the source's restore window (moto), before anything is written.
  */
-import { CreateDBInstanceCommand, DescribeDBInstancesCommand, RDSClient } from "@aws-sdk/client-rds";
+import { CreateDBInstanceCommand, DescribeDBInstancesCommand, ModifyDBInstanceCommand, RDSClient } from "@aws-sdk/client-rds";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadEnvironment } from "../../config/load";
 import { nextRestore, parseRestoreTime, recordRestore, restoreInstance, restoreWindowProblem, undoRecord } from "../../scripts/lib/restore";
-import { clientOptions, startMoto, type Moto } from "../support/moto";
+import { useMoto } from "../support/moto";
 import { environment, resourcesOf, synthEnvironment, synthShipped } from "../support/synth";
 
 const restored = { identifier: "local-provisioner-r20261205093000", source: "local-provisioner", time: "2026-12-05T09:30:00Z" };
@@ -80,14 +80,10 @@ describe("a restore of the provisioner's database", () => {
   });
 
   describe("against the emulator's RDS (moto)", () => {
-    let moto: Moto;
-    beforeAll(async () => {
-      moto = await startMoto();
-    }, 60_000);
-    afterAll(() => moto?.stop());
+    const aws = useMoto({ rds: RDSClient });
 
     it("checks the source exists, keeps backups, and that TIME lies in its window", async () => {
-      const rds = new RDSClient(clientOptions(moto));
+      const { rds } = aws;
       const now = Date.now();
       const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
       expect(await restoreWindowProblem(rds, "local-provisioner", iso(now - 60_000))).toMatch(/does not exist \(is the post-install layer applied\?\)/);
@@ -108,11 +104,23 @@ describe("a restore of the provisioner's database", () => {
       expect(lines.at(-1)).toMatch(/^local-provisioner-r1 is available/);
       const { DBInstances: all = [] } = await rds.send(new DescribeDBInstancesCommand({}));
       expect(all.map((d) => d.DBInstanceIdentifier).sort()).toEqual(["local-provisioner", "local-provisioner-r1", "no-backups"]);
+      // As on AWS (and unlike plain moto, see scripts/lib/moto-server.py): the restored instance is
+      // standalone, and each instance has its own resource id, which the provider finds it by.
+      const restored = all.find((d) => d.DBInstanceIdentifier === "local-provisioner-r1")!;
+      expect(restored.ReadReplicaSourceDBInstanceIdentifier).toBeUndefined();
+      expect(new Set(all.map((d) => d.DbiResourceId)).size).toBe(3);
+      for (const d of all) expect(d.DbiResourceId).toMatch(/^db-[A-Z0-9]{26}$/);
+      // The provider sends ManageMasterUserPassword=true when it first updates an imported instance;
+      // as on AWS, the instance keeps its secret (the provisioner's policy names its ARN).
+      const secretArn = restored.MasterUserSecret?.SecretArn;
+      expect(secretArn).toMatch(/^arn:aws:secretsmanager:.*:secret:rds!db-/);
+      await rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: "local-provisioner-r1", ManageMasterUserPassword: true, ApplyImmediately: true }));
+      const [after] = (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: "local-provisioner-r1" }))).DBInstances ?? [];
+      expect(after.MasterUserSecret?.SecretArn).toBe(secretArn);
       lines.length = 0;
       await restoreInstance(rds, restore, { log: (l) => lines.push(l), pollMs: 10 });
       expect(lines[0]).toMatch(/local-provisioner-r1 exists already \(an earlier run restored it\)/);
       await expect(restoreInstance(rds, { ...restore, identifier: "x-r2", source: "gone" }, { log: () => undefined })).rejects.toThrow(/The database in use, gone, does not exist; nothing was restored/);
-      rds.destroy();
     });
   });
 });

@@ -4,7 +4,7 @@
  */
 import { CreateClusterCommand, CreateNodegroupCommand, EKSClient } from "@aws-sdk/client-eks";
 import { describePlan, upgradePlan, waitForCluster, waitForNodegroups } from "../../scripts/lib/upgrade";
-import { clientOptions, startMoto, type Moto } from "../support/moto";
+import { useMoto } from "../support/moto";
 import { environment, synthShipped } from "../support/synth";
 
 jest.setTimeout(60_000);
@@ -30,27 +30,20 @@ describe("make upgrade", () => {
   });
 
   describe("waits, against the emulator", () => {
-    let moto: Moto;
-    let eks: EKSClient;
+    const aws = useMoto({ eks: EKSClient });
     beforeAll(async () => {
-      moto = await startMoto();
-      eks = new EKSClient(clientOptions(moto));
-      await eks.send(new CreateClusterCommand({ name: "t", version: "1.34", roleArn: "arn:aws:iam::123456789012:role/eks", resourcesVpcConfig: { subnetIds: ["subnet-1"] } }));
-      await eks.send(new CreateNodegroupCommand({ clusterName: "t", nodegroupName: "g", nodeRole: "arn:aws:iam::123456789012:role/n", subnets: ["subnet-1"], version: "1.34" }));
-    });
-    afterAll(async () => {
-      eks?.destroy();
-      await moto?.stop();
+      await aws.eks.send(new CreateClusterCommand({ name: "t", version: "1.34", roleArn: "arn:aws:iam::123456789012:role/eks", resourcesVpcConfig: { subnetIds: ["subnet-1"] } }));
+      await aws.eks.send(new CreateNodegroupCommand({ clusterName: "t", nodegroupName: "g", nodeRole: "arn:aws:iam::123456789012:role/n", subnets: ["subnet-1"], version: "1.34" }));
     });
     const opts = (lines: string[]) => ({ timeoutMs: 300, intervalMs: 100, log: (l: string) => lines.push(l) });
 
     it("returns once the cluster and its node groups are ACTIVE at the version, and gives up in a sentence when they are not", async () => {
       const lines: string[] = [];
-      await waitForCluster(eks, "t", "1.34", opts(lines));
-      await waitForNodegroups(eks, "t", "1.34", opts(lines));
+      await waitForCluster(aws.eks, "t", "1.34", opts(lines));
+      await waitForNodegroups(aws.eks, "t", "1.34", opts(lines));
       expect(lines).toEqual([]);
-      await expect(waitForCluster(eks, "t", "1.35", opts(lines))).rejects.toThrow(/cluster t is not ACTIVE after 0 min \(version 1\.34, not yet 1\.35\); .*run make upgrade again/);
-      await expect(waitForNodegroups(eks, "t", "1.35", opts([]))).rejects.toThrow(/g at 1\.34/);
+      await expect(waitForCluster(aws.eks, "t", "1.35", opts(lines))).rejects.toThrow(/cluster t is not ACTIVE after 0 min \(version 1\.34, not yet 1\.35\); .*run make upgrade again/);
+      await expect(waitForNodegroups(aws.eks, "t", "1.35", opts([]))).rejects.toThrow(/g at 1\.34/);
       expect(lines[0]).toMatch(/waiting for cluster t: version 1\.34, not yet 1\.35/);
     });
   });

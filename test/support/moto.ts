@@ -1,9 +1,10 @@
 /**
  * Starts moto (the local AWS API emulator) on a free 127.0.0.1 port for a test file, and stops
- * it afterwards. A missing moto_server is a failure, not a skip: .ci/run installs it.
+ * it afterwards, as the emulator does (scripts/lib/emulator.ts motoLaunch). A missing moto is a failure, not a skip: .ci/run installs it.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
+import { motoLaunch } from "../../scripts/lib/emulator";
 
 export interface Moto {
   endpoint: string;
@@ -27,7 +28,8 @@ export function freePort(): Promise<number> {
 
 export async function startMoto(): Promise<Moto> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.env.MOTO_SERVER || "moto_server", ["-H", "127.0.0.1", "-p", String(port)], {
+  const launch = motoLaunch();
+  const child: ChildProcess = spawn(launch.command, [...launch.args, "-H", "127.0.0.1", "-p", String(port)], {
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, MOTO_IAM_LOAD_MANAGED_POLICIES: "true" },
   });
@@ -68,4 +70,34 @@ export async function startMoto(): Promise<Moto> {
 /** SDK client options that reach moto (the same the services get from AWS_ENDPOINT_URL). */
 export function clientOptions(moto: Moto) {
   return { endpoint: moto.endpoint, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } };
+}
+
+type ClientOptions = ReturnType<typeof clientOptions>;
+type ClientClass = new (options: ClientOptions) => { destroy(): void };
+
+/**
+ * moto for the enclosing describe block (or file): started before its tests, with one SDK client
+ * per entry of `clients` made against it, and stopped after them, clients destroyed first.
+ *
+ *   const aws = useMoto({ ec2: EC2Client });
+ *   it("...", async () => { await aws.ec2.send(...); aws.moto.endpoint; });
+ */
+export function useMoto<T extends Record<string, ClientClass>>(clients: T = {} as T): { readonly moto: Moto } & { readonly [K in keyof T]: InstanceType<T[K]> } {
+  let moto: Moto | undefined;
+  const made: Record<string, { destroy(): void }> = {};
+  beforeAll(async () => {
+    moto = await startMoto();
+    for (const [name, Client] of Object.entries(clients)) made[name] = new Client(clientOptions(moto));
+  }, 60_000);
+  afterAll(async () => {
+    for (const client of Object.values(made)) client.destroy();
+    await moto?.stop();
+  });
+  const started = <V>(value: V | undefined): V => {
+    if (value === undefined) throw new Error("moto is not started yet: use useMoto()'s clients inside tests or a later beforeAll");
+    return value;
+  };
+  const fixture = { get moto() { return started(moto); } };
+  for (const name of Object.keys(clients)) Object.defineProperty(fixture, name, { get: () => started(made[name]) });
+  return fixture as { readonly moto: Moto } & { readonly [K in keyof T]: InstanceType<T[K]> };
 }
