@@ -214,7 +214,9 @@ export async function migrateToBucket(t: BootstrapState): Promise<{ archived: st
   const before = await stateList(t);
   t.log(`state 2/4: copying it into ${url(t)} (terraform init -migrate-state -force-copy; ${before.length} resources)`);
   rmSync(join(t.dir, LOCAL_BACKEND_OVERRIDE), { force: true });
-  await tf(t, ["init", "-input=false", "-no-color", "-migrate-state", "-force-copy", ...backendConfigArgs(t)], "Moving the state into the bucket");
+  await tf(t, ["init", "-input=false", "-no-color", "-migrate-state", "-force-copy", ...backendConfigArgs(t)], "Moving the state into the bucket").catch((err: Error) => {
+    throw new ToolError(`${err.message}\n${shown(t)} is kept as it was and is still ${t.stack}'s state: fix the cause above, then run make bootstrap ENVIRONMENT=${t.environment} again, which moves it first.`);
+  });
   t.log(`state 3/4: checking ${url(t)} exists and lists the same ${before.length} resources through the S3 backend`);
   if (!(await objectExists(t))) {
     throw new ToolError(`After terraform init -migrate-state, ${url(t)} does not exist, so the state was not moved. ${shown(t)} is kept as it was; run the command again, or check the bucket's permissions.`);
@@ -276,16 +278,23 @@ export async function bucketsNotEmpty(s3: S3Client, buckets: string[]): Promise<
   return found;
 }
 
-/** What to do when bootstrap's buckets still hold objects: its state is local now; empty them, then destroy bootstrap again. */
-export function emptyBucketsMessage(t: BootstrapState, buckets: string[]): string {
-  const commands = buckets.map(
-    (b) =>
-      `  aws s3api delete-objects --bucket ${b} --delete "$(aws s3api list-object-versions --bucket ${b} --max-items 1000 --query '{Objects: [Versions, DeleteMarkers][][].{Key: Key, VersionId: VersionId}}' --output json)"`,
-  );
+/** How to delete every object version and delete marker of a bucket (up to 1000 a run; `aws s3 rm` alone leaves the versions). */
+export function emptyBucketCommand(bucket: string): string {
+  return `aws s3api delete-objects --bucket ${bucket} --delete "$(aws s3api list-object-versions --bucket ${bucket} --max-items 1000 --query '{Objects: [Versions, DeleteMarkers][][].{Key: Key, VersionId: VersionId}}' --output json)"`;
+}
+
+/**
+ * What to do when the state bucket still holds objects: bootstrap's state is local now; empty the
+ * bucket (and, right before the destroy, the access-log bucket), then destroy bootstrap again.
+ */
+export function emptyBucketsMessage(t: BootstrapState, buckets: string[], accessLogBuckets: string[] = []): string {
+  const commands = [...buckets, ...accessLogBuckets].map((b) => `  ${emptyBucketCommand(b)}`);
   return (
     `${t.stack} cannot be destroyed yet: ${buckets.join(" and ")} still hold${buckets.length === 1 ? "s" : ""} objects, and buckets are never force-destroyed in a real account. ` +
     `Its state is now on this machine (${shown(t)}): keep that file until bootstrap is destroyed. ` +
-    `Take what you want to keep, then delete every object version and delete marker (repeat each command until it reports nothing to delete; aws s3 rm alone leaves the versions):\n${commands.join("\n")}\n` +
+    `Take what you want to keep, then delete every object version and delete marker (repeat each command until it reports nothing to delete; aws s3 rm alone leaves the versions)` +
+    `${accessLogBuckets.length ? `, ${accessLogBuckets.join(" and ")} too, right before the destroy: it receives the state bucket's access logs until that bucket is gone, so a destroy that stops on it (BucketNotEmpty) needs it emptied once more` : ""}:\n` +
+    `${commands.join("\n")}\n` +
     `Then run make destroy ENVIRONMENT=${t.environment} CONFIRM=${t.environment} STACK=bootstrap. Nothing of ${t.stack} was destroyed.`
   );
 }

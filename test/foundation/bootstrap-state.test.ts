@@ -243,6 +243,8 @@ describe("bootstrap state on a real account (Terraform's S3 backend against moto
     expect(message).toMatch(/Its state is now on this machine \(\.state\/t\/t-bootstrap\.tfstate\): keep that file/);
     expect(message).toContain(`aws s3api delete-objects --bucket ${t.bucket} --delete`);
     expect(message).toMatch(/make destroy ENVIRONMENT=t CONFIRM=t STACK=bootstrap\. Nothing of t-bootstrap was destroyed\.$/);
+    // The access-log bucket is emptied right before: it keeps receiving the state bucket's logs.
+    expect(emptyBucketsMessage(t, [t.bucket], ["t-access-logs"])).toMatch(/, t-access-logs too, right before the destroy: it receives the state bucket's access logs until that bucket is gone.*\n.*\n {2}aws s3api delete-objects --bucket t-access-logs /);
     await emptyBucket(t.bucket);
     expect(await bucketsNotEmpty(s3, [t.bucket])).toEqual([]);
 
