@@ -8,7 +8,7 @@
 #   make destroy AUTO_APPROVE=1    every stack in reverse order, without asking
 ENVIRONMENT ?= local
 STACK ?= cluster
-# plan, apply-plan and drift take every stack unless STACK is given.
+# plan, apply-plan, drift and destroy take every stack unless STACK is given.
 PLAN_STACK := $(if $(filter command line environment environment override,$(origin STACK)),$(STACK),all)
 AUTO_APPROVE ?=
 # No call to HashiCorp's version-check service from cdktf or terraform (offline runs stay quiet).
@@ -64,7 +64,7 @@ apply-plan: bundle ## apply exactly the saved plans of make plan (refuses anothe
 drift: bundle ## plan every stack of ENVIRONMENT against what exists; exit 1 and list the stacks and resources that differ (on local, against a KEEP_EMULATOR=1 rehearsal)
 	$(DEPLOY) drift $(PLAN_STACK)
 
-bootstrap: $(TSX) ## create the state bucket of ENVIRONMENT (local state)
+bootstrap: $(TSX) ## create the state bucket of ENVIRONMENT; on a real account its own state then moves into that bucket
 	$(DEPLOY) apply bootstrap
 
 cluster: bundle ## C&C layer 1: VPC, EKS, IAM, KMS, DNS-registration Lambda
@@ -91,8 +91,8 @@ decommission: bundle ## remove workload WORKLOAD of ENVIRONMENT: refused while i
 all: bundle ## bundle, then bootstrap, cluster, post-install, each workload (AWS phase, then apps), route53, in order (full output in .state/<env>/logs/; VERBOSE=1 prints it)
 	$(DEPLOY) apply all
 
-destroy: $(TSX) ## destroy every stack of ENVIRONMENT in reverse order (asks unless AUTO_APPROVE=1; a real environment also needs CONFIRM=<env>)
-	$(DEPLOY) destroy all
+destroy: $(TSX) ## destroy every stack of ENVIRONMENT (or STACK=...) in reverse order (asks unless AUTO_APPROVE=1; a real environment also needs CONFIRM=<env>; bootstrap's state is moved out of its bucket first)
+	$(DEPLOY) destroy $(PLAN_STACK)
 
 local-down: $(TSX) ## stop a left-over local AWS emulator started by make all
 	$(DEPLOY) local-down

@@ -2,7 +2,7 @@
  * The deployment driver behind `make bootstrap|cluster|post-install|route53|workloads|all|destroy|diff`.
  *
  *   tsx scripts/deploy.ts apply  <bootstrap|cluster|post-install|route53|workloads|workload-<name>|all>
- *   tsx scripts/deploy.ts destroy all
+ *   tsx scripts/deploy.ts destroy <stack suffix|all>   (bootstrap of a real account: its state is moved out of its bucket first)
  *   tsx scripts/deploy.ts diff   <stack suffix>
  *   tsx scripts/deploy.ts plan   <stack suffix|workloads|all>   saved plans + summaries into PLAN_DIR (default .state/<env>/plans)
  *   tsx scripts/deploy.ts apply-plan <stack suffix|workloads|all>   applies exactly those saved plans (refuses stale ones)
@@ -22,7 +22,9 @@
  * when a stack fails, the end of its log is printed with the error.
  *
  * For target "aws" it runs the real `terraform init/apply` of each synthesized stack after
- * checking Terraform and AWS credentials. For target "emulator" it is the local rehearsal: the
+ * checking Terraform and AWS credentials. Bootstrap's state lives in the bucket bootstrap creates:
+ * its first apply runs with local state that is then moved there, and its destroy moves it back
+ * out first (scripts/lib/bootstrap-state.ts). For target "emulator" it is the local rehearsal: the
  * same stacks against moto, with what the emulator cannot hold (Kubernetes/Helm resources, AWS
  * APIs moto lacks) held back by name, an idempotency re-plan, and dry runs of both services.
  */
@@ -31,8 +33,9 @@ import { EKSClient } from "@aws-sdk/client-eks";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { IAMClient } from "@aws-sdk/client-iam";
 import { ChangeResourceRecordSetsCommand, Route53Client } from "@aws-sdk/client-route-53";
-import { DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { RDSClient } from "@aws-sdk/client-rds";
+import { S3Client } from "@aws-sdk/client-s3";
 import { ServiceQuotasClient } from "@aws-sdk/client-service-quotas";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { spawn, spawnSync } from "node:child_process";
@@ -43,7 +46,21 @@ import { createInterface } from "node:readline";
 import { MissingBundleError } from "../constructs/bundle";
 import { DEFAULT_ENVIRONMENTS_DIR, EnvironmentError, RESTORES_FILE, loadEnvironments } from "../config/load";
 import { nextRestore, parseRestoreTime, recordRestore, restoreInstance, restoreWindowProblem, undoRecord, type Restore } from "./lib/restore";
-import { clusterAdminRoleArns, cncClusterName, planRunnerRoleArn, provisionerAccountAlias, workloadClusterName, workloadKubeconfigSecretName } from "../config/names";
+import { clusterAdminRoleArns, cncClusterName, planRunnerRoleArn, provisionerAccountAlias, stateBucketName, workloadClusterName, workloadKubeconfigSecretName } from "../config/names";
+import {
+  bucketsNotEmpty,
+  emptyBucketCommand,
+  emptyBucketsMessage,
+  locateState,
+  migrateToBucket,
+  pullToDisk,
+  removeLocalOverride,
+  stateBucketExists,
+  stateElsewhereMessage,
+  useBucketState,
+  useLocalState,
+  type BootstrapState,
+} from "./lib/bootstrap-state";
 import { HttpProvisionerApi, clientCredentialsToken, registerWorkloads } from "./lib/registration";
 import { CNC_APPS, type Environment } from "../config/schema";
 import { PROBES_KEY } from "../constructs/dns-registration/function";
@@ -187,6 +204,18 @@ function prepare(stack: SynthesizedStack, emulated: boolean): { dir: string; hel
   return { dir, heldBack: pruned.heldBack, kept: pruned.kept.length, ignored };
 }
 
+/** Bootstrap of a real environment: its state moves between a local file and the bucket it creates. */
+const isRealBootstrap = (ctx: Context, stack: SynthesizedStack) => !ctx.emulated && stack.name === `${ctx.env.name}-bootstrap`;
+
+/**
+ * `terraform init` of a stack. Bootstrap on a real account re-reads its backend every time
+ * (`-reconfigure`): it is switched between the bucket and a local override by this driver, which
+ * moves the state itself (scripts/lib/bootstrap-state.ts), so init must never offer to.
+ */
+function initArgs(ctx: Context, stack: SynthesizedStack): string[] {
+  return ["init", "-input=false", "-no-color", ...(isRealBootstrap(ctx, stack) ? ["-reconfigure"] : [])];
+}
+
 function stateFile(env: Environment, stack: string): string {
   return join(REPO_ROOT, ".state", env.name, `${stack}.tfstate`);
 }
@@ -251,6 +280,8 @@ interface Context {
   elb?: ElasticLoadBalancingV2Client;
   route53?: Route53Client;
   rds?: RDSClient;
+  /** Real AWS only: where bootstrap's state is (scripts/lib/bootstrap-state.ts). */
+  s3?: S3Client;
   cliConfig?: string;
   tfEnv: NodeJS.ProcessEnv;
   emulator?: Emulator;
@@ -413,8 +444,8 @@ function decommissionGuard(env: Environment, name: string): void {
  * (AUTO_APPROVE=1 answers only the question). It lists what holds data first, and runs before any
  * AWS call: the stacks are synthesized offline.
  */
-function destroyGuard(env: Environment, target: string): void {
-  const stacks = synthesize({ outdir: join(REPO_ROOT, "cdktf.out"), only: env.name });
+function destroyGuard(env: Environment, target: string, root?: string): void {
+  const stacks = synthesize({ outdir: join(REPO_ROOT, "cdktf.out"), only: env.name, root });
   const selected = selectStacks(env, stacks, target);
   const holders = selected.flatMap((stack) =>
     Object.entries(stack.json.resource ?? {})
@@ -495,7 +526,7 @@ async function destroyStack(ctx: Context, stack: SynthesizedStack, reports: Stac
   const log = new StepLog(env, `${stack.name}.destroy`);
   try {
     log.line(`\n==> ${stack.name}: terraform destroy`);
-    await terraform(["init", "-input=false", "-no-color"], dir, ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv);
+    await terraform(initArgs(ctx, stack), dir, ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv);
     const res = await terraform(["destroy", "-input=false", "-no-color", "-auto-approve", "-parallelism=20"], dir, ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv, (l) => l.trim() && log.line(`[${stack.name}] ${l}`));
     if (res.code !== 0) {
       log.line(res.stderr);
@@ -608,21 +639,112 @@ async function registerStep(ctx: Context, only?: string): Promise<void> {
   });
 }
 
+/** Bootstrap's state on a real account: the bucket it creates, or (first apply, destroy) `.state/<env>/`. */
+function bootstrapState(ctx: Context, stack: SynthesizedStack): BootstrapState {
+  const localFile = stateFile(ctx.env, stack.name);
+  return {
+    environment: ctx.env.name,
+    stack: stack.name,
+    s3: ctx.s3!,
+    bucket: stateBucketName(ctx.env),
+    key: `${ctx.env.name}/${stack.name}.tfstate`,
+    localFile,
+    localShown: relative(REPO_ROOT, localFile),
+    dir: stack.dir,
+    cliConfig: ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "",
+    tfEnv: ctx.tfEnv,
+    log: (line) => say(`  ${stack.name} ${line}`),
+  };
+}
+
 /**
- * Bootstrap keeps its state on the machine that applied it (it creates the state bucket). Where
- * that state is absent but bootstrap's secrets exist (a deploy runner, a colleague's laptop),
- * applying it again would collide with what exists: `make all` leaves it out and says so.
+ * `make bootstrap` on a real account. Its state belongs in the bucket it creates:
+ * - the bucket exists and holds the state: applied like every other stack;
+ * - the bucket exists, the state is on this machine only (an earlier version of this tool kept it
+ *   there): moved into the bucket first, then applied;
+ * - the bucket does not exist yet: applied with local state (`.state/<env>/`), then moved into the
+ *   bucket it created (checked there, the local file renamed, never deleted);
+ * - the bucket exists but the state is in neither place: it is on another machine (or lost), so
+ *   `make all` leaves bootstrap out and `make bootstrap` refuses, saying what to do.
+ * Both places holding state is refused (scripts/lib/bootstrap-state.ts locateState).
  */
-async function withoutForeignBootstrap(ctx: Context, stacks: SynthesizedStack[], target: string): Promise<SynthesizedStack[]> {
-  const bootstrap = stacks.find((s) => s.name === `${ctx.env.name}-bootstrap`);
-  if (!bootstrap || ctx.emulated || target !== "all" || !ctx.secrets || existsSync(stateFile(ctx.env, bootstrap.name))) return stacks;
-  const applied = await ctx.secrets.send(new DescribeSecretCommand({ SecretId: ctx.env.alerts.webhookSecretName })).then(
-    () => true,
-    (err: Error) => (err.name === "ResourceNotFoundException" ? false : Promise.reject(err)),
+async function applyBootstrap(ctx: Context, stack: SynthesizedStack, target: string): Promise<StackReport | undefined> {
+  const t = bootstrapState(ctx, stack);
+  const where = await locateState(t);
+  if (where.bucketExists && !where.inBucket && !where.onDisk) {
+    if (target !== "all") throw new ToolError(stateElsewhereMessage(t));
+    say(`\n${stack.name}: skipped. ${stateElsewhereMessage(t).replace(/ Nothing was changed\.$/, "")}`);
+    return undefined;
+  }
+  if (where.bucketExists) {
+    if (where.onDisk) {
+      say(`\n${stack.name}: its state is on this machine only (${t.localShown}: kept there by an earlier version of this tool, or by a run that stopped before moving it); moving it into s3://${t.bucket}/${t.key} before the plan:`);
+      await migrateToBucket(t);
+    }
+    await useBucketState(t);
+    return applyStack(ctx, stack);
+  }
+  say(
+    `\n${stack.name}: the state bucket ${t.bucket} does not exist yet, so this first apply keeps its state in ${t.localShown}` +
+      `${where.onDisk ? " (continuing the local state an earlier run left there)" : ""}; once the bucket exists, the state is moved into it.`,
   );
-  if (!applied) return stacks;
-  say(`\n${bootstrap.name}: skipped. It was applied elsewhere (its secrets exist) and its state (.state/${ctx.env.name}/${bootstrap.name}.tfstate) is not on this machine; change it with \`make bootstrap\` where that state lives.`);
-  return stacks.filter((s) => s !== bootstrap);
+  await useLocalState(t);
+  const report = await applyStack(ctx, stack);
+  if (!(await stateBucketExists(t.s3, t.bucket, t.environment))) {
+    throw new ToolError(`${stack.name} was applied, but the state bucket ${t.bucket} still does not exist, so its state stays in ${t.localShown}: keep that file, and run make bootstrap ENVIRONMENT=${ctx.env.name} again.`);
+  }
+  say(`  ${stack.name}: moving its state into the bucket it created:`);
+  await migrateToBucket(t);
+  return report;
+}
+
+/**
+ * `make destroy` of bootstrap on a real account: the bucket cannot hold the state of its own
+ * deletion, so the state is pulled out of it into `.state/<env>/` first (checked, and the bucket's
+ * object deleted: one live copy). The buckets bootstrap deletes must then be empty, every version
+ * included (never force-destroyed in a real account): when they are not, it stops with the
+ * commands, and the next `make destroy ... STACK=bootstrap` finds the state on this machine.
+ */
+async function destroyBootstrap(ctx: Context, stack: SynthesizedStack, reports: StackReport[]): Promise<void> {
+  try {
+    await destroyBootstrapFromDisk(ctx, stack, reports);
+  } finally {
+    // The state stays where it is (on this machine); the override was for these steps only.
+    removeLocalOverride(stack.dir);
+  }
+}
+
+async function destroyBootstrapFromDisk(ctx: Context, stack: SynthesizedStack, reports: StackReport[]): Promise<void> {
+  const t = bootstrapState(ctx, stack);
+  const where = await locateState(t);
+  if (!where.onDisk) {
+    if (!where.bucketExists) {
+      say(`  ${stack.name.padEnd(32)} nothing in state: the state bucket ${t.bucket} does not exist and ${t.localShown} is not here (a bootstrap applied elsewhere is destroyed where its state is)`);
+      reports.push({ stack: stack.name, applied: 0, heldBack: 0, seconds: 0, note: "no state" });
+      return;
+    }
+    if (!where.inBucket) throw new ToolError(stateElsewhereMessage(t).replace("Nothing was changed.", "Nothing of it was destroyed."));
+    say(`\n${stack.name}: its state moves out of the bucket this destroy deletes, into ${t.localShown}:`);
+    await pullToDisk(t);
+  }
+  // Only the state bucket is checked: the access-log bucket receives the state bucket's access logs
+  // (this check's included) until the state bucket is gone, so it is emptied right before.
+  const accessLogs = Object.values(stack.json.resource?.aws_s3_bucket ?? {})
+    .map((b) => (b as { bucket?: string }).bucket)
+    .filter((b): b is string => !!b && b !== t.bucket);
+  const full = await bucketsNotEmpty(t.s3, [t.bucket]);
+  if (full.length) throw new ToolError(emptyBucketsMessage(t, full, accessLogs));
+  await useLocalState(t);
+  try {
+    await destroyStack(ctx, stack, reports);
+  } catch (err) {
+    if (!(err instanceof ToolError)) throw err;
+    throw new ToolError(
+      `${err.message}\n${stack.name}'s state stays on this machine (${t.localShown}); keep it. Where a bucket was not empty (BucketNotEmpty), delete its object versions (${emptyBucketCommand("<bucket>")}), ` +
+        `then run make destroy ENVIRONMENT=${ctx.env.name} CONFIRM=${ctx.env.name} STACK=bootstrap again.`,
+    );
+  }
+  say(`  ${stack.name}: destroyed with its local state ${t.localShown}, which now holds nothing; delete .state/${ctx.env.name}/ once you no longer need it or the logs beside it.`);
 }
 
 /** Applies one stack, its output into its log file; prints one line when it is done. */
@@ -648,7 +770,7 @@ async function applyStackLogged(ctx: Context, stack: SynthesizedStack, log: (lin
   for (const h of heldBack) log(`${tag}held back: ${h.address} (${h.reason})`);
   for (const i of ignored) log(`${tag}emulator gap, not compared on re-plan: ${i} (moto does not return these attributes)`);
   const cli = ctx.cliConfig;
-  const init = await terraform(["init", "-input=false", "-no-color"], dir, cli ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv);
+  const init = await terraform(initArgs(ctx, stack), dir, cli ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv);
   if (init.code !== 0) throw new ToolError(`terraform init failed for ${stack.name}:\n${init.stderr || init.stdout}`);
   if (!ctx.emulated) {
     // A real account: the plan is saved, shown, approved, and exactly that plan is applied.
@@ -831,13 +953,24 @@ function refuseWithoutTerminal(env: Environment, command: string, target: string
 }
 
 /**
- * Bootstrap keeps its state on the machine that applied it: plan, apply-plan and drift of a real
- * environment leave it out unless its state is here.
+ * diff, plan, apply-plan and drift of a real environment read bootstrap's state from the bucket.
+ * While it is not there (bootstrap not applied yet, or its state still on the machine that applied
+ * it with an earlier version of this tool), bootstrap is left out, saying why; asked for by name,
+ * it is refused.
  */
-function withoutLocalBootstrap(ctx: Context, stacks: SynthesizedStack[], target: string): SynthesizedStack[] {
-  const bootstrap = stacks.find((s) => s.name === `${ctx.env.name}-bootstrap`);
-  if (!bootstrap || ctx.emulated || target === "bootstrap" || existsSync(stateFile(ctx.env, bootstrap.name))) return stacks;
-  say(`${bootstrap.name}: left out (its state, .state/${ctx.env.name}/${bootstrap.name}.tfstate, lives on the machine that applied it; \`make ${ctx.command} STACK=bootstrap\` there).`);
+async function withBootstrapStateInBucket(ctx: Context, stacks: SynthesizedStack[], target: string): Promise<SynthesizedStack[]> {
+  const bootstrap = stacks.find((s) => isRealBootstrap(ctx, s));
+  if (!bootstrap) return stacks;
+  const t = bootstrapState(ctx, bootstrap);
+  const where = await locateState(t);
+  if (where.inBucket) return stacks;
+  const why = !where.bucketExists
+    ? `the state bucket ${t.bucket} does not exist yet: make bootstrap ENVIRONMENT=${ctx.env.name} applies it first`
+    : where.onDisk
+      ? `its state is still on this machine (${t.localShown}): make bootstrap ENVIRONMENT=${ctx.env.name} moves it into s3://${t.bucket}/${t.key}`
+      : `its state is not in s3://${t.bucket}/${t.key} yet: it is on the machine that applied bootstrap with an earlier version of this tool, where make bootstrap ENVIRONMENT=${ctx.env.name} moves it into the bucket`;
+  if (target === "bootstrap") throw new ToolError(`make ${ctx.command} of ${bootstrap.name} reads its state from the state bucket, and ${why}. Nothing was planned.`);
+  say(`${bootstrap.name}: left out (${why}).`);
   return stacks.filter((s) => s !== bootstrap);
 }
 
@@ -849,7 +982,7 @@ function planningDir(ctx: Context, stack: SynthesizedStack, log: (line: string) 
 }
 
 async function initStack(ctx: Context, stack: SynthesizedStack, dir: string): Promise<void> {
-  const init = await terraform(["init", "-input=false", "-no-color"], dir, ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv);
+  const init = await terraform(initArgs(ctx, stack), dir, ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv);
   if (init.code !== 0) throw new ToolError(`terraform init failed for ${stack.name}:\n${explainFailure(init.stderr, ctx.emulated)}`);
 }
 
@@ -1070,7 +1203,7 @@ async function main(): Promise<void> {
         `Check one offline with make upgrade-check ENVIRONMENT=${env.name} TO=<minor>.`,
     );
   }
-  if (command === "destroy" && !emulated) destroyGuard(env, target);
+  if (command === "destroy" && !emulated) destroyGuard(env, target, root);
   if (emulated && ["diff", "plan", "apply-plan", "drift", "restore-db"].includes(command)) await refuseDiffWithoutKeptEmulator(env, target, command);
   if (emulated && command === "destroy" && !(await runningEmulator(env.name))) {
     // Nothing to plan or synthesize: the emulator that held the resources is gone.
@@ -1095,6 +1228,7 @@ async function main(): Promise<void> {
     ctx.elb = new ElasticLoadBalancingV2Client({ region: env.region });
     ctx.route53 = new Route53Client({ region: env.region });
     ctx.rds = new RDSClient({ region: env.region });
+    ctx.s3 = new S3Client({ region: env.region });
   }
   say(`environment ${env.name} (${env.target}, ${env.region}), terraform ${version}`);
 
@@ -1104,6 +1238,10 @@ async function main(): Promise<void> {
       ? synthesizeEnvironments([{ ...env, workloads: env.workloads.map((w) => (w.name === target ? { ...w, dataProtection: false } : w)) }], join(REPO_ROOT, "cdktf.out"))
       : synthesize({ outdir: join(REPO_ROOT, "cdktf.out"), only: env.name, root });
   const selected = ["register", "upgrade", "decommission", "restore-db"].includes(command) ? [] : selectStacks(env, stacks, target);
+  // A local backend override of bootstrap is written by this driver for one step and removed after
+  // it; one left by a run that stopped half-way must not silently switch a later plan to local state.
+  const bootstrapStack = stacks.find((s) => s.name === `${env.name}-bootstrap`);
+  if (!emulated && bootstrapStack && removeLocalOverride(bootstrapStack.dir)) say(`${bootstrapStack.name}: removed the local backend override a run that stopped half-way left (each run decides where bootstrap's state is).`);
 
   if (emulated) {
     const before = await runningEmulator(env.name);
@@ -1139,20 +1277,20 @@ async function main(): Promise<void> {
       return;
     }
     if (command === "plan" || command === "apply-plan" || command === "drift") {
-      const stacksToUse = withoutLocalBootstrap(ctx, selected, target);
+      const stacksToUse = await withBootstrapStateInBucket(ctx, selected, target);
       if (command === "plan") await planStacks(ctx, stacksToUse);
       else if (command === "apply-plan") await applyPlans(ctx, stacksToUse);
       else await drift(ctx, stacksToUse);
       return;
     }
     if (command === "diff") {
-      for (const stack of selected) {
+      for (const stack of await withBootstrapStateInBucket(ctx, selected, target)) {
         const tag = `[${stack.name}] `;
         await preflight(ctx, stack);
         const { dir, heldBack } = prepare(stack, emulated);
         for (const h of heldBack) say(`${tag}held back: ${h.address} (${h.reason})`);
         const cli = ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "";
-        const init = await terraform(["init", "-input=false", "-no-color"], dir, cli, ctx.tfEnv);
+        const init = await terraform(initArgs(ctx, stack), dir, cli, ctx.tfEnv);
         if (init.code !== 0) throw new ToolError(`terraform init failed for ${stack.name}:\n${explainFailure(init.stderr, emulated)}`);
         const plan = await terraform(["plan", "-input=false", "-no-color", "-lock=false"], dir, cli, ctx.tfEnv, (l) => say(`${tag}${l}`));
         if (plan.code !== 0) throw new ToolError(`The plan of ${stack.name} failed:\n${explainFailure(plan.stderr, emulated)}`);
@@ -1165,7 +1303,7 @@ async function main(): Promise<void> {
         say("Nothing was destroyed.");
         return;
       }
-      const destroyOne = (stack: SynthesizedStack) => destroyStack(ctx, stack, reports);
+      const destroyOne = (stack: SynthesizedStack) => (isRealBootstrap(ctx, stack) ? destroyBootstrap(ctx, stack, reports) : destroyStack(ctx, stack, reports));
       const { first: route53, chains: workloads, last: layers } = destroySequence(env.name, selected);
       for (const stack of route53) await destroyOne(stack);
       await mapLimit(workloads, emulated ? 1 : 2, async (chain) => {
@@ -1188,8 +1326,12 @@ async function main(): Promise<void> {
     // bootstrap, cluster and post-install go in order; then the workload chains; route53 last.
     const { first: layers, chains: workloads, last: route53 } = deploySequence(env.name, selected);
     if (!VERBOSE) say(`\nApplying ${selected.length} stack(s); one line as each is done, its full output in .state/${env.name}/logs/<stack>.log (VERBOSE=1 prints it here).`);
-    const first = await withoutForeignBootstrap(ctx, layers, target);
-    for (const stack of first) {
+    for (const stack of layers) {
+      if (isRealBootstrap(ctx, stack)) {
+        const report = await applyBootstrap(ctx, stack, target);
+        if (report) reports.push(report);
+        continue;
+      }
       reports.push(await applyStack(ctx, stack));
       if (emulated && stack.name === `${env.name}-bootstrap`) await fillRehearsalSecrets(ctx, stacks);
     }
@@ -1225,7 +1367,8 @@ async function main(): Promise<void> {
     } else if (ctx.emulator?.started) {
       say(`\nThe local AWS emulator keeps running at ${ctx.emulator.endpoint}; \`make destroy\` or \`make local-down\` stops it.`);
     }
-    if (command === "destroy" && emulated && !ctx.emulator?.started) {
+    // A destroy of one stack (STACK=...) leaves the kept emulator running for the others.
+    if (command === "destroy" && emulated && target === "all" && !ctx.emulator?.started) {
       await stopEmulator(env.name);
     }
   }

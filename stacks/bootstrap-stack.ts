@@ -17,11 +17,15 @@ import { PlatformStack } from "./platform-stack";
  *   OIDC client): after bootstrap, an operator puts each value in
  *   (`aws secretsmanager put-secret-value --secret-id <name> --secret-string ...`), so values
  *   never pass through code.
- * Its own state stays local (`.state/<env>/`): keep that folder.
+ * Its state lives in the bucket it creates, at `<env>/<env>-bootstrap.tfstate` like every other
+ * stack's (target "aws"). The first apply cannot use that bucket, so `make bootstrap` runs it with
+ * a local backend override (`.state/<env>/`), then moves the state into the bucket, checks it
+ * there and renames the local file `.migrated-<time>`; `make destroy` moves it back out before
+ * the bucket is deleted (scripts/lib/bootstrap-state.ts, README "Terraform state").
  */
 export class BootstrapStack extends PlatformStack {
   constructor(scope: Construct, id: string, env: Environment) {
-    super(scope, id, { env, localState: true });
+    super(scope, id, { env });
     const key = new PlatformKey(this, "state-key", {
       alias: `${env.name}-terraform-state`,
       description: `Terraform state of the ${env.name} environment`,

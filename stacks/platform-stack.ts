@@ -3,9 +3,11 @@
  *
  * - target "aws": S3 state, one key per stack (`<env>/<stack>.tfstate`), S3-native locking
  *   (`use_lockfile`, Terraform >= 1.10), encrypted; the provider refuses any account but the
- *   environment's (`allowed_account_ids`).
- * - target "emulator" (and every bootstrap stack): local state under `.state/<env>/`, because
- *   the state bucket cannot hold the state of the stack that creates it.
+ *   environment's (`allowed_account_ids`). The bootstrap stack too: it creates the bucket, so its
+ *   first apply runs with a local backend override and its state is then moved into the bucket,
+ *   and its destroy moves the state back out first (scripts/lib/bootstrap-state.ts).
+ * - target "emulator": local state under `.state/<env>/` (moto keeps nothing on disk, so neither
+ *   does a bucket it holds).
  */
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Aspects, LocalBackend, S3Backend, TerraformStack } from "cdktf";
@@ -20,8 +22,6 @@ export const LOCAL_STATE_DIR = ".state";
 export interface PlatformStackProps {
   /** The validated environment this stack belongs to. */
   readonly env: Environment;
-  /** Keep this stack's state on local disk even for target "aws" (bootstrap only). */
-  readonly localState?: boolean;
   /** prevent_destroy on what holds data (real accounts); default: the environment's `dataProtection`. */
   readonly dataProtection?: boolean;
 }
@@ -35,7 +35,7 @@ export abstract class PlatformStack extends TerraformStack {
     const { env } = props;
     this.env = env;
 
-    if (env.target === "emulator" || props.localState) {
+    if (env.target === "emulator") {
       new LocalBackend(this, { path: `../../../${LOCAL_STATE_DIR}/${env.name}/${id}.tfstate` });
     } else {
       new S3Backend(this, {

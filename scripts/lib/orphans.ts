@@ -26,7 +26,11 @@ function countResources(text: string): number {
   return (state.resources ?? []).filter((r) => r.mode === "managed").reduce((n, r) => n + (r.instances?.length ?? 0), 0);
 }
 
-/** State files on disk: `<dir>/<stack>.tfstate` (the emulator's, and bootstrap's). */
+/**
+ * State files on disk: `<dir>/<stack>.tfstate` (the emulator's). A real environment's states are
+ * all in its bucket, bootstrap's included; a bootstrap state moved there stays on disk only as
+ * `<stack>.tfstate.migrated-<time>`, which is not a live state and is not listed.
+ */
 export function localStateStore(dir: string, shown: string): StateStore {
   return {
     where: shown,

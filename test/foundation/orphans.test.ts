@@ -18,6 +18,8 @@ describe("orphan state", () => {
     writeFileSync(join(dir, "local-workload-beta-apps.tfstate"), state(0));
     writeFileSync(join(dir, "local-workload-gamma.tfstate"), state(3));
     writeFileSync(join(dir, "notes.txt"), "not a state");
+    // A state moved into the bucket leaves only an archived copy on disk, which is not a live state.
+    writeFileSync(join(dir, "local-workload-delta.tfstate.migrated-2026-12-05T12-00-36Z"), state(7));
     const found = await orphanStates(localStateStore(dir, ".state/local/"), declared);
     expect(found).toEqual([
       { stack: "local-workload-beta", resources: 40 },

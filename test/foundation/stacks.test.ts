@@ -48,8 +48,8 @@ describe("stacks of an environment", () => {
     }
   });
 
-  it("keep real-AWS state in S3, one key per stack, encrypted, with S3-native locking", () => {
-    for (const name of ["prod-cluster", "prod-post-install", "prod-route53", "prod-workload-alpha"]) {
+  it("keep real-AWS state in S3, one key per stack (bootstrap's too, in the bucket it creates), encrypted, with S3-native locking", () => {
+    for (const name of ["prod-bootstrap", "prod-cluster", "prod-post-install", "prod-route53", "prod-workload-alpha"]) {
       const backend = prod.json[name].terraform.backend;
       expect(Object.keys(backend)).toEqual(["s3"]);
       expect(backend.s3).toMatchObject({
@@ -65,8 +65,8 @@ describe("stacks of an environment", () => {
     expect(new Set(keys).size).toBe(keys.length);
   });
 
-  it("keep bootstrap state and every emulator stack's state locally", () => {
-    expect(prod.json["prod-bootstrap"].terraform.backend).toEqual({ local: { path: "../../../.state/prod/prod-bootstrap.tfstate" } });
+  it("keep every emulator stack's state locally, bootstrap's included", () => {
+    expect(local.json["local-bootstrap"].terraform.backend).toEqual({ local: { path: "../../../.state/local/local-bootstrap.tfstate" } });
     for (const [name, json] of Object.entries(local.json)) {
       expect(json.terraform.backend).toEqual({ local: { path: `../../../.state/local/${name}.tfstate` } });
     }
@@ -97,6 +97,8 @@ describe("bootstrap: the state bucket", () => {
 
   it("is versioned, KMS-encrypted with a rotating key, and blocks all public access", () => {
     expect(text).toHaveResourceWithProperties(S3Bucket, { bucket: "cloud-prod-tfstate-111111111111", force_destroy: false });
+    // The bucket it creates is the one its own state moves into after the first apply.
+    expect(stack.terraform.backend.s3.bucket).toBe("cloud-prod-tfstate-111111111111");
     expect(resourcesOf(stack, "aws_s3_bucket_versioning")[0].versioning_configuration.status).toBe("Enabled");
     const stateSse = resourcesOf(stack, "aws_s3_bucket_server_side_encryption_configuration").find((e) => e.bucket.includes("state-bucket"));
     const sse = stateSse.rule[0];
