@@ -186,7 +186,7 @@ async function confirm(question: string): Promise<boolean> {
 /** The working directory of a stack: as synthesized (real AWS) or pruned for the emulator. */
 function prepare(stack: SynthesizedStack, emulated: boolean): { dir: string; heldBack: HeldBack[]; kept: number; ignored: string[] } {
   if (!emulated) return { dir: stack.dir, heldBack: [], kept: Object.values(stack.json.resource ?? {}).reduce((n, r) => n + Object.keys(r).length, 0), ignored: [] };
-  const pruned = prune(stack.json, (_a, type, kind) => emulatorHoldReason(type, kind, stack.name), (p) => p !== "aws");
+  const pruned = prune(stack.json, (_a, type, kind) => emulatorHoldReason(type, kind), (p) => p !== "aws");
   const ignored: string[] = [];
   for (const [type, attrs] of Object.entries(EMULATOR_ROUND_TRIP_GAPS)) {
     for (const [name, body] of Object.entries(pruned.json.resource?.[type] ?? {})) {

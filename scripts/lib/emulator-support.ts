@@ -32,18 +32,9 @@ export const EMULATOR_UNREAD_DATA: Record<string, string> = {
   aws_eks_addon_version: "moto does not implement EKS DescribeAddonVersions (the add-ons it chooses the version of are held back too)",
 };
 
-/** Types the emulator can hold for the C&C cluster but not again for a workload cluster. */
-export const EMULATOR_WORKLOAD_UNSUPPORTED: Record<string, string> = {
-  aws_db_instance:
-    "moto gives every RDS instance the same DbiResourceId, which the provider reads instances back by, so only one instance (the provisioner's) can be managed",
-  aws_iam_openid_connect_provider:
-    "moto gives every EKS cluster the same OIDC issuer (fixed when it starts), so only the C&C's provider can exist; the workload's IRSA roles wait on it",
-};
-
 /** Why an item is held back from the emulator, or undefined when it is applied. */
-export function emulatorHoldReason(type: string, kind: "resource" | "data" = "resource", stack = ""): string | undefined {
+export function emulatorHoldReason(type: string, kind: "resource" | "data" = "resource"): string | undefined {
   const provider = type.split("_")[0];
-  if (kind === "resource" && stack.includes("-workload-") && EMULATOR_WORKLOAD_UNSUPPORTED[type]) return EMULATOR_WORKLOAD_UNSUPPORTED[type];
   if (KUBERNETES_PROVIDERS.has(provider)) return `${provider} resources need a live Kubernetes API server, which the emulator does not have`;
   if (provider !== "aws") return `provider ${provider} is not in the offline provider mirror (and its target, a live domain, is held back too)`;
   return kind === "data" ? EMULATOR_UNREAD_DATA[type] : EMULATOR_UNSUPPORTED[type];

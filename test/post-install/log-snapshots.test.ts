@@ -185,7 +185,7 @@ describe("log snapshots in other environments", () => {
 
   it("apply the bucket and both roles on the emulator, and hold back what needs the domain or Kubernetes, each with its reason", () => {
     const stack = synthShipped("local").json["local-post-install"];
-    const pruned = prune(stack, (_a, type, kind) => emulatorHoldReason(type, kind, "local-post-install"), (p) => p !== "aws");
+    const pruned = prune(stack, (_a, type, kind) => emulatorHoldReason(type, kind), (p) => p !== "aws");
     const bucket = Object.entries(stack.resource.aws_s3_bucket).find(([, b]: any) => b.bucket === "cloud-local-log-snapshots-123456789012");
     expect(bucket).toBeDefined();
     const kept = new Set(pruned.kept);
