@@ -26,6 +26,8 @@ export const stateBucketName = (env: Environment) => env.stateBucket ?? bucketNa
 
 /** KMS key (created by bootstrap) that encrypts the environment's Secrets Manager secrets. */
 export const secretsKeyAlias = (env: Pick<Environment, "name">) => `${env.name}-secrets`;
+/** Alias (without `alias/`) of the KMS key bootstrap makes for the environment's Terraform state. */
+export const stateKeyAlias = (env: Pick<Environment, "name">) => `${env.name}-terraform-state`;
 
 /** The bucket every other bucket of the environment writes its S3 server access logs to (bootstrap). */
 export const accessLogBucketName = (env: Pick<Environment, "name" | "accountId">) => bucketName(env, "access-logs");

@@ -1,7 +1,7 @@
 import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
-import { accessLogBucketName, installationDatabaseSecretName, redisAuthSecretName, secretsKeyAlias, stateBucketName } from "../config/names";
+import { accessLogBucketName, installationDatabaseSecretName, redisAuthSecretName, secretsKeyAlias, stateBucketName, stateKeyAlias } from "../config/names";
 import type { Environment } from "../config/schema";
 import { PlatformKey } from "../constructs/security/kms-key";
 import { AccessLogBucket, SecureBucket } from "../constructs/storage/secure-bucket";
@@ -27,7 +27,7 @@ export class BootstrapStack extends PlatformStack {
   constructor(scope: Construct, id: string, env: Environment) {
     super(scope, id, { env });
     const key = new PlatformKey(this, "state-key", {
-      alias: `${env.name}-terraform-state`,
+      alias: stateKeyAlias(env),
       description: `Terraform state of the ${env.name} environment`,
       deletionWindowDays: env.target === "emulator" ? 7 : 30,
     });

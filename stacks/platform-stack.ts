@@ -12,7 +12,7 @@
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Aspects, LocalBackend, S3Backend, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
-import { stateBucketName } from "../config/names";
+import { stateBucketName, stateKeyAlias } from "../config/names";
 import type { Environment } from "../config/schema";
 import { PreventDataDestruction } from "../constructs/security/data-protection";
 
@@ -42,7 +42,10 @@ export abstract class PlatformStack extends TerraformStack {
         bucket: stateBucketName(env),
         key: `${env.name}/${id}.tfstate`,
         region: env.region,
+        // With encrypt alone the backend asks S3 for SSE-S3 (AES256) on every write, overriding the
+        // bucket's default: name the state key, so state is encrypted with it, as the bucket is.
         encrypt: true,
+        kmsKeyId: `arn:aws:kms:${env.region}:${env.accountId}:alias/${stateKeyAlias(env)}`,
       });
       // cdktf 0.21 has no typed field for S3-native locking yet.
       this.addOverride("terraform.backend.s3.use_lockfile", true);

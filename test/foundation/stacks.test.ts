@@ -57,6 +57,7 @@ describe("stacks of an environment", () => {
         key: `prod/${name}.tfstate`,
         region: "us-east-1",
         encrypt: true,
+        kms_key_id: "arn:aws:kms:us-east-1:111111111111:alias/prod-terraform-state",
         use_lockfile: true,
       });
       expect(backend.s3.dynamodb_table).toBeUndefined();
