@@ -67,7 +67,7 @@ import { PROBES_KEY } from "../constructs/dns-registration/function";
 import { EMULATOR_ROUND_TRIP_GAPS, emulatorHoldReason, lostCreations, securityGroupRuleId } from "./lib/emulator-support";
 import { emulatorEnv, ensureEmulator, runningEmulator, stopEmulator, type Emulator } from "./lib/emulator";
 import { synthesize, synthesizeEnvironments, type SynthesizedStack } from "./lib/synth";
-import { declaredRecordNames, deleteKubeconfig, provisionerHold, remainingRecords, unregister, type DecommissionTarget } from "./lib/decommission";
+import { declaredRecordNames, keptOnDecommission, deleteKubeconfig, provisionerHold, remainingRecords, unregister, type DecommissionTarget } from "./lib/decommission";
 import { REPO_ROOT, ToolError, checkTerraform, findProviderMirror, mapLimit, terraform, writeCliConfig } from "./lib/terraform";
 import { deploySequence, destroySequence } from "./lib/sequence";
 import { checkQuotas, quotaMessage } from "./lib/quotas";
@@ -514,26 +514,44 @@ async function fillRehearsalSecrets(ctx: Context, stacks: SynthesizedStack[]): P
 }
 
 /** Destroys one stack (its output into .state/<env>/logs/<stack>.destroy.log); one line when done. */
-async function destroyStack(ctx: Context, stack: SynthesizedStack, reports: StackReport[]): Promise<void> {
+async function destroyStack(ctx: Context, stack: SynthesizedStack, reports: StackReport[], keep: string[] = []): Promise<void> {
   const { env, emulated } = ctx;
   const started = Date.now();
-  const inState = resourcesInState(stateFile(env, stack.name));
-  if (emulated && inState === 0) {
+  if (emulated && resourcesInState(stateFile(env, stack.name)) === 0) {
     reports.push({ stack: stack.name, applied: 0, heldBack: 0, seconds: 0, note: "nothing in state" });
     return;
   }
   const { dir } = prepare(stack, emulated);
   const log = new StepLog(env, `${stack.name}.destroy`);
+  const cli = ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "";
+  // Counted through the backend (local file or state bucket) so that real accounts count too.
+  const stateList = async () => {
+    const res = await terraform(["state", "list"], dir, cli, ctx.tfEnv);
+    if (res.code !== 0) throw new ToolError(`Listing ${stack.name}'s state failed:\n${res.stderr.slice(-1500)}`);
+    return res.stdout.split("\n").map((l) => l.trim()).filter(Boolean);
+  };
+  let inState = 0;
   try {
     log.line(`\n==> ${stack.name}: terraform destroy`);
-    await terraform(initArgs(ctx, stack), dir, ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv);
-    const res = await terraform(["destroy", "-input=false", "-no-color", "-auto-approve", "-parallelism=20"], dir, ctx.cliConfig ?? process.env.TF_CLI_CONFIG_FILE ?? "", ctx.tfEnv, (l) => l.trim() && log.line(`[${stack.name}] ${l}`));
+    await terraform(initArgs(ctx, stack), dir, cli, ctx.tfEnv);
+    const listed = await stateList();
+    // What outlives the stack on purpose leaves Terraform's hands first (its id is in the log).
+    for (const address of keep.filter((a) => listed.includes(a))) {
+      const shown = await terraform(["state", "show", "-no-color", address], dir, cli, ctx.tfEnv);
+      const id = /^\s*(?:arn|id)\s*=\s*"([^"]+)"/m.exec(shown.stdout)?.[1] ?? "id in the log";
+      const removed = await terraform(["state", "rm", address], dir, cli, ctx.tfEnv);
+      if (removed.code !== 0) throw new ToolError(`Taking ${address} out of ${stack.name}'s state failed:\n${removed.stderr.slice(-1500)}`);
+      log.line(`kept (no longer managed by Terraform): ${address} = ${id}`);
+      say(`  ${stack.name}: kept ${address} (${id}), no longer managed; delete it by hand when its backups are no longer needed`);
+    }
+    inState = listed.length - keep.filter((a) => listed.includes(a)).length;
+    const res = await terraform(["destroy", "-input=false", "-no-color", "-auto-approve", "-parallelism=20"], dir, cli, ctx.tfEnv, (l) => l.trim() && log.line(`[${stack.name}] ${l}`));
     if (res.code !== 0) {
       log.line(res.stderr);
       throw new ToolError(`Destroying ${stack.name} failed:\n${explainFailure(res.stderr, emulated)}`);
     }
-    const left = resourcesInState(stateFile(env, stack.name));
-    if (left > 0) throw new ToolError(`${stack.name} still has ${left} resources in state after destroy.`);
+    const left = await stateList();
+    if (left.length > 0) throw new ToolError(`${stack.name} still has ${left.length} resources in state after destroy: ${left.slice(0, 5).join(", ")}${left.length > 5 ? ", ..." : ""}.`);
   } catch (err) {
     say(`  ${stack.name.padEnd(32)} FAILED  (${log.shown})`);
     throw log.failed(err);
@@ -577,7 +595,11 @@ async function decommission(ctx: Context, stacks: SynthesizedStack[], workloadNa
   const env = ctx.env;
   const target: DecommissionTarget = { environment: env.name, workload: workloadName, clusterName: workloadClusterName(env, workloadName), secretName: workloadKubeconfigSecretName(env, workloadName) };
   const mine = [`${env.name}-workload-${workloadName}-apps`, `${env.name}-workload-${workloadName}`].map((n) => stacks.find((s) => s.name === n)!);
-  say(`\nDecommissioning workload cluster ${target.clusterName} of ${env.name}:\n  1. provisioner: refuse while installations run on it, else delete the cluster\n  2. kubeconfig secret ${target.secretName}: delete\n  3. destroy ${mine.map((s) => s.name).join(", then ")}\n  4. check that its DNS names are gone`);
+  say(
+    `\nDecommissioning workload cluster ${target.clusterName} of ${env.name}:\n  1. provisioner: refuse while installations run on it\n` +
+      `  2. ${ctx.emulated ? "(real accounts: lift its deletion protection, a reviewed apply)" : `lift the deletion protection of ${mine[1].name} (a reviewed apply)`}\n` +
+      `  3. provisioner: delete the cluster; kubeconfig secret ${target.secretName}: delete\n  4. destroy ${mine.map((s) => s.name).join(", then ")}, keeping its backup vault and backup keys\n  5. check that its DNS names are gone`,
+  );
 
   const api = await provisionerApi(ctx);
   let registered: Awaited<ReturnType<typeof provisionerHold>>;
@@ -587,22 +609,32 @@ async function decommission(ctx: Context, stacks: SynthesizedStack[], workloadNa
   } else {
     say(`  provisioner: none on the emulator (set PROVISIONER_URL to a stand-in, as scripts/rehearse-decommission.sh does); skipped`);
   }
-  if (!(await confirm(`This unregisters ${target.clusterName} and destroys ${mine.map((s) => s.name).join(" and ")} in ${env.name}.`))) {
+  const keep = keptOnDecommission(mine[1].json);
+  if (!(await confirm(`This unregisters ${target.clusterName} and destroys ${mine.map((s) => s.name).join(" and ")} in ${env.name}, keeping ${keep.length ? keep.join(", ") : "nothing"} (its backups and their keys).`))) {
     say("Nothing was changed.");
     return;
+  }
+  const reports: StackReport[] = [];
+  // First what can still be declined or fail with nothing lost. On a real account the workload's
+  // database and load balancer refuse deletion until an apply turns their protection off (this
+  // synthesis has it lifted), shown and approved like every apply.
+  if (!ctx.emulated) {
+    say(`\nLifting the data protection of ${mine[1].name} (deletion protection off; the database still leaves a final snapshot):`);
+    reports.push(await applyStack(ctx, mine[1]));
   }
   if (api && registered) await unregister(api, registered, { log: (l) => say(`  ${l}`) });
   const secret = await deleteKubeconfig(ctx.secrets!, target.secretName);
   say(`  kubeconfig secret ${target.secretName}: ${secret}`);
-
-  const reports: StackReport[] = [];
-  // A real account: the stack's database and load balancer refuse deletion until an apply turns
-  // their protection off (this synthesis has it lifted), shown and approved like every apply.
-  if (!ctx.emulated && env.dataProtection) {
-    say(`\nLifting the data protection of ${mine[1].name} (deletion protection off; the database still leaves a final snapshot):`);
-    reports.push(await applyStack(ctx, mine[1]));
+  try {
+    await destroyStack(ctx, mine[0], reports);
+    await destroyStack(ctx, mine[1], reports, keep);
+  } catch (err) {
+    say(
+      `\n${target.clusterName} is unregistered and its kubeconfig secret deleted, but its stacks are not all destroyed. Fix the cause below and run the same make decommission again ` +
+        `(it carries on), or, to keep the cluster after all, run make register-workloads ENVIRONMENT=${env.name} to register it again.`,
+    );
+    throw err;
   }
-  for (const stack of mine) await destroyStack(ctx, stack, reports);
 
   const names = [...new Set(mine.flatMap((s) => declaredRecordNames(s.json)))];
   const left = await remainingRecords(ctx.route53!, names);
@@ -611,7 +643,9 @@ async function decommission(ctx: Context, stacks: SynthesizedStack[], workloadNa
   say(
     `\n${target.clusterName} is decommissioned: unregistered, its kubeconfig secret deleted, its stacks destroyed, and none of its ${names.length} DNS name(s) (${names.join(", ")}) left, ` +
       `so store discovery and the DNS-registration Lambda drop it on their next run (one cluster's removal passes their guard; the last one's, which empties the list, needs one run with ALLOW_MASS_REMOVAL=true). ` +
-      `Now remove workload "${workloadName}" from environments/${env.name}/environment.ts; make validate warns about state left for stacks the environment no longer declares.`,
+      `Now remove workload "${workloadName}" from environments/${env.name}/environment.ts and apply bootstrap, post-install and route53 (make bootstrap post-install route53 ENVIRONMENT=${env.name}), which still name it ` +
+      `(its Redis and database secrets, its OpenSearch writer mapping and network, its names); make validate warns about state left for stacks the environment no longer declares.` +
+      (keep.length ? ` Kept, no longer managed: ${keep.join(", ")}; delete them by hand once its last backups are no longer needed (docs/recovery.md).` : ""),
   );
 }
 

@@ -128,3 +128,24 @@ export async function remainingRecords(route53: Route53Client, names: string[]):
   }
   return [...left].sort();
 }
+
+/**
+ * What decommissioning takes out of Terraform's hands instead of destroying, from the AWS phase's
+ * synthesized JSON: its AWS Backup vaults (a vault that holds recovery points cannot be deleted,
+ * and those points are the workload's last backups) and the KMS keys of what outlives the stack
+ * (the database's key encrypts its final snapshot and its RDS recovery points; a vault's key its
+ * EFS recovery points). Without its key, a kept snapshot could not be restored once the key's
+ * deletion window ends.
+ */
+export function keptOnDecommission(json: { resource?: Record<string, Record<string, unknown>> }): string[] {
+  const res = (json.resource ?? {}) as Record<string, Record<string, Record<string, unknown>>>;
+  const vaults = Object.keys(res.aws_backup_vault ?? {}).map((n) => `aws_backup_vault.${n}`);
+  const keyRefs = [
+    ...Object.values(res.aws_db_instance ?? {}).map((r) => r.kms_key_id),
+    ...Object.values(res.aws_backup_vault ?? {}).map((r) => r.kms_key_arn),
+  ];
+  const keys = keyRefs
+    .map((ref) => (typeof ref === "string" ? /^\$\{(aws_kms_key\.[\w-]+)\.arn\}$/.exec(ref)?.[1] : undefined))
+    .filter((a): a is string => Boolean(a));
+  return [...new Set([...vaults, ...keys])].sort();
+}

@@ -8,7 +8,7 @@ import { CreateHostedZoneCommand, ChangeResourceRecordSetsCommand, Route53Client
 import { CreateSecretCommand, DescribeSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
-import { declaredRecordNames, deleteKubeconfig, provisionerHold, remainingRecords, unregister, type DecommissionTarget } from "../../scripts/lib/decommission";
+import { declaredRecordNames, deleteKubeconfig, keptOnDecommission, provisionerHold, remainingRecords, unregister, type DecommissionTarget } from "../../scripts/lib/decommission";
 import { startProvisionerStandIn, type ProvisionerStandIn } from "../../scripts/lib/provisioner-stand-in";
 import { HttpProvisionerApi } from "../../scripts/lib/registration";
 import { DATA_HOLDING_TYPES } from "../../constructs/security/data-protection";
@@ -54,6 +54,19 @@ describe("decommissioning against the provisioner API stand-in", () => {
 
   it("finds nothing to unregister for a cluster the provisioner never imported", async () => {
     expect(await provisionerHold(api, target)).toBeUndefined();
+  });
+});
+
+describe("what decommissioning keeps", () => {
+  it("takes the backup vault and the keys of the database and the vault out of Terraform, not the cluster's own keys", () => {
+    const json = synthShipped("local").json["local-workload-alpha"];
+    const kept = keptOnDecommission(json);
+    expect(kept).toEqual(["aws_backup_vault.backups_vault_62432F40", "aws_kms_key.filestore-key_14BC09DA", "aws_kms_key.installations-db_key_21268AFD"]);
+    // Each kept key is the one the database or the vault is encrypted with.
+    const db = Object.values(json.resource.aws_db_instance as Record<string, { kms_key_id: string }>)[0];
+    const vault = Object.values(json.resource.aws_backup_vault as Record<string, { kms_key_arn: string }>)[0];
+    expect([db.kms_key_id, vault.kms_key_arn].sort()).toEqual(kept.filter((a) => a.startsWith("aws_kms_key.")).map((a) => `\${${a}.arn}`).sort());
+    expect(keptOnDecommission({ resource: { aws_eks_cluster: { c: {} } } })).toEqual([]);
   });
 });
 
