@@ -61,6 +61,7 @@ import {
   useLocalState,
   type BootstrapState,
 } from "./lib/bootstrap-state";
+import { s3StateStore } from "./lib/orphans";
 import { HttpProvisionerApi, clientCredentialsToken, registerWorkloads } from "./lib/registration";
 import { CNC_APPS, type Environment } from "../config/schema";
 import { PROBES_KEY } from "../constructs/dns-registration/function";
@@ -723,7 +724,18 @@ async function applyBootstrap(ctx: Context, stack: SynthesizedStack, target: str
       `${where.onDisk ? " (continuing the local state an earlier run left there)" : ""}; once the bucket exists, the state is moved into it.`,
   );
   await useLocalState(t);
-  const report = await applyStack(ctx, stack);
+  let report: StackReport;
+  try {
+    report = await applyStack(ctx, stack);
+  } catch (err) {
+    // A failed first apply may have created the bucket: its state goes there all the same, so it
+    // does not stay on this disk only (the next run applies through the bucket).
+    if (await stateBucketExists(t.s3, t.bucket, t.environment).catch(() => false)) {
+      say(`  ${stack.name}: the apply failed, but the state bucket exists: moving the state into it before stopping:`);
+      await migrateToBucket(t);
+    }
+    throw err;
+  }
   if (!(await stateBucketExists(t.s3, t.bucket, t.environment))) {
     throw new ToolError(`${stack.name} was applied, but the state bucket ${t.bucket} still does not exist, so its state stays in ${t.localShown}: keep that file, and run make bootstrap ENVIRONMENT=${ctx.env.name} again.`);
   }
@@ -751,6 +763,16 @@ async function destroyBootstrap(ctx: Context, stack: SynthesizedStack, reports: 
 async function destroyBootstrapFromDisk(ctx: Context, stack: SynthesizedStack, reports: StackReport[]): Promise<void> {
   const t = bootstrapState(ctx, stack);
   const where = await locateState(t);
+  if (where.bucketExists) {
+    // The bucket holds every other stack's state: bootstrap goes last, once those hold nothing.
+    const live = (await s3StateStore(t.s3, t.bucket, ctx.env.name).list()).filter((s) => s.stack !== stack.name && s.resources > 0);
+    if (live.length) {
+      throw new ToolError(
+        `${stack.name} is not destroyed while other stacks of ${ctx.env.name} still hold resources: ${live.map((s) => `${s.stack} (${s.resources})`).join(", ")}, whose state is in ${t.bucket} and whose keys and secrets bootstrap owns. ` +
+          `Destroy them first (make destroy ENVIRONMENT=${ctx.env.name} CONFIRM=${ctx.env.name} destroys every stack in order, bootstrap last), and never empty the state bucket while it holds their state. Nothing was changed.`,
+      );
+    }
+  }
   if (!where.onDisk) {
     if (!where.bucketExists) {
       say(`  ${stack.name.padEnd(32)} nothing in state: the state bucket ${t.bucket} does not exist and ${t.localShown} is not here (a bootstrap applied elsewhere is destroyed where its state is)`);
