@@ -61,7 +61,7 @@ import {
   useLocalState,
   type BootstrapState,
 } from "./lib/bootstrap-state";
-import { s3StateStore } from "./lib/orphans";
+import { bootstrapDestroyRefusal, s3StateStore } from "./lib/orphans";
 import { HttpProvisionerApi, clientCredentialsToken, registerWorkloads } from "./lib/registration";
 import { CNC_APPS, type Environment } from "../config/schema";
 import { PROBES_KEY } from "../constructs/dns-registration/function";
@@ -764,14 +764,8 @@ async function destroyBootstrapFromDisk(ctx: Context, stack: SynthesizedStack, r
   const t = bootstrapState(ctx, stack);
   const where = await locateState(t);
   if (where.bucketExists) {
-    // The bucket holds every other stack's state: bootstrap goes last, once those hold nothing.
-    const live = (await s3StateStore(t.s3, t.bucket, ctx.env.name).list()).filter((s) => s.stack !== stack.name && s.resources > 0);
-    if (live.length) {
-      throw new ToolError(
-        `${stack.name} is not destroyed while other stacks of ${ctx.env.name} still hold resources: ${live.map((s) => `${s.stack} (${s.resources})`).join(", ")}, whose state is in ${t.bucket} and whose keys and secrets bootstrap owns. ` +
-          `Destroy them first (make destroy ENVIRONMENT=${ctx.env.name} CONFIRM=${ctx.env.name} destroys every stack in order, bootstrap last), and never empty the state bucket while it holds their state. Nothing was changed.`,
-      );
-    }
+    const refusal = await bootstrapDestroyRefusal(s3StateStore(t.s3, t.bucket, ctx.env.name), ctx.env.name, stack.name);
+    if (refusal) throw new ToolError(refusal);
   }
   if (!where.onDisk) {
     if (!where.bucketExists) {

@@ -83,3 +83,17 @@ export function orphanWarning(environment: string, where: string, orphans: reado
       : `Declare the stack again and destroy it (make destroy STACK=...), or remove its state once you know nothing it made exists.`)
   );
 }
+
+/**
+ * Why bootstrap may not be destroyed yet, or undefined: the state bucket it deletes holds every
+ * other stack's state, and bootstrap owns their keys and secrets, so it goes last, once those
+ * states hold nothing.
+ */
+export async function bootstrapDestroyRefusal(store: StateStore, environment: string, bootstrapStack: string): Promise<string | undefined> {
+  const live = (await store.list()).filter((s) => s.stack !== bootstrapStack && s.resources > 0).sort((a, b) => a.stack.localeCompare(b.stack));
+  if (!live.length) return undefined;
+  return (
+    `${bootstrapStack} is not destroyed while other stacks of ${environment} still hold resources: ${live.map((s) => `${s.stack} (${s.resources})`).join(", ")}, whose state is in ${store.where} and whose keys and secrets bootstrap owns. ` +
+    `Destroy them first (make destroy ENVIRONMENT=${environment} CONFIRM=${environment} destroys every stack in order, bootstrap last), and never empty the state bucket while it holds their state. Nothing was changed.`
+  );
+}

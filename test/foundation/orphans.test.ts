@@ -3,7 +3,7 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { localStateStore, orphanStates, orphanWarning, s3StateStore } from "../../scripts/lib/orphans";
+import { bootstrapDestroyRefusal, localStateStore, orphanStates, orphanWarning, s3StateStore } from "../../scripts/lib/orphans";
 import { clientOptions, useMoto } from "../support/moto";
 
 const state = (resources: number) =>
@@ -50,6 +50,14 @@ describe("orphan state", () => {
         { stack: "prod-workload-old-apps", resources: 30 },
       ]);
       expect(orphanWarning("prod", store.where, found)).toMatch(/^warn orphan state in s3:\/\/cloud-prod-tfstate-111111111111\/prod\/: .*run make decommission ENVIRONMENT=prod WORKLOAD=old/);
+
+      // Bootstrap, which deletes this bucket, goes last: refused while any other state holds resources.
+      await put("prod/prod-bootstrap.tfstate", state(24));
+      expect(await bootstrapDestroyRefusal(store, "prod", "prod-bootstrap")).toMatch(
+        /^prod-bootstrap is not destroyed while other stacks of prod still hold resources: prod-cluster \(200\), prod-workload-old \(150\), prod-workload-old-apps \(30\), whose state is in s3:\/\/cloud-prod-tfstate-111111111111\/prod\/ .*Nothing was changed\.$/,
+      );
+      for (const key of ["prod/prod-cluster.tfstate", "prod/prod-workload-old.tfstate", "prod/prod-workload-old-apps.tfstate"]) await put(key, state(0));
+      expect(await bootstrapDestroyRefusal(store, "prod", "prod-bootstrap")).toBeUndefined();
       s3.destroy();
     });
   });
