@@ -529,7 +529,8 @@ async function destroyStack(ctx: Context, stack: SynthesizedStack, reports: Stac
   const stateList = async () => {
     const res = await terraform(["state", "list"], dir, cli, ctx.tfEnv);
     if (res.code !== 0) throw new ToolError(`Listing ${stack.name}'s state failed:\n${res.stderr.slice(-1500)}`);
-    return res.stdout.split("\n").map((l) => l.trim()).filter(Boolean);
+    // Managed resources only: the list names data sources too.
+    return res.stdout.split("\n").map((l) => l.trim()).filter((l) => l && !/(^|\.)data\./.test(l));
   };
   let inState = 0;
   try {
