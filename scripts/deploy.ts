@@ -68,7 +68,7 @@ import { PROBES_KEY } from "../constructs/dns-registration/function";
 import { EMULATOR_ROUND_TRIP_GAPS, emulatorHoldReason, lostCreations, securityGroupRuleId } from "./lib/emulator-support";
 import { emulatorEnv, ensureEmulator, runningEmulator, stopEmulator, type Emulator } from "./lib/emulator";
 import { synthesize, synthesizeEnvironments, type SynthesizedStack } from "./lib/synth";
-import { declaredRecordNames, keptOnDecommission, deleteKubeconfig, provisionerHold, remainingRecords, unregister, type DecommissionTarget } from "./lib/decommission";
+import { declaredRecordNames, finalSnapshotsInTheWay, keptOnDecommission, deleteKubeconfig, provisionerHold, remainingRecords, unregister, type DecommissionTarget } from "./lib/decommission";
 import { REPO_ROOT, ToolError, checkTerraform, findProviderMirror, mapLimit, terraform, writeCliConfig } from "./lib/terraform";
 import { deploySequence, destroySequence } from "./lib/sequence";
 import { checkQuotas, quotaMessage } from "./lib/quotas";
@@ -612,6 +612,13 @@ async function decommission(ctx: Context, stacks: SynthesizedStack[], workloadNa
     say(`  provisioner: none on the emulator (set PROVISIONER_URL to a stand-in, as scripts/rehearse-decommission.sh does); skipped`);
   }
   const keep = keptOnDecommission(mine[1].json);
+  const inTheWay = ctx.rds ? await finalSnapshotsInTheWay(ctx.rds, mine[1].json) : [];
+  if (inTheWay.length) {
+    throw new ToolError(
+      `${mine[1].name}'s database would end in a final snapshot named ${inTheWay.join(", ")}, but a snapshot of that name exists already (an earlier cluster of the same name left it), so RDS would refuse the deletion half-way. ` +
+        `Keep it under another name (aws rds copy-db-snapshot --source-db-snapshot-identifier ${inTheWay[0]} --target-db-snapshot-identifier ${inTheWay[0]}-<date>), delete the original (aws rds delete-db-snapshot --db-snapshot-identifier ${inTheWay[0]}), and run the same command again. Nothing was changed.`,
+    );
+  }
   if (!(await confirm(`This unregisters ${target.clusterName} and destroys ${mine.map((s) => s.name).join(" and ")} in ${env.name}, keeping ${keep.length ? keep.join(", ") : "nothing"} (its backups and their keys).`))) {
     say("Nothing was changed.");
     return;

@@ -151,7 +151,7 @@ export class PostgresDatabase extends Construct {
       copyTagsToSnapshot: true,
       deletionProtection: props.deletionProtection ?? props.production,
       skipFinalSnapshot: !props.production,
-      finalSnapshotIdentifier: props.production ? `${props.identifier}-final` : undefined,
+      finalSnapshotIdentifier: props.production ? `${current?.identifier ?? props.identifier}-final` : undefined,
       monitoringInterval,
       monitoringRoleArn: monitoringRole?.arn,
       // RDS checks the role's policy when monitoring starts.

@@ -9,6 +9,7 @@
  *   4. (Terraform) the `-apps` stack destroyed, then the AWS phase;
  *   5. {@link remainingRecords}: none of the names the workload's stacks declared is left in Route 53.
  */
+import { DescribeDBSnapshotsCommand, type RDSClient } from "@aws-sdk/client-rds";
 import { DeleteSecretCommand, DescribeSecretCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { ListHostedZonesCommand, ListResourceRecordSetsCommand, type HostedZone, type Route53Client } from "@aws-sdk/client-route-53";
 import type { ClusterSummary, ProvisionerAdminApi } from "./registration";
@@ -148,4 +149,24 @@ export function keptOnDecommission(json: { resource?: Record<string, Record<stri
     .map((ref) => (typeof ref === "string" ? /^\$\{(aws_kms_key\.[\w-]+)\.arn\}$/.exec(ref)?.[1] : undefined))
     .filter((a): a is string => Boolean(a));
   return [...new Set([...vaults, ...keys])].sort();
+}
+
+/**
+ * The final snapshots the AWS phase's databases will take on destroy that exist already (an
+ * earlier cluster of the same name left them): RDS would refuse the deletion half-way
+ * (DBSnapshotAlreadyExists), after the cluster was unregistered. Checked before anything changes.
+ */
+export async function finalSnapshotsInTheWay(rds: RDSClient, json: { resource?: Record<string, Record<string, unknown>> }): Promise<string[]> {
+  const names = Object.values((json.resource?.aws_db_instance ?? {}) as Record<string, { final_snapshot_identifier?: string; skip_final_snapshot?: boolean }>)
+    .filter((db) => db.final_snapshot_identifier && !db.skip_final_snapshot)
+    .map((db) => db.final_snapshot_identifier!);
+  const found: string[] = [];
+  for (const name of names) {
+    const exists = await rds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: name })).then(
+      (r) => (r.DBSnapshots ?? []).length > 0,
+      (err: Error) => (err.name === "DBSnapshotNotFoundFault" || err.name === "DBSnapshotNotFound" ? false : Promise.reject(err)),
+    );
+    if (exists) found.push(name);
+  }
+  return found;
 }

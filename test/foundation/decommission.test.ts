@@ -6,9 +6,10 @@
  */
 import { CreateHostedZoneCommand, ChangeResourceRecordSetsCommand, Route53Client } from "@aws-sdk/client-route-53";
 import { CreateSecretCommand, DescribeSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { CreateDBInstanceCommand, CreateDBSnapshotCommand, RDSClient } from "@aws-sdk/client-rds";
 import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
-import { declaredRecordNames, deleteKubeconfig, keptOnDecommission, provisionerHold, remainingRecords, unregister, type DecommissionTarget } from "../../scripts/lib/decommission";
+import { declaredRecordNames, deleteKubeconfig, finalSnapshotsInTheWay, keptOnDecommission, provisionerHold, remainingRecords, unregister, type DecommissionTarget } from "../../scripts/lib/decommission";
 import { startProvisionerStandIn, type ProvisionerStandIn } from "../../scripts/lib/provisioner-stand-in";
 import { HttpProvisionerApi } from "../../scripts/lib/registration";
 import { DATA_HOLDING_TYPES } from "../../constructs/security/data-protection";
@@ -71,7 +72,15 @@ describe("what decommissioning keeps", () => {
 });
 
 describe("decommissioning's AWS steps (moto)", () => {
-  const aws = useMoto({ secrets: SecretsManagerClient, route53: Route53Client });
+  const aws = useMoto({ secrets: SecretsManagerClient, route53: Route53Client, rds: RDSClient });
+
+  it("finds a final snapshot an earlier cluster of the same name left, before anything changes", async () => {
+    const json = { resource: { aws_db_instance: { db: { identifier: "prod-alpha-installations", final_snapshot_identifier: "prod-alpha-installations-final", skip_final_snapshot: false }, scratch: { identifier: "x", skip_final_snapshot: true } } } };
+    expect(await finalSnapshotsInTheWay(aws.rds, json)).toEqual([]);
+    await aws.rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: "prod-alpha-installations", Engine: "postgres", DBInstanceClass: "db.t4g.micro", AllocatedStorage: 20, MasterUsername: "u", MasterUserPassword: "not-a-secret-1" }));
+    await aws.rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: "prod-alpha-installations", DBSnapshotIdentifier: "prod-alpha-installations-final" }));
+    expect(await finalSnapshotsInTheWay(aws.rds, json)).toEqual(["prod-alpha-installations-final"]);
+  });
 
   it("deletes the kubeconfig secret without a recovery window, and says when there is none", async () => {
     const { secrets } = aws;
