@@ -53,8 +53,12 @@ export async function runningEmulator(envName: string): Promise<Emulator | undef
  * corrected, see that file), by a Python that can import moto: MOTO_PYTHON, else python3, else the
  * interpreter named on moto_server's first line. MOTO_SERVER=<binary> runs that binary as it is.
  */
+let found: { python: string; args: string[] } | undefined;
+
 export function motoLaunch(): { command: string; args: string[] } {
   if (process.env.MOTO_SERVER) return { command: process.env.MOTO_SERVER, args: [] };
+  // The search spawns a Python per candidate: once per process (tests start moto per file).
+  if (found) return { command: found.python, args: found.args };
   const candidates = [process.env.MOTO_PYTHON, "python3"];
   const which = spawnSync("sh", ["-c", "command -v moto_server"], { encoding: "utf8" });
   if (which.status === 0) {
@@ -64,7 +68,8 @@ export function motoLaunch(): { command: string; args: string[] } {
   }
   for (const python of candidates) {
     if (python && spawnSync(python, ["-c", "import moto.server, moto.rds"], { stdio: "ignore" }).status === 0) {
-      return { command: python, args: [join(REPO_ROOT, "scripts", "lib", "moto-server.py")] };
+      found = { python, args: [join(REPO_ROOT, "scripts", "lib", "moto-server.py")] };
+      return { command: found.python, args: found.args };
     }
   }
   throw new ToolError(
